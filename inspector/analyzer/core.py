@@ -1,0 +1,368 @@
+"""The analyzer: the single source of truth for every figure tokentax shows.
+
+`ingest(event)` is incremental and cheap; `snapshot()` renders the whole state as one
+JSON-serialisable dict (the report, schema tokentax.report/1) that every view reads.
+Time is the traffic's own time (flow timestamps), so a capture read back gives the same
+figures as the live session. Memory is bounded: rings, LRUs and histograms only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from inspector.analyzer.correlate import Correlator, Hop
+from inspector.analyzer.findings import findings as build_findings
+from inspector.analyzer.hist import LogHistogram
+from inspector.analyzer.rates import RateWindow
+from inspector.analyzer.routes import template
+from inspector.analyzer.tokens import KeyTable, TokenTable
+from inspector.events import ADDON, FLOW, SESSION, Event
+
+REPORT_SCHEMA = "tokentax.report/1"
+FAILED_BEARERS = ("empty", "garbage")
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    skew_s: float = 30.0  # a token is treated as expired this long before it really does
+    rate_window_s: int = 10
+    series_s: int = 180
+    stampede_min: int = 5  # this many concurrent callouts for one key is a stampede
+    recent_flows: int = 5_000
+    max_routes: int = 256
+    max_tokens: int = 10_000
+    max_keys: int = 1_000
+    top_tokens: int = 50
+
+
+def key_text(key: dict[str, Any] | None) -> str:
+    if not key:
+        return "?"
+    parts = [str(key.get("endpoint", "?"))]
+    for name, label in (("client_id", "client"), ("scope", "scope"), ("audience", "aud")):
+        if key.get(name):
+            parts.append(f"{label}={key[name]}")
+    return " ".join(parts)
+
+
+class RouteStats:
+    __slots__ = ("role", "route", "count", "errors", "hist")
+
+    def __init__(self, role: str, route: str) -> None:
+        self.role, self.route = role, route
+        self.count = self.errors = 0
+        self.hist = LogHistogram()
+
+
+class Analyzer:
+    def __init__(self, config: AnalyzerConfig | None = None) -> None:
+        self.cfg = cfg = config or AnalyzerConfig()
+        self.session: dict[str, Any] = {}
+        self.first_ts: float | None = None
+        self.now: float = 0.0
+        self.flows = Counter({"inbound": 0, "callout": 0, "backend": 0, "other": 0})
+        self.rates = RateWindow(max(cfg.series_s, cfg.rate_window_s) + 60)
+        self.recent: deque[Event] = deque(maxlen=cfg.recent_flows)
+        self.tokens = TokenTable(cfg.max_tokens)
+        self.keys = KeyTable(cfg.max_keys)
+        self.issued_fps: OrderedDict[str, None] = OrderedDict()  # fingerprints ever returned by a callout
+        self.corr = Correlator()
+        self.routes: dict[tuple[str, str], RouteStats] = {}
+        # callouts
+        self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
+        self.callout_hist = LogHistogram()
+        self.redundant_ms = 0.0
+        self.callout_failures: Counter[str] = Counter()
+        self.lifetimes: Counter[tuple[float, str]] = Counter()
+        # inbound
+        self.ttfb_hist = LogHistogram()
+        self.inbound_ttfb_ms = 0.0
+        self.inbound_errors = 0
+        self.errors = 0
+        # auth failure aftermath
+        self.last_callout_end = -1.0
+        self.last_callout_failed = False
+        self.any_callout_failure = False
+        self.callout_starts: deque[float] = deque(maxlen=4096)
+        self.error_reused = 0  # inbound errors answered with no new callout after a failed one
+        self.bad_bearer_after_failure = 0  # backend calls with empty/garbage bearer after a failure
+        self.bad_bearer_examples: list[str] = []
+        # stampedes
+        self.stampedes = 0
+        self.max_burst = 0
+        # gateway
+        self.gateways: Counter[str] = Counter()
+        # addon health (from addon events)
+        self.addon_errors = 0
+        self.dropped = 0
+        self.capture_error = ""
+        self.events = 0
+
+    # -- ingest ------------------------------------------------------------------------
+
+    def ingest(self, ev: Event) -> None:
+        t = ev.get("type")
+        if t == FLOW:
+            self._flow(ev)
+        elif t == SESSION:
+            if not self.session:
+                self.session = {k: v for k, v in ev.items() if k not in ("v", "type")}
+        elif t == ADDON:
+            self.addon_errors = int(ev.get("errors", 0))
+            self.dropped = int(ev.get("dropped", 0))
+            self.capture_error = str(ev.get("capture_error", "") or "")
+            self._clock(ev.get("ts"))
+
+    def _clock(self, ts: Any) -> None:
+        if isinstance(ts, (int, float)) and ts > self.now:
+            self.now = float(ts)
+
+    def advance(self, now: float) -> None:
+        """Move the clock on with no traffic (live views call this so idle rates fall to 0)."""
+        self._clock(now)
+
+    def _flow(self, ev: Event) -> None:
+        self.events += 1
+        role = ev["role"]
+        ts = float(ev["ts"])
+        end = ev.get("end") or ts
+        if self.first_ts is None or ts < self.first_ts:
+            self.first_ts = ts
+        if end > self.now:
+            self.now = end
+        self.flows[role] += 1
+        self.rates.add(role, ts)
+        self.recent.append(ev)
+        status = ev.get("status")
+        error = ev.get("error")
+        failed = error is not None or (status is not None and status >= 500)
+        if failed:
+            self.errors += 1
+            self.rates.add("errors", ts)
+        timing = ev.get("timing") or {}
+        total = timing.get("total") or 0.0
+        path = ev.get("path")
+        route = f"{ev.get('method') or '-'} {ev.get('host')}:{ev.get('port')}{template(path) if path else ''}"
+        rs = self.routes.get((role, route))
+        if rs is None:
+            if len(self.routes) >= self.cfg.max_routes:
+                route = "(other routes)"
+                rs = self.routes.get((role, route))
+            if rs is None:
+                rs = self.routes[(role, route)] = RouteStats(role, route)
+        rs.count += 1
+        if failed or (status is not None and status >= 400):
+            rs.errors += 1
+        if total:
+            rs.hist.add(total)
+        for g in ev.get("gateway") or ():
+            self.gateways[g] += 1
+
+        trace = (ev.get("trace") or {}).get("id")
+        if role == "inbound":
+            self._inbound(ev, ts, end, timing, trace, failed or (status is not None and status >= 400))
+        elif role in ("callout", "backend"):
+            self.corr.add_hop(Hop(ev.get("id", ""), role, ts, end, trace))
+            if role == "callout":
+                self._callout(ev, ts, end, total, status, error)
+            else:
+                self._backend(ev, ts, route)
+
+    def _inbound(self, ev: Event, ts: float, end: float, timing: dict, trace: str | None, failed: bool) -> None:
+        ttfb = timing.get("ttfb")
+        if ttfb is not None:
+            self.ttfb_hist.add(ttfb)
+            self.inbound_ttfb_ms += ttfb
+        if failed:
+            self.inbound_errors += 1
+            # An error the gateway answered without a new callout, after its last callout failed.
+            if self.last_callout_failed and self.last_callout_end <= ts and not self._callout_started_in(ts, end):
+                self.error_reused += 1
+        self.corr.add_inbound(ev.get("id", ""), ts, end, trace)
+
+    def _callout_started_in(self, start: float, end: float) -> bool:
+        # callout_starts is in arrival (end) order; hops last well under a minute
+        for s in reversed(self.callout_starts):
+            if start <= s <= end:
+                return True
+            if s < start - 60.0:
+                return False
+        return False
+
+    def _callout(self, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any) -> None:
+        key = key_text(ev.get("key"))
+        ks = self.keys.get(key)
+        ks.callouts += 1
+        self.callout_starts.append(ts)
+        if total:
+            self.callout_hist.add(total)
+        # redundant: a token for this key, issued before this fetch started, was still valid
+        if ks.valid_token_at(ts):
+            ks.redundant += 1
+            self.redundant += 1
+            self.redundant_ms += total
+            self.rates.add("redundant", ts)
+        # stampede: many callouts for one key in flight at once
+        burst = ks.overlapping(ts, end) + 1
+        ks.recent.append((ts, end))
+        if burst >= self.cfg.stampede_min:
+            self.max_burst = max(self.max_burst, burst)
+            if ts - ks.last_burst_at > 1.0:
+                self.stampedes += 1
+                ks.last_burst_at = ts
+        tok = ev.get("token") or {}
+        fp = tok.get("fp")
+        ok = error is None and status is not None and status < 400 and fp is not None and not tok.get("error")
+        if end >= self.last_callout_end:
+            self.last_callout_end = end
+            self.last_callout_failed = not ok
+        if not ok:
+            self.callouts_failed += 1
+            ks.failed += 1
+            self.any_callout_failure = True
+            if error is not None:
+                kind = error.get("kind", "other")
+                self.callout_failures["timeout" if kind == "abandoned" else kind] += 1
+            elif tok.get("error"):
+                self.callout_failures[f"{status} {tok['error']}"] += 1
+            else:
+                self.callout_failures[str(status)] += 1
+            return
+        self.callouts_ok += 1
+        assert fp is not None
+        if fp in self.issued_fps:
+            self.identical += 1
+            ks.identical += 1
+            self.issued_fps.move_to_end(fp)
+        else:
+            self.issued_fps[fp] = None
+            if len(self.issued_fps) > 50_000:
+                self.issued_fps.popitem(last=False)
+        info = self.tokens.get_or_add(fp, ts)
+        info.fetches += 1
+        info.key = key
+        lifetime, src = None, None
+        if isinstance(tok.get("expires_in"), (int, float)):
+            lifetime, src = float(tok["expires_in"]), "expires_in"
+        else:
+            claims = tok.get("jwt") or {}
+            exp, iat = claims.get("exp"), claims.get("iat")
+            if isinstance(exp, (int, float)) and isinstance(iat, (int, float)) and exp > iat:
+                lifetime, src = float(exp - iat), "jwt exp-iat"
+        if lifetime is not None:
+            info.lifetime_s, info.lifetime_src = lifetime, src
+            info.issued_at = end
+            info.expires_at = end + lifetime
+            self.lifetimes[(lifetime, src or "")] += 1
+            skew = min(self.cfg.skew_s, lifetime * 0.1)
+            ks.issued.append((end, end + lifetime - skew))
+
+    def _backend(self, ev: Event, ts: float, route: str) -> None:
+        bearer = ev.get("bearer")
+        if bearer is None:
+            return
+        kind = bearer.get("kind")
+        if kind in FAILED_BEARERS:
+            if self.any_callout_failure:
+                self.bad_bearer_after_failure += 1
+                if len(self.bad_bearer_examples) < 3:
+                    self.bad_bearer_examples.append(f"{route} with a {kind} bearer")
+            return
+        fp = bearer.get("fp")
+        if fp:
+            info = self.tokens.use(fp, ts, route)
+            if info.expires_at is None:
+                claims = bearer.get("jwt") or {}
+                exp = claims.get("exp")
+                if isinstance(exp, (int, float)):
+                    info.expires_at = float(exp)
+
+    # -- read out ----------------------------------------------------------------------
+
+    def hops_for(self, inbound_id: str) -> list[Hop]:
+        return list(self.corr.hops_of.get(inbound_id, ()))
+
+    def snapshot(self) -> dict[str, Any]:
+        cfg = self.cfg
+        now = self.now
+        inbound = self.flows["inbound"]
+        callouts = self.flows["callout"]
+        span = max(0.0, now - self.first_ts) if self.first_ts is not None else 0.0
+        hours = span / 3600.0
+        ms_per_inbound = self.redundant_ms / inbound if inbound else 0.0
+        share = self.redundant_ms / self.inbound_ttfb_ms if self.inbound_ttfb_ms else 0.0
+        inbound_rate = inbound / span if span > 0 else 0.0
+        lifetimes = [
+            {"seconds": lt, "source": src, "count": n} for (lt, src), n in self.lifetimes.most_common(5)
+        ]
+        route_rows = sorted(self.routes.values(), key=lambda r: (r.role, -r.count))
+        snap: dict[str, Any] = {
+            "schema": REPORT_SCHEMA,
+            "session": dict(self.session),
+            "span": {"start": self.first_ts, "end": now if self.first_ts is not None else None,
+                     "seconds": round(span, 3)},
+            "events": self.events,
+            "flows": dict(self.flows),
+            "rates": {
+                "window_s": cfg.rate_window_s,
+                "inbound_per_s": round(self.rates.rate("inbound", now, cfg.rate_window_s), 3),
+                "callout_per_s": round(self.rates.rate("callout", now, cfg.rate_window_s), 3),
+                "backend_per_s": round(self.rates.rate("backend", now, cfg.rate_window_s), 3),
+                "series_end": int(now),
+                "series": {name: self.rates.series(name, now, cfg.series_s)
+                           for name in ("inbound", "callout", "redundant", "errors")},
+            },
+            "callouts": {
+                "total": callouts,
+                "ok": self.callouts_ok,
+                "redundant": self.redundant,
+                "identical": self.identical,
+                "failed": self.callouts_failed,
+                "per_inbound": round(callouts / inbound, 3) if inbound else None,
+                "redundant_share": round(self.redundant / callouts, 4) if callouts else 0.0,
+                "p50_ms": self.callout_hist.percentile(0.5),
+                "p95_ms": self.callout_hist.percentile(0.95),
+                "max_ms": round(self.callout_hist.max, 3) if self.callout_hist.n else None,
+                "failures": dict(self.callout_failures),
+            },
+            "inbound": {
+                "total": inbound,
+                "errors": self.inbound_errors,
+                "ttfb_p50_ms": self.ttfb_hist.percentile(0.5),
+                "ttfb_p95_ms": self.ttfb_hist.percentile(0.95),
+            },
+            "tokens": [t.as_dict(now) for t in self.tokens.newest(cfg.top_tokens)],
+            "tokens_distinct": len(self.tokens),
+            "lifetimes": lifetimes,
+            "keys": [
+                {"key": k.key, "callouts": k.callouts, "redundant": k.redundant, "identical": k.identical,
+                 "failed": k.failed}
+                for k in sorted(self.keys.values(), key=lambda k: -k.callouts)[:20]
+            ],
+            "tax": {
+                "total_ms": round(self.redundant_ms, 3),
+                "ms_per_inbound": round(ms_per_inbound, 3),
+                "share_of_ttfb": round(share, 4),
+                "avoidable_callouts_per_hour": round(self.redundant / hours, 1) if hours > 0 else None,
+                "caller_seconds_per_day": round(ms_per_inbound * inbound_rate * 86400 / 1000, 1),
+            },
+            "correlation": dict(self.corr.counts),
+            "aftermath": {
+                "error_reused": self.error_reused,
+                "bad_bearer_after_failure": self.bad_bearer_after_failure,
+                "examples": list(self.bad_bearer_examples),
+            },
+            "stampedes": {"count": self.stampedes, "max_burst": self.max_burst, "threshold": cfg.stampede_min},
+            "routes": [
+                {"role": r.role, "route": r.route, "count": r.count, "errors": r.errors,
+                 "p50_ms": r.hist.percentile(0.5), "p95_ms": r.hist.percentile(0.95)}
+                for r in route_rows[:100]
+            ],
+            "gateway": [g for g, _ in self.gateways.most_common(3)],
+            "errors": self.errors,
+            "addon": {"errors": self.addon_errors, "dropped": self.dropped, "capture_error": self.capture_error},
+        }
+        snap["findings"] = build_findings(snap)
+        return snap

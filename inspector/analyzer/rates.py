@@ -1,0 +1,38 @@
+"""Per-second counters over a fixed ring: rates and sparkline series in O(1) memory."""
+
+from __future__ import annotations
+
+SERIES = ("inbound", "callout", "backend", "other", "redundant", "errors")
+
+
+class RateWindow:
+    def __init__(self, seconds: int = 600) -> None:
+        self.seconds = seconds
+        self._slots = {name: [0] * seconds for name in SERIES}
+        self._sec = [-1] * seconds  # which absolute second each slot currently holds
+
+    def add(self, name: str, ts: float, n: int = 1) -> None:
+        sec = int(ts)
+        i = sec % self.seconds
+        if self._sec[i] != sec:
+            if self._sec[i] > sec:
+                return  # older than the ring: too late to count in a window
+            self._sec[i] = sec
+            for slots in self._slots.values():
+                slots[i] = 0
+        self._slots[name][i] += n
+
+    def series(self, name: str, now: float, n: int) -> list[int]:
+        """Counts per second for the last n whole seconds up to now (oldest first)."""
+        end = int(now)
+        slots = self._slots[name]
+        out = []
+        for sec in range(end - n + 1, end + 1):
+            i = sec % self.seconds
+            out.append(slots[i] if self._sec[i] == sec else 0)
+        return out
+
+    def rate(self, name: str, now: float, window: int) -> float:
+        """Mean per second over the last `window` complete seconds (the current one excluded)."""
+        counts = self.series(name, now - 1, window)
+        return sum(counts) / window if window else 0.0

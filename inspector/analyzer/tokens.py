@@ -1,0 +1,120 @@
+"""Per-token and per-key state: what was issued, for how long, and who used it.
+
+Both tables are bounded LRUs: an endless stream of distinct tokens evicts the oldest.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class TokenInfo:
+    fingerprint: str
+    key: str | None = None
+    lifetime_s: float | None = None
+    lifetime_src: str | None = None
+    issued_at: float | None = None
+    expires_at: float | None = None
+    fetches: int = 0
+    uses: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    routes: list[str] = field(default_factory=list)
+    kind: str | None = None
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "key": self.key,
+            "lifetime_s": self.lifetime_s,
+            "lifetime_src": self.lifetime_src,
+            "fetches": self.fetches,
+            "uses": self.uses,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "expires_at": self.expires_at,
+            "left_s": round(self.expires_at - now, 1) if self.expires_at is not None else None,
+            "routes": list(self.routes),
+        }
+
+
+class TokenTable:
+    MAX_ROUTES = 16
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._t: OrderedDict[str, TokenInfo] = OrderedDict()
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def __contains__(self, fp: str) -> bool:
+        return fp in self._t
+
+    def get_or_add(self, fp: str, ts: float) -> TokenInfo:
+        info = self._t.get(fp)
+        if info is None:
+            info = self._t[fp] = TokenInfo(fp, first_seen=ts, last_seen=ts)
+            if len(self._t) > self.limit:
+                self._t.popitem(last=False)
+        else:
+            self._t.move_to_end(fp)
+            if ts > info.last_seen:
+                info.last_seen = ts
+        return info
+
+    def use(self, fp: str, ts: float, route: str) -> TokenInfo:
+        info = self.get_or_add(fp, ts)
+        info.uses += 1
+        if route not in info.routes and len(info.routes) < self.MAX_ROUTES:
+            info.routes.append(route)
+        return info
+
+    def newest(self, n: int) -> list[TokenInfo]:
+        return sorted(self._t.values(), key=lambda t: t.last_seen, reverse=True)[:n]
+
+    def values(self):
+        return self._t.values()
+
+
+@dataclass(slots=True)
+class KeyState:
+    """One token key: the recent issuances (to judge the next fetch) and counters."""
+
+    key: str
+    issued: deque = field(default_factory=lambda: deque(maxlen=8))  # (issued_at, valid_until)
+    callouts: int = 0
+    redundant: int = 0
+    identical: int = 0
+    failed: int = 0
+    recent: deque = field(default_factory=lambda: deque(maxlen=64))  # (start, end) for stampede checks
+    last_burst_at: float = -1.0
+
+    def valid_token_at(self, t: float) -> bool:
+        return any(issued_at <= t < valid_until for issued_at, valid_until in self.issued)
+
+    def overlapping(self, start: float, end: float) -> int:
+        return sum(1 for s, e in self.recent if s < end and e > start)
+
+
+class KeyTable:
+    def __init__(self, limit: int = 1_000) -> None:
+        self._k: OrderedDict[str, KeyState] = OrderedDict()
+        self.limit = limit
+
+    def get(self, key: str) -> KeyState:
+        st = self._k.get(key)
+        if st is None:
+            st = self._k[key] = KeyState(key)
+            if len(self._k) > self.limit:
+                self._k.popitem(last=False)
+        return st
+
+    def values(self):
+        return self._k.values()
+
+    def __len__(self) -> int:
+        return len(self._k)

@@ -1,0 +1,219 @@
+"""`tokentax lab`: run the lab servers and print how to put mitmproxy in front of them.
+
+The option set here is shared with `python -m inspector.lab` (add_lab_options,
+config_from_args). Values are taken as strings and checked in config_from_args so bad
+input becomes a UserError (one line, exit 2), never an argparse traceback. Nothing
+heavy is imported until the command runs, to keep `tokentax --help` fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from inspector.errors import UserError
+from inspector.lab.durations import parse_duration
+
+if TYPE_CHECKING:
+    from inspector.lab.stack import LabConfig, LabStack
+
+STRATEGY_CHOICES = ("naive", "cached", "poison")
+
+
+def add_lab_options(parser: argparse.ArgumentParser) -> None:
+    """The lab's behaviour and placement options (durations accept 50ms, 0.8s, 2)."""
+    g = parser.add_argument_group("gateway")
+    g.add_argument("--gateway", choices=STRATEGY_CHOICES, default="naive", help="how the gateway gets service tokens (default: naive)")
+    g.add_argument("--scope", default=None, help="scope the gateway asks for (default: all)")
+    g.add_argument("--audience", default=None, help="audience the gateway asks for")
+    g.add_argument("--cache-skew", default="60s", metavar="DURATION", help="cached: refresh this long before expiry (at most half the lifetime)")
+    g.add_argument("--gateway-auth-timeout", default="10s", metavar="DURATION", help="how long the gateway waits for a token")
+    g.add_argument("--no-trace-propagation", action="store_true", help="gateway drops traceparent/x-request-id")
+    g.add_argument("--gateway-auth-url", default=None, metavar="URL", help="base URL the gateway calls for tokens (default: the lab auth server)")
+    g.add_argument("--gateway-backend-url", default=None, metavar="URL", help="base URL the gateway forwards to (default: the lab backend)")
+    a = parser.add_argument_group("auth server")
+    a.add_argument("--auth-latency", default="0.8s", metavar="DURATION", help="token endpoint think time (default: 0.8s)")
+    a.add_argument("--token-mode", choices=("same", "new"), default="same", help="same: re-issue the token until it expires; new: a new token per call")
+    a.add_argument("--expires-in", default="38399", metavar="SECONDS", help="token lifetime in seconds (default: 38399)")
+    a.add_argument("--auth-fail-first", default="0", metavar="N", help="the first N token requests fail")
+    a.add_argument("--auth-fail-kind", choices=("401", "500", "timeout"), default="401", help="how they fail (default: 401 invalid_client)")
+    a.add_argument("--auth-401-rate", default="0", metavar="RATE", help="share of token requests answered 401 (0..1)")
+    a.add_argument("--auth-500-rate", default="0", metavar="RATE", help="share answered 500 (0..1)")
+    a.add_argument("--auth-timeout-rate", default="0", metavar="RATE", help="share held without an answer (0..1)")
+    a.add_argument("--auth-hold", default="30s", metavar="DURATION", help="how long a simulated timeout holds the request")
+    a.add_argument("--client-id", default="tokentax-gateway", help="the gateway's client_id")
+    a.add_argument("--client-secret", default=None, help="the gateway's client secret (default: random per run)")
+    a.add_argument("--seed", type=int, default=None, help="seed for the failure rates")
+    b = parser.add_argument_group("backend and ports")
+    b.add_argument("--backend-latency", default="20ms", metavar="DURATION", help="backend think time (default: 20ms)")
+    for name in ("auth", "backend", "gateway"):
+        b.add_argument(f"--{name}-port", type=int, default=0, metavar="PORT", help=f"{name} port on 127.0.0.1 (default: any free port)")
+
+
+def _count(text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"invalid {what} {text!r}: expected a whole number") from None
+    if value < 0:
+        raise UserError(f"invalid {what} {text!r}: must not be negative")
+    return value
+
+
+def _rate(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"invalid {what} {text!r}: expected a number between 0 and 1") from None
+    if not (0.0 <= value <= 1.0) or math.isnan(value):
+        raise UserError(f"invalid {what} {text!r}: expected a number between 0 and 1")
+    return value
+
+
+def _port(value: int, what: str) -> int:
+    if not 0 <= value <= 65535:
+        raise UserError(f"invalid {what} {value}: expected 0..65535")
+    return value
+
+
+def _base_url(text: str | None, what: str) -> str:
+    if text is None:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"invalid {what} {text!r}: expected a base URL like http://127.0.0.1:8081")
+    return text.rstrip("/")
+
+
+def config_from_args(args: argparse.Namespace) -> LabConfig:
+    """A LabConfig from parsed lab options; UserError naming the first bad value."""
+    from inspector.lab.auth import AuthConfig
+    from inspector.lab.backend import BackendConfig
+    from inspector.lab.gateway import GatewayConfig
+    from inspector.lab.stack import LabConfig
+
+    rates = {k: _rate(getattr(args, f"auth_{k}_rate"), f"--auth-{k}-rate") for k in ("401", "500", "timeout")}
+    if sum(rates.values()) > 1.0:
+        raise UserError("invalid failure rates: --auth-401-rate + --auth-500-rate + --auth-timeout-rate exceed 1")
+    expires_in = _count(args.expires_in, "--expires-in")
+    if expires_in == 0:
+        raise UserError("invalid --expires-in 0: a token must live at least one second")
+    if not args.client_id:
+        raise UserError("invalid --client-id: must not be empty")
+    auth = AuthConfig(
+        client_id=args.client_id,
+        latency=parse_duration(args.auth_latency),
+        expires_in=expires_in,
+        token_mode=args.token_mode,
+        fail_first=_count(args.auth_fail_first, "--auth-fail-first"),
+        fail_kind=args.auth_fail_kind,
+        rate_401=rates["401"],
+        rate_500=rates["500"],
+        rate_timeout=rates["timeout"],
+        timeout_hold=parse_duration(args.auth_hold),
+        seed=args.seed,
+    )
+    if args.client_secret:
+        auth.client_secret = args.client_secret
+    gateway = GatewayConfig(
+        strategy=args.gateway,
+        auth_url=_base_url(args.gateway_auth_url, "--gateway-auth-url"),
+        backend_url=_base_url(args.gateway_backend_url, "--gateway-backend-url"),
+        scope=args.scope,
+        audience=args.audience,
+        skew=parse_duration(args.cache_skew),
+        auth_timeout=parse_duration(args.gateway_auth_timeout),
+        propagate_trace=not args.no_trace_propagation,
+    )
+    return LabConfig(
+        auth=auth,
+        backend=BackendConfig(latency=parse_duration(args.backend_latency)),
+        gateway=gateway,
+        auth_port=_port(args.auth_port, "--auth-port"),
+        backend_port=_port(args.backend_port, "--backend-port"),
+        gateway_port=_port(args.gateway_port, "--gateway-port"),
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "lab",
+        help="run a demo gateway, auth server and backend on 127.0.0.1",
+        description=(
+            "Run the lab gateway, OAuth2 auth server and backend on 127.0.0.1 and print a mitmdump "
+            "command that puts reverse listeners in front of all three. Runs until Ctrl+C."
+        ),
+    )
+    add_lab_options(parser)
+    parser.add_argument("--direct", action="store_true", help="gateway calls auth and backend directly (no proxy in between)")
+    parser.set_defaults(func=run)
+
+
+def mitmdump_command(lab_urls: dict[str, str], listeners: dict[str, int]) -> str:
+    """The mitmdump line with reverse listeners in front of gateway, auth server and backend."""
+    return (
+        "mitmdump -q -s addons/tokentax.py"
+        f" --mode reverse:{lab_urls['gateway']}@{listeners['gateway']}"
+        f" --mode reverse:{lab_urls['auth']}@{listeners['auth']}"
+        f" --mode reverse:{lab_urls['backend']}@{listeners['backend']}"
+        f" --set tokentax_inbound={listeners['gateway']}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from inspector.lab.common import free_port
+    from inspector.lab.stack import serve_until_stopped
+
+    config = config_from_args(args)
+    listeners: dict[str, int] = {}
+    if not args.direct:
+        taken = {config.auth_port, config.backend_port, config.gateway_port} - {0}
+        for name in ("gateway", "auth", "backend"):
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            listeners[name] = port
+        gw = config.gateway
+        gw.auth_url = gw.auth_url or f"http://127.0.0.1:{listeners['auth']}"
+        gw.backend_url = gw.backend_url or f"http://127.0.0.1:{listeners['backend']}"
+
+    def ready(lab: LabStack) -> None:
+        print(_banner(lab, listeners), flush=True)
+
+    try:
+        asyncio.run(serve_until_stopped(config, ready))
+    except KeyboardInterrupt:  # Ctrl+C before the handlers were in place
+        pass
+    print("tokentax lab: stopped", flush=True)
+    return 0
+
+
+def _banner(lab: LabStack, listeners: dict[str, int]) -> str:
+    u = lab.urls
+    gw = lab.gateway.config
+    lines = [
+        f"tokentax lab: gateway strategy {gw.strategy}, auth latency {lab.config.auth.latency:g}s, "
+        f"token mode {lab.config.auth.token_mode}, expires_in {lab.config.auth.expires_in}",
+        f"  auth server  {u.token_url}  (client_id {lab.config.auth.client_id})",
+        f"  backend      {u.backend}  (/orders, /orders/ID, /users/ID, /inventory)",
+        f"  gateway      {u.gateway}  -> tokens from {u.gateway_auth_url}, backend at {u.gateway_backend_url}",
+    ]
+    if listeners:
+        urls = {"gateway": u.gateway, "auth": u.auth, "backend": u.backend}
+        lines += [
+            "",
+            "Put mitmproxy in front of all three (another terminal):",
+            "  " + mitmdump_command(urls, listeners),
+            "then call the gateway through it:",
+            f"  curl http://127.0.0.1:{listeners['gateway']}/orders",
+            "(until mitmdump runs, the gateway's token and backend calls fail with 502)",
+        ]
+    else:
+        lines += ["", "Call the gateway:", f"  curl {u.gateway}/orders"]
+    lines += ["", "Ctrl+C to stop."]
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""mitmproxy flow -> tokentax flow event. Pure apart from the connection-reuse memory.
+
+This is the one place that reads raw traffic. It copies out facts and keyed
+fingerprints and nothing else: no header values, no bodies, no query strings.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from inspector.events import FLOW, SCHEMA_VERSION, Event
+from inspector.record import roles as R
+from inspector.record import tokens as T
+from inspector.record.failures import error_facts
+from inspector.record.fingerprint import Fingerprinter
+from inspector.record.gateway import gateway_hints
+from inspector.record.timing import hop_timing
+from inspector.record.trace import trace_id
+
+MAX_PATH = 300
+
+
+class ConnMemory:
+    """Bounded memory of server connection ids, to tell a reused connection from a new one."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+
+    def seen_before(self, conn_id: str) -> bool:
+        if conn_id in self._seen:
+            self._seen.move_to_end(conn_id)
+            return True
+        self._seen[conn_id] = None
+        if len(self._seen) > self._limit:
+            self._seen.popitem(last=False)
+        return False
+
+
+@dataclass
+class RecordContext:
+    fpr: Fingerprinter = field(default_factory=Fingerprinter)
+    inbound: R.Listeners = field(default_factory=R.Listeners)
+    rules: R.Rules = field(default_factory=R.Rules)
+    conns: ConnMemory = field(default_factory=ConnMemory)
+
+
+def _listener(client_conn: Any) -> tuple[int | None, str | None]:
+    port = None
+    sockname = getattr(client_conn, "sockname", None)
+    if sockname and len(sockname) >= 2:
+        port = sockname[1]
+    mode = getattr(client_conn, "proxy_mode", None)
+    return port, (mode.full_spec if mode is not None else None)
+
+
+def _listener_label(port: int | None, spec: str | None) -> str:
+    if spec and spec != "regular":
+        return spec if "@" in spec or port is None else f"{spec}@{port}"
+    return f"{spec or 'regular'}@{port}" if port else (spec or "")
+
+
+def _role(flow: Any, ctx: RecordContext, form: dict[str, str], resp_obj: dict | None, bearer: dict | None,
+          port: int | None, spec: str | None) -> tuple[str, str]:
+    role = R.role_by_listener(port, spec, ctx.inbound, ctx.rules)
+    if role:
+        return role, "listener"
+    req = flow.request
+    role = R.role_by_rules(req.pretty_host, req.port, req.path.split("?", 1)[0], ctx.rules)
+    if role:
+        return role, "rule"
+    if "grant_type" in form or T.looks_like_token_response(resp_obj):
+        return "callout", "shape"
+    if req.method == "POST" and R.is_token_path(req.path.split("?", 1)[0], ctx.rules):
+        return "callout", "hint"
+    if bearer is not None or ctx.inbound:
+        # Behind a known inbound listener everything else is the gateway's egress.
+        return "backend", "default"
+    return "other", "default"
+
+
+def flow_event(flow: Any, ctx: RecordContext) -> Event:
+    """Build the event for a finished HTTP flow (response or error)."""
+    req = flow.request
+    resp = flow.response
+    port, spec = _listener(flow.client_conn)
+    ctype = req.headers.get("content-type", "")
+    form = T.parse_form_or_json(req.raw_content, ctype) if req.method == "POST" else {}
+    resp_obj = None
+    if resp is not None and "json" in resp.headers.get("content-type", "json").lower():
+        resp_obj = T.parse_json_object(resp.raw_content if not resp.headers.get("content-encoding") else resp.content)
+    bearer = T.bearer_facts(req.headers.get("authorization"), ctx.fpr)
+    role, role_by = _role(flow, ctx, form, resp_obj, bearer, port, spec)
+
+    sc = flow.server_conn
+    reused = bool(sc is not None and sc.id and ctx.conns.seen_before(sc.id))
+    timing = hop_timing(flow, reused)
+    end = None
+    if resp is not None:
+        end = resp.timestamp_end or resp.timestamp_start
+    elif flow.error is not None:
+        end = flow.error.timestamp
+    ev: Event = {
+        "v": SCHEMA_VERSION,
+        "type": FLOW,
+        "id": flow.id,
+        "ts": req.timestamp_start,
+        "end": end,
+        "role": role,
+        "role_by": role_by,
+        "listener": _listener_label(port, spec),
+        "method": req.method,
+        "scheme": req.scheme,
+        "host": req.pretty_host,
+        "port": req.port,
+        "path": req.path.split("?", 1)[0][:MAX_PATH],
+        "status": resp.status_code if resp is not None else None,
+        "timing": timing,
+        "size": {"req": len(req.raw_content or b""), "resp": len(resp.raw_content or b"") if resp is not None else 0},
+    }
+    if flow.error is not None:
+        ev["error"] = error_facts(str(flow.error.msg))
+    tr = trace_id(req.headers)
+    if tr:
+        ev["trace"] = {"id": tr[0], "src": tr[1]}
+    if bearer is not None:
+        ev["bearer"] = bearer
+    if role == "callout":
+        key = {"endpoint": f"{req.pretty_host}:{req.port}{ev['path']}"}
+        key.update(T.request_facts(form, req.headers.get("authorization")))
+        ev["key"] = key
+        if resp_obj is not None and (T.looks_like_token_response(resp_obj) or T.looks_like_token_error(resp_obj)):
+            ev["token"] = T.response_facts(resp_obj, ctx.fpr)
+    if resp is not None:
+        hints = gateway_hints(resp.headers)
+        if hints:
+            ev["gateway"] = hints
+    return ev
+
+
+def connect_error_event(server: Any, client: Any, ctx: RecordContext, flow_id: str) -> Event:
+    """An upstream that refused the connection, seen without any flow (eager reverse mode)."""
+    port, spec = _listener(client)
+    host, sport = (server.address or ("?", None))[:2]
+    role = R.role_by_listener(port, spec, ctx.inbound, ctx.rules)
+    role_by = "listener"
+    if role is None:
+        role = R.role_by_rules(str(host), sport, "/", ctx.rules)
+        role_by = "rule"
+    if role is None:
+        role, role_by = ("backend", "default") if ctx.inbound else ("other", "default")
+    ts = server.timestamp_start or client.timestamp_start
+    return {
+        "v": SCHEMA_VERSION,
+        "type": FLOW,
+        "id": flow_id,
+        "ts": ts,
+        "end": ts,
+        "role": role,
+        "role_by": role_by,
+        "listener": _listener_label(port, spec),
+        "method": None,
+        "scheme": None,
+        "host": str(host),
+        "port": sport,
+        "path": None,
+        "status": None,
+        "timing": {"reused": False, "connect": 0.0, "tls": 0.0, "send": 0.0, "wait": 0.0, "receive": 0.0,
+                   "ttfb": None, "total": 0.0},
+        "size": {"req": 0, "resp": 0},
+        "error": error_facts(str(server.error or "connection refused")),
+    }

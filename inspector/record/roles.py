@@ -1,0 +1,155 @@
+"""How a flow gets its role: listener first, then the user's rules, then its shape.
+
+Everything here is pure: the listener spec and the rules file are parsed once (and
+validated, raising ValueError with a one-line reason) and then matched per flow.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field
+
+ROLE_ORDER = ("inbound", "callout", "backend", "other")
+
+# Paths that identity providers use for their token endpoint. A hint, not the rule.
+TOKEN_PATH_HINTS = (
+    "*/oauth2/token",
+    "*/oauth/token",
+    "*/oauth2/v2.0/token",
+    "*/oauth2/v1/token",
+    "*/protocol/openid-connect/token",
+    "*/connect/token",
+    "*/am/*/oauth/token",
+    "*/oauth2/*/v1/token",
+    "/token",
+)
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """Listener specs: bare ports or mitmproxy mode specs (`reverse:http://host:port@8081`)."""
+
+    ports: frozenset[int] = frozenset()
+    specs: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.ports or self.specs)
+
+    def matches(self, port: int | None, full_spec: str | None) -> bool:
+        return (port is not None and port in self.ports) or (full_spec is not None and full_spec in self.specs)
+
+
+def parse_listeners(text: str) -> Listeners:
+    """Parse `8080,reverse:http://127.0.0.1:9000@8081`; raise ValueError naming the bad item."""
+    ports: set[int] = set()
+    specs: set[str] = set()
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if item.isdigit():
+            port = int(item)
+            if not 0 < port < 65536:
+                raise ValueError(f"port {item} is out of range 1-65535")
+            ports.add(port)
+            continue
+        from mitmproxy.proxy.mode_specs import ProxyMode
+
+        try:
+            mode = ProxyMode.parse(item)
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is neither a port nor a mitmproxy mode spec ({exc})") from None
+        specs.add(mode.full_spec)
+        if mode.custom_listen_port:
+            ports.add(mode.custom_listen_port)
+    return Listeners(frozenset(ports), frozenset(specs))
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: str
+    listeners: Listeners = Listeners()
+    hosts: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+
+    def matches_host_path(self, host: str, port: int | None, path: str) -> bool:
+        if not self.hosts and not self.paths:
+            return False
+        if self.hosts:
+            hp = f"{host}:{port}" if port else host
+            if not any(fnmatch.fnmatchcase(host, h) or fnmatch.fnmatchcase(hp, h) for h in self.hosts):
+                return False
+        if self.paths and not any(fnmatch.fnmatchcase(path, p) for p in self.paths):
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Rules:
+    rules: tuple[Rule, ...] = ()
+    token_paths: tuple[str, ...] = TOKEN_PATH_HINTS
+    routes: tuple[str, ...] = field(default=())  # user-named route patterns (bounded metric labels)
+
+
+def _str_list(table: dict, key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"[{where}] {key} must be a list of strings")
+    return tuple(value)
+
+
+def parse_rules(text: str) -> Rules:
+    """Parse a rules TOML document; raise ValueError with a one-line reason."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"not valid TOML: {exc}") from None
+    known = set(ROLE_ORDER) | {"token", "routes"}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise ValueError(f"unknown table [{unknown[0]}] (expected one of: {', '.join(sorted(known))})")
+    rules: list[Rule] = []
+    for role in ROLE_ORDER:
+        table = doc.get(role)
+        if table is None:
+            continue
+        if not isinstance(table, dict):
+            raise ValueError(f"[{role}] must be a table")
+        bad = sorted(set(table) - {"listeners", "hosts", "paths"})
+        if bad:
+            raise ValueError(f"[{role}] has unknown key {bad[0]!r} (expected listeners, hosts, paths)")
+        listeners = parse_listeners(",".join(_str_list(table, "listeners", role)))
+        rules.append(Rule(role, listeners, _str_list(table, "hosts", role), _str_list(table, "paths", role)))
+    token_paths = TOKEN_PATH_HINTS
+    if "token" in doc:
+        if not isinstance(doc["token"], dict):
+            raise ValueError("[token] must be a table")
+        token_paths = _str_list(doc["token"], "paths", "token") + TOKEN_PATH_HINTS
+    routes: tuple[str, ...] = ()
+    if "routes" in doc:
+        if not isinstance(doc["routes"], dict):
+            raise ValueError("[routes] must be a table")
+        routes = _str_list(doc["routes"], "paths", "routes")
+    return Rules(tuple(rules), token_paths, routes)
+
+
+def role_by_listener(port: int | None, full_spec: str | None, inbound: Listeners, rules: Rules) -> str | None:
+    if inbound.matches(port, full_spec):
+        return "inbound"
+    for rule in rules.rules:
+        if rule.listeners and rule.listeners.matches(port, full_spec):
+            return rule.role
+    return None
+
+
+def role_by_rules(host: str, port: int | None, path: str, rules: Rules) -> str | None:
+    for rule in rules.rules:
+        if rule.matches_host_path(host, port, path):
+            return rule.role
+    return None
+
+
+def is_token_path(path: str, rules: Rules) -> bool:
+    return any(fnmatch.fnmatchcase(path, p) for p in rules.token_paths)
