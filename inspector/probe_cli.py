@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 
 METHODS = ("GET", "POST")
 FORMATS = ("text", "json")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)?\s*$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -57,18 +55,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _parse_duration(text: str, option: str) -> float:
-    """Seconds from `50ms`, `1s`, `2m` or a bare number of seconds (`0.5`).
+    """Seconds via the shared parser (same spellings as every command), the error naming the option."""
+    from inspector.lab.durations import parse_duration
 
-    Private on purpose: inspector/lab/durations.py did not exist when this was written;
-    switch to its parse_duration once it does.
-    """
-    m = _DURATION.match(text)
-    if not m:
-        raise UserError(f"{option}: bad duration {text!r} (use e.g. 50ms, 1s, 0.5)")
-    value = float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m.group(2)]
-    if not math.isfinite(value):
-        raise UserError(f"{option}: bad duration {text!r}")
-    return value
+    try:
+        return parse_duration(text)
+    except UserError as exc:
+        raise UserError(f"{option}: {exc}") from None
 
 
 def _parse_count(text: str) -> int:

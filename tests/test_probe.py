@@ -69,7 +69,10 @@ def _app(lab: Lab) -> Starlette:
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    sock = socket.socket()
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when
+    # the listener's proto is TCP; socket.socket() gives proto 0, and then keep-alive
+    # responses stall ~40 ms between headers and body (Nagle + delayed ACK).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)  # connections queue here until uvicorn accepts them
     port = sock.getsockname()[1]
