@@ -45,6 +45,7 @@ class TokenTax:
         self._session: E.Event | None = None
         self._last_error_logged = 0.0
         self._capture_error_reported = ""
+        self._running = False
 
     # -- options -------------------------------------------------------------------------
 
@@ -77,6 +78,11 @@ class TokenTax:
             if "tokentax_save" in updated:
                 self._open_capture(o.tokentax_save)
         except ValueError as exc:
+            if not self._running:
+                # At startup: one clean error line. mitmproxy's errorcheck then stops mitmdump
+                # ("Error logged during startup, exiting..."); raising would add a traceback.
+                log.error(f"tokentax: {exc}")
+                return
             raise exceptions.OptionsError(f"tokentax: {exc}") from None
 
     @staticmethod
@@ -117,6 +123,7 @@ class TokenTax:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def running(self) -> None:
+        self._running = True
         self._session_event()
         where = "off"
         if self._stream_addr is not None:

@@ -243,21 +243,27 @@ class Analyzer:
         info = self.tokens.get_or_add(fp, ts)
         info.fetches += 1
         info.key = key
-        lifetime, src = None, None
-        if isinstance(tok.get("expires_in"), (int, float)):
-            lifetime, src = float(tok["expires_in"]), "expires_in"
-        else:
-            claims = tok.get("jwt") or {}
-            exp, iat = claims.get("exp"), claims.get("iat")
-            if isinstance(exp, (int, float)) and isinstance(iat, (int, float)) and exp > iat:
-                lifetime, src = float(exp - iat), "jwt exp-iat"
-        if lifetime is not None:
-            info.lifetime_s, info.lifetime_src = lifetime, src
-            info.issued_at = end
-            info.expires_at = end + lifetime
-            self.lifetimes[(lifetime, src or "")] += 1
-            skew = min(self.cfg.skew_s, lifetime * 0.1)
-            ks.issued.append((end, end + lifetime - skew))
+        first_issue = info.fetches == 1
+        claims = tok.get("jwt") or {}
+        exp, iat = claims.get("exp"), claims.get("iat")
+        jwt_life = float(exp - iat) if isinstance(exp, (int, float)) and isinstance(iat, (int, float)) \
+            and exp > iat else None
+        expires_in = tok.get("expires_in")
+        remaining = float(expires_in) if isinstance(expires_in, (int, float)) else jwt_life
+        if remaining is None:
+            return  # lifetime unknown: this token cannot make a later fetch redundant
+        # The lifetime is what the token was minted with (a server re-issuing a token reports
+        # the time left in expires_in); validity runs from when the gateway got it.
+        lifetime, src = (jwt_life, "jwt exp-iat") if jwt_life is not None else (remaining, "expires_in")
+        info.lifetime_s, info.lifetime_src = lifetime, src
+        info.issued_at = end
+        info.expires_at = end + remaining
+        if first_issue:
+            lk = (round(lifetime), src)
+            if lk in self.lifetimes or len(self.lifetimes) < 32:
+                self.lifetimes[lk] += 1
+        skew = min(self.cfg.skew_s, remaining * 0.1)
+        ks.issued.append((end, end + remaining - skew))
 
     def _backend(self, ev: Event, ts: float, route: str) -> None:
         bearer = ev.get("bearer")

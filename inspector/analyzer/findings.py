@@ -78,7 +78,7 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
 
     if life is not None:
         src = lifetimes[0]["source"]
-        title = f"Service token lives {human_seconds(life)} ({src} {life:.0f} s)"
+        title = f"Service token lives {human_seconds(life)} ({src}: {life:.0f} s)"
         ev = [f"{lt['count']} token(s) with lifetime {lt['seconds']:.0f} s from {lt['source']}" for lt in lifetimes]
         out.append(_f("token-lifetime", "info", title, ev))
 

@@ -1,0 +1,168 @@
+"""The lab behind mitmdump: the wiring `tokentax demo` and the end-to-end tests share.
+
+Three reverse listeners put mitmdump on every hop: one in front of the gateway (the
+inbound listener, facing clients), one in front of the auth server and one in front of
+the backend; the gateway is started pointed at the latter two. A small rules file names
+the callout and backend listeners so even a refused connection gets the right role.
+Both children are started with readiness lines awaited, never with sleeps, and stopped
+(and killed if need be) on exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inspector.errors import UserError
+from inspector.mitmdump import Mitmdump
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class SessionSpec:
+    lab_args: list[str] = field(default_factory=list)  # options for `python -m inspector.lab`
+    save: str | None = None  # JSONL capture path
+    stream: str = "127.0.0.1:0"
+    status: str = "0"  # seconds between headless status lines
+    mitm_args: list[str] = field(default_factory=list)  # more mitmdump arguments (e.g. -w raw.mitm)
+    echo: bool = False  # copy mitmdump's output to our stdout as it comes
+    upstreams: dict[str, str] = field(default_factory=dict)  # override a listener's target (e.g. a dead auth server)
+
+
+class LabProcess:
+    """`python -m inspector.lab` as a child; `start()` returns its ready JSON."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = args
+        self.proc: subprocess.Popen[str] | None = None
+        self.info: dict[str, Any] = {}
+        self.stderr: list[str] = []
+
+    def start(self, timeout: float = 30.0) -> dict[str, Any]:
+        cmd = [sys.executable, "-m", "inspector.lab", *self.args, "--watch-stdin"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        ready = threading.Event()
+
+        def read_stdout() -> None:
+            assert self.proc and self.proc.stdout
+            for line in self.proc.stdout:
+                if not self.info:
+                    try:
+                        self.info = json.loads(line)
+                    except ValueError:
+                        continue
+                    ready.set()
+            ready.set()
+
+        def read_stderr() -> None:
+            assert self.proc and self.proc.stderr
+            for line in self.proc.stderr:
+                self.stderr.append(line.rstrip())
+
+        threading.Thread(target=read_stdout, daemon=True).start()
+        threading.Thread(target=read_stderr, daemon=True).start()
+        if not ready.wait(timeout) or not self.info.get("ready"):
+            self.proc.wait(timeout=2) if self.proc.poll() is not None else None
+            msg = self.stderr[-1] if self.stderr else "no ready line"
+            self.stop()
+            raise UserError(f"the lab failed to start: {msg}")
+        return self.info
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+
+
+class LabSession:
+    """Lab servers + mitmdump with the addon, wired hop by hop. Use as a context manager."""
+
+    def __init__(self, spec: SessionSpec | None = None) -> None:
+        self.spec = spec or SessionSpec()
+        self.ports = {"auth": free_port(), "backend": free_port(), "gateway": free_port()}
+        self.lab = LabProcess([
+            *self.spec.lab_args,
+            "--gateway-auth-url", f"http://127.0.0.1:{self.ports['auth']}",
+            "--gateway-backend-url", f"http://127.0.0.1:{self.ports['backend']}",
+        ])
+        self.mitm: Mitmdump | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="tokentax-lab-")
+        self.rules_path = Path(self._tmp.name) / "roles.toml"
+
+    @property
+    def gateway_url(self) -> str:
+        """Where clients send requests: the inbound listener in front of the gateway."""
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @property
+    def direct(self) -> dict[str, str]:
+        """The lab servers themselves, bypassing the proxy."""
+        return {k: self.lab.info[k] for k in ("auth", "backend", "gateway", "token_url")}
+
+    def mitm_args(self) -> list[str]:
+        info = {**self.lab.info, **self.spec.upstreams}
+        p = self.ports
+        args = [
+            "--mode", f"reverse:{info['gateway']}@{p['gateway']}",
+            "--mode", f"reverse:{info['auth']}@{p['auth']}",
+            "--mode", f"reverse:{info['backend']}@{p['backend']}",
+            "--set", f"tokentax_inbound={p['gateway']}",
+            "--set", f"tokentax_rules={self.rules_path}",
+            "--set", f"tokentax_stream={self.spec.stream}",
+            "--set", f"tokentax_status={self.spec.status}",
+        ]
+        if self.spec.save:
+            args += ["--set", f"tokentax_save={self.spec.save}"]
+        return args + list(self.spec.mitm_args)
+
+    def start(self) -> LabSession:
+        try:
+            self.lab.start()
+            self.rules_path.write_text(
+                f'[callout]\nlisteners = ["{self.ports["auth"]}"]\n\n[backend]\nlisteners = ["{self.ports["backend"]}"]\n',
+                encoding="utf-8")
+            self.mitm = Mitmdump(self.mitm_args(), echo=self.spec.echo).start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        # The lab first: its gateway holds kept-alive connections through the proxy, and
+        # mitmdump shutting down under open connections prints asyncio noise.
+        self.lab.stop()
+        if self.mitm is not None:
+            self.mitm.stop()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> LabSession:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
