@@ -53,6 +53,8 @@ class Mitmdump:
 
     def start(self, timeout: float = 30.0) -> Mitmdump:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if self.echo:  # the child's summary is shown on our terminal: let it use our width
+            env.setdefault("COLUMNS", str(shutil.get_terminal_size().columns))
         self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      stdin=subprocess.DEVNULL, env=env, bufsize=1, start_new_session=True)
         for pipe in (self.proc.stdout, self.proc.stderr):

@@ -313,9 +313,9 @@ class Analyzer:
             "flows": dict(self.flows),
             "rates": {
                 "window_s": cfg.rate_window_s,
-                "inbound_per_s": round(self.rates.rate("inbound", now, cfg.rate_window_s), 3),
-                "callout_per_s": round(self.rates.rate("callout", now, cfg.rate_window_s), 3),
-                "backend_per_s": round(self.rates.rate("backend", now, cfg.rate_window_s), 3),
+                "inbound_per_s": round(self.rates.rate("inbound", now, cfg.rate_window_s, self.first_ts), 3),
+                "callout_per_s": round(self.rates.rate("callout", now, cfg.rate_window_s, self.first_ts), 3),
+                "backend_per_s": round(self.rates.rate("backend", now, cfg.rate_window_s, self.first_ts), 3),
                 "series_end": int(now),
                 "series": {name: self.rates.series(name, now, cfg.series_s)
                            for name in ("inbound", "callout", "redundant", "errors")},

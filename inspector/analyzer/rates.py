@@ -32,7 +32,13 @@ class RateWindow:
             out.append(slots[i] if self._sec[i] == sec else 0)
         return out
 
-    def rate(self, name: str, now: float, window: int) -> float:
-        """Mean per second over the last `window` complete seconds (the current one excluded)."""
+    def rate(self, name: str, now: float, window: int, since: float | None = None) -> float:
+        """Mean per second over the last `window` complete seconds (the current one excluded).
+
+        `since` (the first traffic) shortens the window at the start, so a session two
+        seconds old is not averaged over ten.
+        """
+        if since is not None:
+            window = max(1, min(window, int(now) - int(since)))
         counts = self.series(name, now - 1, window)
         return sum(counts) / window if window else 0.0
