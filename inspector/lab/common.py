@@ -130,6 +130,8 @@ def bind_loopback(port: int, what: str) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # inherited by accepted sockets: without it Nagle + delayed ACK add ~40 ms per response
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((LOOPBACK, port))
         sock.listen(128)
     except OSError as exc:
@@ -154,6 +156,15 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.ready = asyncio.Event()
+        self.exit_now = asyncio.Event()
+
+    async def main_loop(self) -> None:
+        """uvicorn's 0.1 s tick, but woken at once by exit_now so a stop takes no extra tick."""
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.exit_now.wait(), 0.1)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -196,6 +207,7 @@ class LoopbackServer:
 
     def request_stop(self) -> None:
         self._server.should_exit = True
+        self._server.exit_now.set()
 
     async def stop(self) -> None:
         self.request_stop()

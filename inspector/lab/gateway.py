@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
@@ -161,13 +162,14 @@ class CachedTokens:
         self._fetcher = fetcher
         self._stats = stats
         self._skew = skew
+        self.clock: Callable[[], float] = time.monotonic  # replaceable, so expiry is testable without waiting
         self._cache: dict[tuple[str, ...], tuple[TokenResult, float]] = {}
         self._inflight: dict[tuple[str, ...], asyncio.Task[TokenResult]] = {}
 
     async def get(self, trace: dict[str, str]) -> TokenResult:
         key = self._fetcher.key
         held = self._cache.get(key)
-        if held is not None and held[1] > time.monotonic():
+        if held is not None and held[1] > self.clock():
             self._stats.bump("cache_hits")
             return held[0]
         task = self._inflight.get(key)
@@ -183,7 +185,7 @@ class CachedTokens:
             if result.token is not None and result.expires_in is not None:
                 ttl = cache_ttl(result.expires_in, self._skew)
                 if ttl > 0:
-                    self._cache[key] = (result, time.monotonic() + ttl)
+                    self._cache[key] = (result, self.clock() + ttl)
             return result
         finally:
             self._inflight.pop(key, None)
@@ -196,18 +198,19 @@ class PoisonTokens:
         self._fetcher = fetcher
         self._stats = stats
         self._error_ttl = error_ttl
+        self.clock: Callable[[], float] = time.monotonic
         self._cache: dict[tuple[str, ...], tuple[TokenResult, float]] = {}
 
     async def get(self, trace: dict[str, str]) -> TokenResult:
         key = self._fetcher.key
         held = self._cache.get(key)
-        if held is not None and held[1] > time.monotonic():
+        if held is not None and held[1] > self.clock():
             self._stats.bump("cache_hits")
             return held[0]
         result = await self._fetcher.fetch(trace)
         if result.status is not None:  # an answer, good or bad: cached as is
             ttl = result.expires_in if result.token is not None and result.expires_in else self._error_ttl
-            self._cache[key] = (result, time.monotonic() + ttl)
+            self._cache[key] = (result, self.clock() + ttl)
         return result
 
 

@@ -152,9 +152,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def mitmdump_command(lab_urls: dict[str, str], listeners: dict[str, int]) -> str:
-    """The mitmdump line with reverse listeners in front of gateway, auth server and backend."""
+    """The mitmdump line with reverse listeners in front of gateway, auth server and backend.
+
+    `--listen-host 127.0.0.1` because mitmproxy otherwise listens on every interface.
+    """
     return (
-        "mitmdump -q -s addons/tokentax.py"
+        "mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py"
         f" --mode reverse:{lab_urls['gateway']}@{listeners['gateway']}"
         f" --mode reverse:{lab_urls['auth']}@{listeners['auth']}"
         f" --mode reverse:{lab_urls['backend']}@{listeners['backend']}"

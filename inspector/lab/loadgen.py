@@ -127,21 +127,22 @@ async def run_load(
         t0 = time.perf_counter()
         status: int | None = None
         try:
-            response = await client.get(base + path, headers={"traceparent": new_traceparent()})
-            status = response.status_code
-        except httpx.HTTPError as exc:
-            stats.statuses[type(exc).__name__] += 1
-        else:
-            stats.statuses[str(status)] += 1
-            stats.latencies.append(time.perf_counter() - t0)
+            try:
+                response = await client.get(base + path, headers={"traceparent": new_traceparent()})
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                stats.statuses[type(exc).__name__] += 1
+            else:
+                stats.statuses[str(status)] += 1
+                stats.latencies.append(time.perf_counter() - t0)
+            if status is not None and 200 <= status < 300:
+                stats.ok += 1
+            else:
+                stats.errors += 1
+            if on_result is not None:
+                on_result(status, time.perf_counter() - t0)
         finally:
-            slots.release()
-        if status is not None and 200 <= status < 300:
-            stats.ok += 1
-        else:
-            stats.errors += 1
-        if on_result is not None:
-            on_result(status, time.perf_counter() - t0)
+            slots.release()  # after on_result, so a stop it sets is seen before the next send
 
     start = loop.time()
     try:
@@ -159,6 +160,9 @@ async def run_load(
             elif delay > 0:
                 await asyncio.sleep(delay)
             await slots.acquire()
+            if stop is not None and stop.is_set():
+                slots.release()
+                break
             stats.sent += 1
             task = asyncio.create_task(one(_path(config.paths[i % len(config.paths)], rng)))
             tasks.add(task)
