@@ -29,7 +29,12 @@ def run(args: argparse.Namespace) -> int:
     analyzer = analyze_file(args.file, LoadOptions(inbound=args.inbound, rules=args.rules))
     snap = analyzer.snapshot()
     color = args.output is None and args.format == "text" and sys.stdout.isatty()
-    out = render(snap, args.format, color=color)
+    waterfall = None
+    if args.format == "html":
+        from inspector.report.waterfall import sample_waterfall
+
+        waterfall = sample_waterfall(analyzer)
+    out = render(snap, args.format, color=color, waterfall=waterfall)
     if args.output:
         try:
             Path(args.output).write_text(out, encoding="utf-8")

@@ -65,7 +65,8 @@ def to_markdown(s: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(s: dict[str, Any], fmt: str, color: bool = False) -> str:
+def render(s: dict[str, Any], fmt: str, color: bool = False, waterfall: list[dict[str, Any]] | None = None) -> str:
+    """`waterfall`: sample hop rows (report.waterfall.sample_waterfall); only the HTML page draws them."""
     if fmt == "json":
         return to_json(s)
     if fmt == "md":
@@ -73,5 +74,5 @@ def render(s: dict[str, Any], fmt: str, color: bool = False) -> str:
     if fmt == "html":
         from inspector.report.html import to_html
 
-        return to_html(s)
+        return to_html(s, waterfall)
     return to_text(s, color=color)

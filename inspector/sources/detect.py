@@ -46,7 +46,7 @@ def _open(path: Path) -> tuple[IO[bytes], bool]:
 
 
 def sniff(head: bytes) -> str | None:
-    text = head.lstrip()
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # Fiddler's HAR files start with a BOM
     if not text:
         return None
     if text[:1] == b"{":
