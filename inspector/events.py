@@ -9,8 +9,9 @@ full field list is in docs/events.md.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 SCHEMA_VERSION = 1
 EVENT_SCHEMA = "tokentax.event/1"
@@ -31,15 +32,19 @@ class EventError(ValueError):
 
 
 def encode(event: Event) -> bytes:
-    """One event as one JSON line (compact, UTF-8, newline-terminated)."""
-    return (json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    """One event as one JSON line (compact, UTF-8, newline-terminated).
+
+    orjson: encoding sits on the proxy's flow path and decoding on the capture-reading
+    path, where it is 1.6x faster end to end than the standard library (bench/analyzer.py).
+    """
+    return orjson.dumps(event, default=str, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def decode(line: bytes | str) -> Event:
     """Parse and check one line; raise EventError naming what is wrong."""
     try:
-        obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as exc:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
         raise EventError(f"not JSON ({exc.__class__.__name__})") from None
     check(obj)
     return obj

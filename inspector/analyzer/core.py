@@ -70,6 +70,7 @@ class Analyzer:
         self.issued_fps: OrderedDict[str, None] = OrderedDict()  # fingerprints ever returned by a callout
         self.corr = Correlator()
         self.routes: dict[tuple[str, str], RouteStats] = {}
+        self._route_of: dict[tuple, RouteStats] = {}  # raw (role, method, host, port, path) -> its route
         # callouts
         self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
         self.callout_hist = LogHistogram()
@@ -143,15 +144,11 @@ class Analyzer:
             self.rates.add("errors", ts)
         timing = ev.get("timing") or {}
         total = timing.get("total") or 0.0
-        path = ev.get("path")
-        route = f"{ev.get('method') or '-'} {ev.get('host')}:{ev.get('port')}{template(path) if path else ''}"
-        rs = self.routes.get((role, route))
+        raw_route = (role, ev.get("method"), ev.get("host"), ev.get("port"), ev.get("path"))
+        rs = self._route_of.get(raw_route)
         if rs is None:
-            if len(self.routes) >= self.cfg.max_routes:
-                route = "(other routes)"
-                rs = self.routes.get((role, route))
-            if rs is None:
-                rs = self.routes[(role, route)] = RouteStats(role, route)
+            rs = self._route_stats(*raw_route)
+        route = rs.route
         rs.count += 1
         if failed or (status is not None and status >= 400):
             rs.errors += 1
@@ -169,6 +166,22 @@ class Analyzer:
                 self._callout(ev, ts, end, total, status, error)
             else:
                 self._backend(ev, ts, route)
+
+    def _route_stats(self, role: str, method: str | None, host: str | None, port: int | None,
+                     path: str | None) -> RouteStats:
+        """The route a raw (method, host, port, path) belongs to; memoised, bounded."""
+        route = f"{method or '-'} {host}:{port}{template(path) if path else ''}"
+        rs = self.routes.get((role, route))
+        if rs is None:
+            if len(self.routes) >= self.cfg.max_routes:
+                route = "(other routes)"
+                rs = self.routes.get((role, route))
+            if rs is None:
+                rs = self.routes[(role, route)] = RouteStats(role, route)
+        if len(self._route_of) >= 50_000:
+            self._route_of.clear()
+        self._route_of[(role, method, host, port, path)] = rs
+        return rs
 
     def _inbound(self, ev: Event, ts: float, end: float, timing: dict, trace: str | None, failed: bool) -> None:
         ttfb = timing.get("ttfb")
@@ -205,8 +218,7 @@ class Analyzer:
             self.redundant_ms += total
             self.rates.add("redundant", ts)
         # stampede: many callouts for one key in flight at once
-        burst = ks.overlapping(ts, end) + 1
-        ks.recent.append((ts, end))
+        burst = ks.in_flight_with(ts, end)
         if burst >= self.cfg.stampede_min:
             self.max_burst = max(self.max_burst, burst)
             if ts - ks.last_burst_at > 1.0:

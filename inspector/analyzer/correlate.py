@@ -32,7 +32,8 @@ class Correlator:
     def __init__(self, pending_seconds: float = 120.0, limit: int = 20_000) -> None:
         self.pending_seconds = pending_seconds
         self.limit = limit
-        self._pending: deque[Hop] = deque()
+        self._pending: deque[Hop] = deque()  # every hop not yet correlated exactly, in arrival order
+        self._untraced: deque[Hop] = deque()  # the subset without a trace id
         self._pending_by_trace: OrderedDict[str, list[Hop]] = OrderedDict()
         self.hops_of: OrderedDict[str, list[Hop]] = OrderedDict()  # inbound id -> its hops
         self.counts = dict.fromkeys(MODES, 0)
@@ -57,11 +58,11 @@ class Correlator:
 
     def add_hop(self, hop: Hop) -> None:
         self.counts["none"] += 1
-        self._pending.append(hop)
-        while len(self._pending) > self.limit or (
-            self._pending and self._pending[0].end < hop.end - self.pending_seconds
-        ):
-            self._pending.popleft()
+        horizon = hop.end - self.pending_seconds
+        for q in (self._pending, self._untraced) if hop.trace is None else (self._pending,):
+            q.append(hop)
+            while len(q) > self.limit or q[0].end < horizon:
+                q.popleft()
         if hop.trace is not None:
             lst = self._pending_by_trace.get(hop.trace)
             if lst is None:
@@ -76,8 +77,9 @@ class Correlator:
                 if start - 1.0 <= hop.start <= end + 1.0:
                     self._set_mode(hop, "exact", inbound_id)
                     self.traces_forwarded = True
-        # Containment: walk back over hops that ended during this request.
-        for hop in reversed(self._pending):
+        # Containment: walk back over hops that ended during this request. Once the gateway
+        # is known to forward trace ids, traced hops are matched by id alone.
+        for hop in reversed(self._untraced if self.traces_forwarded else self._pending):
             if hop.end < start:
                 break
             if hop.mode == "exact" or hop.end > end or hop.start < start:

@@ -10,7 +10,7 @@ _ID = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=32768)
 def template(path: str) -> str:
     if not path:
         return "/"

@@ -5,6 +5,7 @@ Both tables are bounded LRUs: an endless stream of distinct tokens evicts the ol
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,14 +91,27 @@ class KeyState:
     redundant: int = 0
     identical: int = 0
     failed: int = 0
-    recent: deque = field(default_factory=lambda: deque(maxlen=64))  # (start, end) for stampede checks
+    ends: list = field(default_factory=list)  # sorted end times of recent callouts, for stampede checks
     last_burst_at: float = -1.0
 
     def valid_token_at(self, t: float) -> bool:
-        return any(issued_at <= t < valid_until for issued_at, valid_until in self.issued)
+        for issued_at, valid_until in self.issued:
+            if issued_at <= t < valid_until:
+                return True
+        return False
 
-    def overlapping(self, start: float, end: float) -> int:
-        return sum(1 for s, e in self.recent if s < end and e > start)
+    def in_flight_with(self, start: float, end: float) -> int:
+        """Callouts for this key that had not ended when this one (start, end) began, itself included.
+
+        Events arrive as flows finish, so every callout seen so far ended before `end`;
+        those that ended after `start` overlapped this one.
+        """
+        ends = self.ends
+        n = len(ends) - bisect_right(ends, start) + 1
+        insort(ends, end)
+        if len(ends) > 512:
+            del ends[:256]
+        return n
 
 
 class KeyTable:

@@ -129,6 +129,7 @@ class LabSession:
         info = {**self.lab.info, **self.spec.upstreams}
         p = self.ports
         args = [
+            "--listen-host", "127.0.0.1",  # mitmproxy listens on every interface unless told
             "--mode", f"reverse:{info['gateway']}@{p['gateway']}",
             "--mode", f"reverse:{info['auth']}@{p['auth']}",
             "--mode", f"reverse:{info['backend']}@{p['backend']}",
