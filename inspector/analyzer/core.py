@@ -302,6 +302,11 @@ class Analyzer:
     def hops_for(self, inbound_id: str) -> list[Hop]:
         return list(self.corr.hops_of.get(inbound_id, ()))
 
+    def tokens_active(self, now: float) -> int:
+        """Tokens whose known expiry is after `now`: the metrics gauge reads it at scrape time
+        (a wall-clock question, so the caller passes the clock; the report keeps traffic time)."""
+        return sum(1 for t in self.tokens.values() if t.expires_at is not None and t.expires_at > now)
+
     def snapshot(self) -> dict[str, Any]:
         cfg = self.cfg
         now = self.now
