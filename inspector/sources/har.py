@@ -111,18 +111,23 @@ class HarFlows:
         sc = flow.server_conn
         url = urlsplit(flow.request.url)
         addr = (norm.get("serverIPAddress") or url.hostname or "", flow.request.port)
+        req_end = t0 + send / 1000.0
         if isinstance(connect_raw, (int, float)) and connect_raw < 0:
             known = self._server_ids.get(addr)
             if known is not None:
                 sc.id = known  # the same kept-alive connection as an earlier entry
             sc.timestamp_start = None
         else:
-            setup_end = t0 + pre / 1000.0 if self.sequential else t0
-            sc.timestamp_start = setup_end - (connect + ssl) / 1000.0
+            # Sequential (browser) HAR: blocked, dns, connect, ssl come before the response can start; in
+            # mitmproxy's model the connection is set up after the request is read (lazily), which keeps
+            # send, connect, TLS and wait each as the HAR says and time to first byte their sum.
+            if self.sequential:
+                sc.timestamp_start = req_end + (pre - connect - ssl) / 1000.0
+            else:
+                sc.timestamp_start = t0 - (connect + ssl) / 1000.0
             sc.timestamp_tcp_setup = sc.timestamp_start + connect / 1000.0
             sc.timestamp_tls_setup = sc.timestamp_tcp_setup + ssl / 1000.0 if ssl else None
         self._server_ids.setdefault(addr, sc.id)
-        req_end = t0 + (pre + send) / 1000.0
         flow.request.timestamp_end = req_end
         resp_json = norm["response"]
         if not resp_json.get("status"):
@@ -130,7 +135,7 @@ class HarFlows:
             flow.response = None
             flow.error = Error(str(msg), timestamp=t0 + _num(norm.get("time")) / 1000.0)
         else:
-            flow.response.timestamp_start = req_end + wait / 1000.0
+            flow.response.timestamp_start = req_end + (pre + wait) / 1000.0
             flow.response.timestamp_end = flow.response.timestamp_start + receive / 1000.0
         return flow
 

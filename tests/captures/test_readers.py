@@ -89,3 +89,56 @@ def test_report_cli_reads_raw_files(naive_session: Session, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["callouts"]["total"] == naive_session.requests
     assert out["session"]["source"] == "mitm"
+
+
+def _browser_entry(start: str, url: str, timings: dict, status: int = 200, **extra) -> dict:
+    entry = {
+        "startedDateTime": start,
+        "time": sum(v for v in timings.values() if v > 0),
+        "request": {"method": "GET", "url": url, "httpVersion": "http/2.0", "headers": [], "cookies": [],
+                    "queryString": [], "headersSize": -1, "bodySize": 0},
+        "response": {"status": status, "statusText": "", "httpVersion": "http/2.0", "headers": [], "cookies": [],
+                     "content": {"size": 0, "mimeType": "text/plain"}, "redirectURL": "", "headersSize": -1,
+                     "bodySize": 0},
+        "cache": {},
+        "timings": timings,
+        "serverIPAddress": "10.0.0.1",
+    }
+    entry.update(extra)
+    return entry
+
+
+def test_browser_style_har(tmp_path: Path) -> None:
+    """A HAR as browsers write it: sequential phases, params-only form bodies, failed entries, a BOM."""
+    token_entry = _browser_entry("2026-01-01T10:00:00.000Z", "https://idp.example/oauth2/token",
+                                 {"blocked": 1, "dns": 2, "connect": 10, "ssl": 6, "send": 1, "wait": 50,
+                                  "receive": 3})
+    token_entry["request"]["method"] = "POST"
+    token_entry["request"]["postData"] = {"mimeType": "application/x-www-form-urlencoded",
+                                          "params": [{"name": "grant_type", "value": "client_credentials"},
+                                                     {"name": "client_id", "value": "web"}]}
+    token_entry["response"]["content"] = {"size": 60, "mimeType": "application/json",
+                                          "text": '{"access_token":"abcdefgh12345678","token_type":"Bearer",'
+                                                  '"expires_in":600}'}
+    reused = _browser_entry("2026-01-01T10:00:01.000Z", "https://idp.example/oauth2/token",
+                            {"blocked": 0, "dns": -1, "connect": -1, "ssl": -1, "send": 1, "wait": 40, "receive": 2})
+    reused["request"] = dict(token_entry["request"])
+    reused["response"] = dict(token_entry["response"])
+    failed = _browser_entry("2026-01-01T10:00:02.000Z", "https://api.example/x", {"send": 0, "wait": 0, "receive": 0},
+                            status=0, time=120)
+    failed["response"]["_error"] = "net::ERR_CONNECTION_RESET"
+    doc = {"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"}, "pages": [],
+                   "entries": [token_entry, reused, failed]}}
+    har = tmp_path / "browser.har"
+    har.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc).encode())
+    evs = [e for e in load_events(har, LoadOptions()) if e["type"] == "flow"]
+    first, second, third = evs
+    assert first["role"] == "callout" and first["token"]["expires_in"] == 600
+    assert first["key"]["client_id"] == "web"
+    t = first["timing"]
+    assert (t["connect"], t["tls"], t["send"], t["wait"], t["receive"]) == (4.0, 6.0, 1.0, 50.0, 3.0)
+    assert t["ttfb"] == 64.0 and t["total"] == 67.0 and t["reused"] is False
+    assert second["timing"]["reused"] is True and second["timing"]["connect"] == 0.0
+    assert second["timing"]["ttfb"] == 41.0
+    assert third["status"] is None and third["error"]["kind"] == "reset"
+    assert abs(third["end"] - third["ts"] - 0.12) < 1e-6

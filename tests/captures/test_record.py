@@ -19,7 +19,8 @@ from .conftest import REPO, drive, free_port, run_cli, stop_process
 from .servers import Stack
 
 
-def start_record(tmp_path: Path, stack: Stack) -> tuple[subprocess.Popen, list[str], tuple[int, int, int], Path, Path]:
+def start_record(tmp_path: Path, stack: Stack) -> tuple[subprocess.Popen, list[str], threading.Thread,
+                                                        tuple[int, int, int], Path, Path]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for _ in range(5):
         ports = (free_port(), free_port(), free_port())
@@ -36,8 +37,9 @@ def start_record(tmp_path: Path, stack: Stack) -> tuple[subprocess.Popen, list[s
         for line in proc.stderr:  # readiness: the wrapper's "recording to" line
             err.append(line)
             if line.startswith("tokentax: recording to"):
-                threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True).start()  # type: ignore[arg-type]
-                return proc, err, ports, cap, raw
+                drain = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+                drain.start()
+                return proc, err, drain, ports, cap, raw
         stop_process(proc)
         if "already in use" not in "".join(err):
             raise AssertionError("".join(err))
@@ -45,13 +47,16 @@ def start_record(tmp_path: Path, stack: Stack) -> tuple[subprocess.Popen, list[s
 
 
 def test_record_then_ctrl_c(tmp_path: Path, servers: Stack) -> None:
-    proc, err, ports, cap, raw = start_record(tmp_path, servers)
+    proc, err, drain, ports, cap, raw = start_record(tmp_path, servers)
     try:
         servers.gw_cfg.auth_url = f"http://127.0.0.1:{ports[1]}"
         servers.gw_cfg.backend_url = f"http://127.0.0.1:{ports[2]}"
         drive(servers, ports[0], 5)
         proc.send_signal(signal.SIGINT)  # what Ctrl+C does
-        out, _ = proc.communicate()
+        assert proc.stdout is not None
+        out = proc.stdout.read()  # until the wrapper exits and closes it
+        proc.wait()
+        drain.join()
     finally:
         stop_process(proc, signal.SIGKILL)
     stderr = "".join(err)
