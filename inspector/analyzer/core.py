@@ -275,7 +275,7 @@ class Analyzer:
             if lk in self.lifetimes or len(self.lifetimes) < 32:
                 self.lifetimes[lk] += 1
         skew = min(self.cfg.skew_s, remaining * 0.1)
-        ks.issued.append((end, end + remaining - skew))
+        ks.issued.add(end, end + remaining - skew)
 
     def _backend(self, ev: Event, ts: float, route: str) -> None:
         bearer = ev.get("bearer")

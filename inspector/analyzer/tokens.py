@@ -81,12 +81,54 @@ class TokenTable:
         return self._t.values()
 
 
+class Issuances:
+    """When tokens for one key were issued and until when they were valid.
+
+    Answers "was some token issued at or before t still valid at t?" in O(log n) however
+    many callouts overlap (a naive gateway under load has hundreds in flight, so the
+    newest few issuances are all later than the start of the fetch being judged).
+    Sorted issue times with a running maximum of validity; trimming the oldest keeps
+    their maximum in `floor_valid`, so a long-lived old token still counts.
+    """
+
+    __slots__ = ("at", "valid", "pmax", "floor_at", "floor_valid")
+    LIMIT = 512
+
+    def __init__(self) -> None:
+        self.at: list[float] = []  # issue times, sorted
+        self.valid: list[float] = []  # valid_until of each
+        self.pmax: list[float] = []  # pmax[i] = max valid_until up to and including i, trimmed ones included
+        self.floor_at = float("-inf")
+        self.floor_valid = float("-inf")
+
+    def add(self, issued_at: float, valid_until: float) -> None:
+        i = bisect_right(self.at, issued_at)  # the end, unless events arrived out of order
+        self.at.insert(i, issued_at)
+        self.valid.insert(i, valid_until)
+        self.pmax.insert(i, valid_until)
+        run = self.pmax[i - 1] if i else self.floor_valid
+        for j in range(i, len(self.at)):
+            run = max(run, self.valid[j])
+            self.pmax[j] = run
+        if len(self.at) > self.LIMIT:
+            half = self.LIMIT // 2
+            self.floor_at = self.at[half - 1]
+            self.floor_valid = self.pmax[half - 1]
+            del self.at[:half], self.valid[:half], self.pmax[:half]
+
+    def valid_at(self, t: float) -> bool:
+        i = bisect_right(self.at, t) - 1
+        if i >= 0:
+            return self.pmax[i] > t
+        return t >= self.floor_at and self.floor_valid > t
+
+
 @dataclass(slots=True)
 class KeyState:
     """One token key: the recent issuances (to judge the next fetch) and counters."""
 
     key: str
-    issued: deque = field(default_factory=lambda: deque(maxlen=8))  # (issued_at, valid_until)
+    issued: Issuances = field(default_factory=lambda: Issuances())
     callouts: int = 0
     redundant: int = 0
     identical: int = 0
@@ -95,10 +137,7 @@ class KeyState:
     last_burst_at: float = -1.0
 
     def valid_token_at(self, t: float) -> bool:
-        for issued_at, valid_until in self.issued:
-            if issued_at <= t < valid_until:
-                return True
-        return False
+        return self.issued.valid_at(t)
 
     def in_flight_with(self, start: float, end: float) -> int:
         """Callouts for this key that had not ended when this one (start, end) began, itself included.

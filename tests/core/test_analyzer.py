@@ -144,3 +144,29 @@ def test_memory_is_bounded_under_endless_distinct_tokens() -> None:
     assert len(a.recent) <= a.cfg.recent_flows
     assert len(a.corr._pending) <= a.corr.limit
     assert a.snapshot()["callouts"]["total"] == 30_000
+
+
+def test_redundant_under_heavy_overlap_many_callouts_in_flight() -> None:
+    """300 req/s with 800 ms callouts: hundreds in flight; every fetch after the first issue is redundant."""
+    a = Analyzer()
+    n = 3000
+    for i in range(n):  # events arrive in end order, as the proxy emits them
+        a.ingest(callout(1000.0 + i / 300, 800, "same"))
+    c = a.snapshot()["callouts"]
+    first_end = 1000.0 + 0.8
+    concurrent_first = sum(1 for i in range(n) if 1000.0 + i / 300 < first_end)
+    assert c["redundant"] == n - concurrent_first
+
+
+def test_issuances_keep_an_old_long_lived_token_after_trimming() -> None:
+    from inspector.analyzer.tokens import Issuances
+
+    iss = Issuances()
+    iss.add(0.0, 10_000.0)  # one long-lived token
+    for k in range(2000):  # many short-lived ones later
+        iss.add(100.0 + k, 101.0 + k)
+    assert iss.valid_at(5000.0) and not iss.valid_at(20_000.0) and not iss.valid_at(-1.0)
+    iss2 = Issuances()
+    for k in (5.0, 1.0, 3.0):  # out of order arrival
+        iss2.add(k, k + 0.5)
+    assert iss2.valid_at(1.2) and not iss2.valid_at(2.0) and iss2.valid_at(3.4)
