@@ -1,0 +1,361 @@
+"""The tokentax TUI: one screen, one refresh timer, figures from one analyzer.
+
+Why one timer: events can arrive at thousands a second. The stream reader only feeds
+the Feed (plain Python, no Textual messages); every `1/refresh_hz` seconds `_tick`
+reads the Feed and updates all widgets inside one `batch_update()`, so the cost of the
+UI depends on the refresh rate and the terminal size, not on the event rate.
+
+Live, the KPIs, rates, tokens and findings come from the proxy's `summary` reports;
+from a file, from the local analyzer's snapshot. The flows list and the waterfall read
+the local analyzer's flow ring and hop correlation in both cases.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+
+from inspector.events import Event
+from inspector.sources.stream_client import StreamClient
+from inspector.tui.child import MitmChild
+from inspector.tui.components.detail import DetailPane, detail_renderable
+from inspector.tui.components.dialogs import EXPORT_FORMATS, ExportScreen, HelpScreen
+from inspector.tui.components.findings import FindingsView
+from inspector.tui.components.flow_list import FlowHeader, FlowList
+from inspector.tui.components.kpi import KpiStrip
+from inspector.tui.components.rates import Rates
+from inspector.tui.components.status import StatusBar
+from inspector.tui.components.tokens import TokensTable
+from inspector.tui.components.waterfall import HopRow, Waterfall
+from inspector.tui.feed import Feed
+from inspector.tui.filtering import compile_filter
+from inspector.tui.fmt import Clock
+
+TABS = ("flows", "tokens", "timing", "findings")
+
+
+class FilterInput(Input):
+    """The flow filter; escape hands the keyboard back to the flows list."""
+
+    BINDINGS = [Binding("escape", "leave", "Back to flows", show=False)]
+
+    def action_leave(self) -> None:
+        self.screen.query_one(FlowList).focus()
+
+
+class TokentaxApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tokentax"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
+    BINDINGS = [
+        Binding("space", "toggle_pause", "Pause/resume"),
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("s", "save", "Save capture"),
+        Binding("e", "export", "Export report"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("1", "tab('flows')", "Flows", show=False),
+        Binding("2", "tab('tokens')", "Tokens", show=False),
+        Binding("3", "tab('timing')", "Timing", show=False),
+        Binding("4", "tab('findings')", "Findings", show=False),
+    ]
+
+    def __init__(self, feed: Feed, *, client: StreamClient | None = None, child: MitmChild | None = None,
+                 clock: Clock | None = None, out_dir: Path | None = None, refresh_hz: float = 5.0) -> None:
+        super().__init__()
+        self.feed = feed
+        self.client = client
+        self.child = child
+        self.clock = clock or Clock()
+        self.out_dir = out_dir or Path.cwd()
+        self.refresh_hz = refresh_hz
+        self.paused = False
+        self.filter_error = ""
+        self.last_saved: Path | None = None
+        self.last_export: Path | None = None
+        self.last_message = ""
+        self.tick_ms: deque[float] = deque(maxlen=100_000)  # duration of each timer update (bench)
+        self.ticks = 0
+        self._report: dict[str, Any] | None = None
+        self._tab_shown: dict[str, Any] = {}
+        self._selected: Event | None = None
+        self._waterfall_key: tuple[str, int] | None = None
+        self._widgets_up = False  # widgets mounted and not yet torn down: the timer may touch them
+        if client is not None:
+            client.on_state = self._on_stream_state
+
+    # -- layout ------------------------------------------------------------------------
+
+    def main(self, selector: Any, expect: Any = None) -> Any:
+        """query_one on the main screen, also while a dialog or the command palette is on top
+        (App.query_one looks at the current screen only)."""
+        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        return screen.query_one(selector, expect) if expect is not None else screen.query_one(selector)
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield KpiStrip(id="kpis")
+        yield Rates(id="rates")
+        with TabbedContent(id="tabs", initial="flows"):
+            with TabPane("Flows", id="flows"):
+                yield FilterInput(placeholder="filter, e.g. ~d auth & ~m POST   (/ to focus, enter applies, "
+                                              "escape leaves, ? for the syntax)", id="filter")
+                yield Static("", id="filter-error")
+                with Horizontal(id="flows-body"):
+                    with Vertical(id="flows-main"):
+                        yield FlowHeader(id="flow-header")
+                        yield FlowList(self.feed, self.clock, id="flow-list")
+                    yield DetailPane(id="detail")
+            with TabPane("Tokens", id="tokens"):
+                yield TokensTable(self.clock, id="tokens-table")
+            with TabPane("Timing", id="timing"):
+                with VerticalScroll(id="timing-scroll"):
+                    yield Waterfall(self.clock, id="waterfall")
+            with TabPane("Findings", id="findings"):
+                yield FindingsView(id="findings-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.main(DetailPane).show(detail_renderable(None, self.clock))
+        self.main(Waterfall).show(None, [])
+        self.main(FlowList).focus()
+        if self.client is not None:
+            self.run_worker(self._pump(), name="stream", group="stream", exit_on_error=False)
+        self._widgets_up = True
+        self._tick()
+        self.set_interval(1.0 / self.refresh_hz, self._tick, name="refresh")
+
+    async def _pump(self) -> None:
+        """The stream reader: events into the Feed, nothing else (no message per event)."""
+        assert self.client is not None
+        ingest = self.feed.ingest
+        async for batch in self.client.batches():
+            ingest(batch)
+
+    def _on_stream_state(self, state: str, reason: str) -> None:
+        self.feed.set_state(state, reason)
+
+    async def on_unmount(self) -> None:
+        self._widgets_up = False
+        if self.client is not None:
+            self.client.close()
+
+    # -- the one timer -----------------------------------------------------------------
+
+    def _child_note(self) -> str:
+        if self.child is None:
+            return ""
+        status = self.child.exit_status
+        if status is None:
+            return ""
+        why = self.child.last_words()
+        return f"mitmdump exited with status {status}" + (f": {why}" if why else "")
+
+    def _tick(self) -> None:
+        if not self._widgets_up or self._exit:
+            return
+        started = time.perf_counter()
+        try:
+            self._update()
+        except NoMatches:  # the screen is being torn down under a late timer tick
+            return
+        self.ticks += 1
+        self.tick_ms.append((time.perf_counter() - started) * 1000.0)
+
+    def _update(self) -> None:
+        with self.batch_update():
+            self.main(StatusBar).show(self.feed, self.paused, self._child_note())
+            if not self.paused:
+                report = self.feed.report()
+                if report is not self._report:
+                    self._report = report
+                    self.main(KpiStrip).show(report)
+                    self.main(Rates).show(report)
+                self._refresh_tab()
+                self.main(FlowList).sync()
+                self._refresh_waterfall()
+
+    def _active_tab(self) -> str:
+        return self.main(TabbedContent).active or "flows"
+
+    def _refresh_tab(self, force: bool = False) -> None:
+        """Tokens and findings are rebuilt only while visible and when the report changed."""
+        report = self._report
+        if report is None:
+            return
+        tab = self._active_tab()
+        if not force and self._tab_shown.get(tab) is report:
+            return
+        self._tab_shown[tab] = report
+        if tab == "tokens":
+            self.main(TokensTable).show(report)
+        elif tab == "findings":
+            self.main(FindingsView).show(report)
+
+    # -- selection, detail, waterfall --------------------------------------------------
+
+    @on(FlowList.Highlighted)
+    def _flow_highlighted(self, message: FlowList.Highlighted) -> None:
+        self._selected = message.event
+        self._show_selected()
+
+    def _inbound_for(self, ev: Event | None) -> tuple[Event | None, str]:
+        """The inbound request a selected flow belongs to, and a line saying how we know."""
+        if ev is None:
+            return None, ""
+        if ev.get("role") == "inbound":
+            return ev, ""
+        corr = self.feed.correlation_of(str(ev.get("id")))
+        if corr is None:
+            return None, "not correlated with an inbound request (no trace id, or ambiguous in time)"
+        inbound_id, mode = corr
+        found = self.feed.find({inbound_id})
+        how = f"{mode}: part of inbound request {inbound_id}"
+        return found.get(inbound_id), how
+
+    def _show_selected(self) -> None:
+        ev = self._selected
+        _, how = self._inbound_for(ev)
+        self.main(DetailPane).show(detail_renderable(ev, self.clock, how))
+        self._waterfall_key = None
+        self._refresh_waterfall()
+
+    def _refresh_waterfall(self) -> None:
+        ev = self._selected
+        inbound, how = self._inbound_for(ev)
+        if inbound is None:
+            key = ("", 0)
+            if key != self._waterfall_key:
+                self._waterfall_key = key
+                self.main(Waterfall).show(None, [], how)
+            return
+        hops = self.feed.analyzer.hops_for(str(inbound.get("id")))
+        key = (str(inbound.get("id")), len(hops))
+        if key == self._waterfall_key:
+            return
+        self._waterfall_key = key
+        found = self.feed.find({h.id for h in hops})
+        rows = [HopRow(h.mode, found.get(h.id)) for h in hops]
+        note = f"selected hop: {how}" if ev is not inbound and how else ""
+        self.main(Waterfall).show(inbound, rows, note)
+
+    # -- filter ------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, message: Input.Submitted) -> None:
+        self.apply_filter(message.value)
+        if not self.filter_error:
+            self.main(FlowList).focus()
+
+    def apply_filter(self, text: str) -> bool:
+        """Parse and apply a filter; a bad one shows its error and leaves the list as it was."""
+        error = self.main("#filter-error", Static)
+        field = self.main("#filter", Input)
+        try:
+            flt = compile_filter(text)
+        except ValueError as exc:
+            self.filter_error = str(exc)
+            error.update(f"✖ {exc}")
+            field.add_class("-invalid")
+            error.add_class("-shown")
+            return False
+        self.filter_error = ""
+        error.update("")
+        error.remove_class("-shown")
+        field.remove_class("-invalid")
+        self.main(FlowList).set_filter(flt)
+        return True
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        self._tick()
+
+    def action_focus_filter(self) -> None:
+        self.main(TabbedContent).active = "flows"
+        self.main("#filter", Input).focus()
+
+    def action_tab(self, tab: str) -> None:
+        self.main(TabbedContent).active = tab
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self) -> None:
+        self._refresh_tab(force=True)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def _new_path(self, stem: str, ext: str) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.out_dir / f"{stem}-{stamp}.{ext}"
+        n = 2
+        while path.exists():
+            path = self.out_dir / f"{stem}-{stamp}-{n}.{ext}"
+            n += 1
+        return path
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.last_message = text
+        self.notify(text, severity="error" if error else "information", timeout=8)
+
+    def action_save(self) -> None:
+        path = self._new_path("tokentax-capture", "jsonl")
+        try:
+            n = self.feed.save(path)
+        except OSError as exc:
+            self._say(f"cannot save the capture to {path}: {exc.strerror or exc}", error=True)
+            return
+        self.last_saved = path
+        self._say(f"saved {n} flows and the session to {path}")
+
+    def action_export(self) -> None:
+        self.push_screen(ExportScreen(), self.export_report)
+
+    def export_report(self, fmt: str | None) -> None:
+        """Write the current report in `fmt` (md, json, html) with the report renderer."""
+        if not fmt:
+            return
+        from inspector.report.render import render
+
+        path = self._new_path("tokentax-report", fmt)
+        try:
+            text = render(self.feed.report(), fmt)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self._say(f"cannot write the report to {path}: {exc.strerror or exc}", error=True)
+            return
+        except (ImportError, ValueError, KeyError) as exc:
+            self._say(f"cannot render the report as {fmt}: {exc}", error=True)
+            return
+        self.last_export = path
+        self._say(f"exported the report to {path}")
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Pause / resume display", "Freeze the screen; events keep being ingested",
+                            self.action_toggle_pause)
+        yield SystemCommand("Filter flows", "Focus the mitmproxy filter expression", self.action_focus_filter)
+        yield SystemCommand("Save capture", "Write the flows the TUI holds as a JSONL capture", self.action_save)
+        for ext, label in EXPORT_FORMATS:
+            yield SystemCommand(f"Export report as {label}", f"Write the report as .{ext}",
+                                lambda ext=ext: self.export_report(ext))
+        yield SystemCommand("Help", "Keys and filter syntax", self.action_help)
+        for tab in TABS:
+            yield SystemCommand(f"Show {tab.capitalize()}", f"Switch to the {tab} tab",
+                                lambda tab=tab: self.action_tab(tab))

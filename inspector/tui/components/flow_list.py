@@ -1,0 +1,327 @@
+"""The flows list: a virtual view over the Feed's bounded ring of flow events, newest first.
+
+Why not a DataTable: it keeps a row object per line and falls behind above about 1,000
+new rows a second. This is a `ScrollView` with `render_line` (Textual's Line API, as in
+Toolong): it stores nothing per row and renders only the lines on screen, so its cost
+per refresh is the height of the terminal, whatever the event rate.
+
+Rows are addressed by *append number* k (the k-th flow event the Feed took). Row r of an
+unfiltered view is k = count - 1 - r; a filtered view keeps a deque of the matching k.
+`sync()`, called by the app's one timer, takes in the events that arrived since the last
+call; between calls (and while paused) the rows on screen do not move. When the user has
+scrolled away from the top or selected a row, the view stays on the same flows while new
+ones arrive above; at the top with nothing selected it follows the newest.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections import deque
+from typing import Any
+
+from rich.cells import set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from inspector.events import Event
+from inspector.tui.feed import Feed
+from inspector.tui.filtering import Matcher, matches
+from inspector.tui.fmt import Clock, ms
+
+# (title, width or None for a share of what is left)
+COLUMNS: tuple[tuple[str, int | None], ...] = (
+    ("time", 12), ("role", 8), ("method", 6), ("host", None), ("path", None), ("status", 6), ("total", 8),
+    ("token", 12),
+)
+HOST_MAX = 21  # 127.0.0.1:65535 fits; long names are cut rather than squeezing the path
+NARROW = 96  # below this the token column is left out (it is in the detail pane)
+
+
+def column_widths(width: int) -> list[int]:
+    """Widths of COLUMNS for a line `width` cells wide (one space between shown columns; 0 = hidden)."""
+    narrow = width < NARROW
+    hidden = {"token"} if narrow else set()
+    cols = [(name, 8 if narrow and name == "time" else w) for name, w in COLUMNS]  # HH:MM:SS, no ms
+    shown = [(name, w) for name, w in cols if name not in hidden]
+    fixed = sum(w for _, w in shown if w) + len(shown) - 1
+    rest = max(16, width - fixed)
+    host = max(8, min(HOST_MAX, rest // 2))
+    path = max(8, rest - host)
+    return [0 if name in hidden else (w if w else (host if name == "host" else path)) for name, w in cols]
+
+
+def token_of(ev: Event) -> str:
+    """The token fingerprint a row shows: the one a callout got, or the bearer a backend call carried."""
+    tok = ev.get("token")
+    if isinstance(tok, dict):
+        if tok.get("fp"):
+            return str(tok["fp"])
+        if tok.get("error"):
+            return str(tok["error"])
+    bearer = ev.get("bearer")
+    if isinstance(bearer, dict):
+        return str(bearer.get("fp") or bearer.get("kind") or "")
+    return ""
+
+
+def row_cells(ev: Event, clock: Clock) -> list[str]:
+    err = ev.get("error")
+    status = ev.get("status")
+    status_text = str(status) if status is not None else (str(err.get("kind", "error")) if isinstance(err, dict) else "-")
+    port = ev.get("port")
+    total = (ev.get("timing") or {}).get("total")
+    return [
+        clock.time(ev.get("ts"), millis=True),
+        str(ev.get("role", "")),
+        str(ev.get("method") or "-"),
+        f"{ev.get('host') or '?'}:{port}" if port else str(ev.get("host") or "?"),
+        str(ev.get("path") or "-"),
+        status_text,
+        ms(total) if total is not None else "-",
+        token_of(ev),
+    ]
+
+
+def row_text(ev: Event, clock: Clock, width: int) -> str:
+    """The plain text of one row, exactly as rendered (tests and the detail title use it)."""
+    return " ".join(set_cell_size(c, w) for c, w in zip(row_cells(ev, clock), column_widths(width)) if w)
+
+
+def header_text(width: int) -> str:
+    return " ".join(set_cell_size(name, w) for (name, _), w in zip(COLUMNS, column_widths(width)) if w)
+
+
+class FlowHeader(Static):
+    """The column titles above the list, laid out by the same column_widths."""
+
+    def render(self) -> str:
+        lists = self.screen.query(FlowList)
+        return header_text(lists.first().line_width if lists else self.size.width)
+
+
+class FlowList(ScrollView, can_focus=True):
+    """Newest-first flows; arrow keys, page keys and the mouse move the selection."""
+
+    COMPONENT_CLASSES = {
+        "flow-list--cursor", "flow-list--inbound", "flow-list--callout", "flow-list--backend",
+        "flow-list--other", "flow-list--error", "flow-list--warn", "flow-list--dim",
+    }
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "Newest", show=False),
+        Binding("end", "last", "Oldest", show=False),
+        Binding("escape", "unselect", "Follow newest", show=False),
+    ]
+
+    class Highlighted(Message):
+        """The selected flow changed (by the user: keys or mouse). `event` is None when cleared."""
+
+        def __init__(self, flow_list: FlowList, event: Event | None) -> None:
+            super().__init__()
+            self.flow_list = flow_list
+            self.event = event
+
+    def __init__(self, feed: Feed, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.feed = feed
+        self.clock = clock
+        self._count = 0  # feed.flows_seen at the last sync
+        self._rows = 0
+        self._filter: Matcher | None = None
+        self._matches: deque[int] = deque()
+        self._rebuild = False
+        self.cursor_k: int | None = None
+
+    # -- data --------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return self._rows
+
+    @property
+    def filtered(self) -> bool:
+        return self._filter is not None
+
+    def set_filter(self, flt: Matcher | None) -> None:
+        """Apply a parsed filter (None shows all); rows are rebuilt at the next sync."""
+        self._filter = flt
+        self._rebuild = True
+        self.sync()
+
+    def sync(self) -> int:
+        """Take in the flows that arrived since the last call. Returns the rows added."""
+        feed = self.feed
+        seen = feed.flows_seen
+        held = feed.flows_held
+        first = seen - held
+        new = seen - self._count
+        if new <= 0 and not self._rebuild:
+            return 0
+        ring = feed.analyzer.recent
+        added = 0
+        rebuilt = self._rebuild
+        if self._filter is None:
+            added = min(new, held)
+            self._rows = held
+            self._matches.clear()
+        else:
+            flt = self._filter
+            if rebuilt:
+                self._matches = deque(k for k, ev in enumerate(ring, start=first) if matches(flt, ev))
+            else:
+                n_new = min(new, held)
+                fresh = list(itertools.islice(reversed(ring), n_new))
+                start = seen - n_new
+                for off, ev in enumerate(reversed(fresh)):
+                    if matches(flt, ev):
+                        self._matches.append(start + off)
+                        added += 1
+            while self._matches and self._matches[0] < first:
+                self._matches.popleft()
+            self._rows = len(self._matches)
+        self._count = seen
+        self._rebuild = False
+        if self.cursor_k is not None and self.row_of(self.cursor_k) is None:
+            self.cursor_k = None
+        anchored = self.cursor_k is not None or self.scroll_y > 0
+        self.virtual_size = Size(self.line_width, self._rows)
+        if anchored and added and not rebuilt:
+            self._scroll_y_to(self.scroll_y + added)
+        self.refresh()
+        return added
+
+    def k_of_row(self, row: int) -> int | None:
+        if not 0 <= row < self._rows:
+            return None
+        if self._filter is None:
+            return self._count - 1 - row
+        return self._matches[len(self._matches) - 1 - row]
+
+    def row_of(self, k: int) -> int | None:
+        if self._filter is None:
+            row = self._count - 1 - k
+            return row if 0 <= row < self._rows else None
+        i = bisect.bisect_left(self._matches, k)
+        if i < len(self._matches) and self._matches[i] == k:
+            return len(self._matches) - 1 - i
+        return None
+
+    def event_of_row(self, row: int) -> Event | None:
+        k = self.k_of_row(row)
+        return self.feed.event_at(k) if k is not None else None
+
+    @property
+    def selected(self) -> Event | None:
+        return self.feed.event_at(self.cursor_k) if self.cursor_k is not None else None
+
+    @property
+    def cursor_row(self) -> int | None:
+        return self.row_of(self.cursor_k) if self.cursor_k is not None else None
+
+    # -- rendering ---------------------------------------------------------------------
+
+    def _load_styles(self) -> dict[str, Style]:
+        # Textual caches these and clears its cache when styles change (theme switch).
+        return {name.split("--", 1)[1]: self.get_component_rich_style(name, partial=True)
+                for name in self.COMPONENT_CLASSES}
+
+    @property
+    def line_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.line_width, self._rows)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.line_width
+        row = self.scroll_offset.y + y
+        ev = self.event_of_row(row)
+        base = self.rich_style
+        if ev is None:
+            return Strip.blank(width, base)
+        st = self._load_styles()
+        cells = row_cells(ev, self.clock)
+        widths = column_widths(width)
+        role_style = st.get(str(ev.get("role")), Style())
+        status = ev.get("status")
+        if ev.get("error") or (isinstance(status, int) and status >= 500):
+            status_style = st.get("error", Style())
+        elif isinstance(status, int) and status >= 400:
+            status_style = st.get("warn", Style())
+        else:
+            status_style = Style()
+        dim = st.get("dim", Style())
+        col_styles = [dim, role_style, Style(), Style(), Style(), status_style, Style(), dim]
+        if self.cursor_k is not None and self.k_of_row(row) == self.cursor_k:
+            over = st.get("cursor", Style(reverse=True))
+            base = base + over
+            col_styles = [cs + over for cs in col_styles]
+        segments: list[Segment] = []
+        for cell, w, cs in zip(cells, widths, col_styles):
+            if not w:
+                continue
+            if segments:
+                segments.append(Segment(" ", base))
+            segments.append(Segment(set_cell_size(cell, w), base + cs))
+        return Strip(segments).adjust_cell_length(width, base)
+
+    # -- selection ---------------------------------------------------------------------
+
+    def _select_row(self, row: int | None) -> None:
+        if row is None or self._rows == 0:
+            self.cursor_k = None
+        else:
+            row = max(0, min(self._rows - 1, row))
+            self.cursor_k = self.k_of_row(row)
+            height = self.scrollable_content_region.height
+            if row < self.scroll_y:
+                self._scroll_y_to(row)
+            elif height and row >= self.scroll_y + height:
+                self._scroll_y_to(row - height + 1)
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.selected))
+
+    def action_cursor(self, delta: int) -> None:
+        row = self.cursor_row
+        self._select_row(0 if row is None else row + delta)
+
+    def action_page(self, delta: int) -> None:
+        page = max(1, self.scrollable_content_region.height - 1)
+        row = self.cursor_row
+        self._select_row((0 if row is None else row) + delta * page)
+
+    def action_first(self) -> None:
+        self._select_row(0)
+
+    def action_last(self) -> None:
+        self._select_row(self._rows - 1)
+
+    def _scroll_y_to(self, y: float) -> None:
+        self.set_scroll(None, max(0, min(self.max_scroll_y, y)))
+
+    def action_unselect(self) -> None:
+        self._scroll_y_to(0)
+        self._select_row(None)
+
+    def select_row(self, row: int) -> None:
+        """Select the row at `row` (0 = newest), as a click would."""
+        self._select_row(row)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = self.scroll_offset.y + offset.y
+        if row < self._rows:
+            self._select_row(row)

@@ -1,0 +1,40 @@
+"""The header line: where the data comes from, its state, and what was lost on the way."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from inspector.tui.feed import FILE, Feed
+
+STATE_STYLE = {"live": "bold green", "paused": "bold yellow", "disconnected": "bold red", "refused": "bold red",
+               "connecting": "yellow", FILE: "bold cyan"}
+STATE_MARK = {"live": "●", "paused": "❚❚", "disconnected": "✖", "refused": "✖", "connecting": "…", FILE: "■"}
+
+
+def status_text(feed: Feed, paused: bool, note: str = "") -> Text:
+    state = "paused" if paused else feed.state
+    where = f"live {feed.source}" if feed.kind != FILE else f"file {feed.source}"
+    t = Text.assemble(("tokentax ", "bold"), ("│ ", "dim"), (where, ""), ("  │ ", "dim"),
+                      (f"{STATE_MARK.get(state, '?')} {state}", STATE_STYLE.get(state, "")))
+    if paused:
+        t.append("  (display paused, ingest goes on)", "yellow")
+    elif feed.state in ("disconnected", "refused", "connecting") and feed.kind != FILE:
+        why = feed.reason or ""
+        t.append(f"  {why}{'; ' if why else ''}{'reattaching' if feed.state != 'connecting' else 'waiting'}", "dim")
+    if note:
+        t.append(f"  {note}", "red")
+    t.append("  │ ", "dim")
+    t.append(f"flows held {feed.flows_held}")
+    t.append("  │ ", "dim")
+    drops = feed.addon_dropped + feed.lost
+    t.append("dropped ", "")
+    t.append(f"proxy {feed.addon_dropped} · this view {feed.lost}", "bold red" if drops else "")
+    if feed.addon_errors:
+        t.append(f"  addon errors {feed.addon_errors}", "bold red")
+    return t
+
+
+class StatusBar(Static):
+    def show(self, feed: Feed, paused: bool, note: str = "") -> None:
+        self.update(status_text(feed, paused, note))
