@@ -20,11 +20,13 @@ from mitmproxy import ctx, exceptions
 
 from inspector import events as E
 from inspector.analyzer import Analyzer
-from inspector.options import DEFAULT_STREAM, parse_endpoint, parse_seconds
+from inspector.options import DEFAULT_STREAM, parse_endpoint, parse_metrics, parse_otlp_url, parse_seconds
 from inspector.record import roles as R
 from inspector.record.fingerprint import Fingerprinter, key_from_text
 from inspector.record.flow_record import RecordContext, connect_error_event, flow_event
 from inspector.sinks.capture import CaptureWriter
+from inspector.sinks.metrics import AnalyzerCollector, MetricsServer, make_registry, otlp_dropped_family
+from inspector.sinks.otlp import OtlpExporter, require_proto
 from inspector.sinks.stream import StreamServer
 
 log = logging.getLogger("tokentax")
@@ -41,6 +43,10 @@ class TokenTax:
         self.errors = 0
         self.status_interval = 5.0
         self._stream_addr: tuple[str, int] | None = None
+        self.metrics: MetricsServer | None = None
+        self._metrics_addr: tuple[str, int] | None = None
+        self.otlp: OtlpExporter | None = None
+        self._otlp_url: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._session: E.Event | None = None
         self._last_error_logged = 0.0
@@ -61,6 +67,12 @@ class TokenTax:
         loader.add_option("tokentax_fingerprint_key", str, "",
                           "Key for token fingerprints; empty means random per session.")
         loader.add_option("tokentax_summary", bool, True, "Print the findings summary when mitmdump exits.")
+        loader.add_option("tokentax_metrics", str, "off",
+                          "HOST:PORT to serve Prometheus /metrics on (port 0 picks one), or 'off'.")
+        loader.add_option("tokentax_metrics_expose", bool, False,
+                          "Allow tokentax_metrics on a non-loopback address.")
+        loader.add_option("tokentax_otlp", str, "",
+                          "OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); needs tokentax[otel].")
 
     def configure(self, updated: set[str]) -> None:
         o = ctx.options
@@ -75,6 +87,12 @@ class TokenTax:
                 self.rctx.fpr = Fingerprinter(key_from_text(o.tokentax_fingerprint_key))
             if updated & {"tokentax_stream", "tokentax_stream_token"}:
                 self._stream_addr = parse_endpoint(o.tokentax_stream, "tokentax_stream", o.tokentax_stream_token)
+            if updated & {"tokentax_metrics", "tokentax_metrics_expose"}:
+                self._metrics_addr = parse_metrics(o.tokentax_metrics, o.tokentax_metrics_expose)
+            if "tokentax_otlp" in updated:
+                self._otlp_url = parse_otlp_url(o.tokentax_otlp)
+                if self._otlp_url is not None:
+                    require_proto()
             if "tokentax_save" in updated:
                 self._open_capture(o.tokentax_save)
         except ValueError as exc:
@@ -136,9 +154,32 @@ class TokenTax:
                 self.stream = None
                 print(f"tokentax: cannot listen for TUIs on {host}:{port}: {exc.strerror or exc}; "
                       f"stream off (set tokentax_stream=HOST:PORT or off)", file=sys.stderr, flush=True)
+        metrics = await self._start_metrics()
+        if self._otlp_url is not None:
+            self.otlp = OtlpExporter(self._otlp_url, self.analyzer)
+            self.otlp.start()
         self._tasks.append(asyncio.create_task(self._ticker()))
         save = f", saving to {ctx.options.tokentax_save}" if self.capture else ""
-        print(f"tokentax: ready; stream {where}{save}", flush=True)
+        print(f"tokentax: ready; stream {where}{metrics}{save}", flush=True)
+
+    async def _start_metrics(self) -> str:
+        """Serve /metrics on this loop; returns the ready line's `, metrics H:P` part."""
+        if self._metrics_addr is None:
+            return ""
+        host, port = self._metrics_addr
+        collector = AnalyzerCollector(self.analyzer, extra=self._otlp_metrics)
+        self.metrics = MetricsServer(host, port, make_registry(collector))
+        try:
+            bound = await self.metrics.start()
+        except OSError as exc:
+            self.metrics = None
+            print(f"tokentax: cannot serve metrics on {host}:{port}: {exc.strerror or exc}; metrics off "
+                  f"(set tokentax_metrics=HOST:PORT or off)", file=sys.stderr, flush=True)
+            return ", metrics off"
+        return f", metrics {bound[0]}:{bound[1]}"
+
+    def _otlp_metrics(self) -> list[Any]:
+        return [] if self.otlp is None else [otlp_dropped_family(self.otlp.dropped)]
 
     def _greeting(self) -> list[bytes]:
         return [E.encode(self._session_event()), E.encode(self._summary_event())]
@@ -182,6 +223,10 @@ class TokenTax:
             t.cancel()
         if self.stream is not None:
             await self.stream.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
+        if self.otlp is not None:
+            await self.otlp.close()
         self._tick(0)
         if self.capture is not None:
             self.capture.write(E.encode(E.addon_event(time.time(), errors=self.errors,
@@ -204,6 +249,8 @@ class TokenTax:
                 self.capture.write(line)
             if self.stream is not None:
                 self.stream.publish(line)
+        if self.otlp is not None:
+            self.otlp.observe(ev)
 
     def _count_error(self, where: str, exc: BaseException) -> None:
         self.errors += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from urllib.parse import urlsplit
 
 DEFAULT_STREAM = "127.0.0.1:7391"
 
@@ -50,3 +51,46 @@ def parse_seconds(text: str, what: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{what} must be 0 or more seconds, got {text!r}")
     return value
+
+
+def is_off(text: str) -> bool:
+    return text.strip().lower() in ("off", "none", "false", "")
+
+
+def parse_metrics(text: str, expose: bool) -> tuple[str, int] | None:
+    """`tokentax_metrics`: `off` -> None; HOST:PORT -> (host, port).
+
+    Metrics carry no secret, but they do describe the traffic; like the stream, a
+    non-loopback bind must be asked for explicitly (`tokentax_metrics_expose=true`).
+    """
+    if is_off(text):
+        return None
+    host, port = parse_hostport(text, "tokentax_metrics")
+    if not is_loopback(host) and not expose:
+        raise ValueError(f"tokentax_metrics {text!r} is not a loopback address: "
+                         f"set tokentax_metrics_expose=true to expose it")
+    return host, port
+
+
+def parse_otlp_url(text: str) -> str | None:
+    """`tokentax_otlp`: `off`/empty -> None; else an http(s) OTLP/HTTP traces endpoint URL."""
+    if is_off(text):
+        return None
+    url = text.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"tokentax_otlp must be an http(s) URL such as http://127.0.0.1:4318/v1/traces, "
+                         f"got {_redact_url(url)!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError(f"tokentax_otlp has a bad port: {_redact_url(url)!r}") from None
+    return url
+
+
+def _redact_url(url: str) -> str:
+    """The URL without any user:password part, for error lines."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
