@@ -163,3 +163,16 @@ def test_dead_collector_drops_are_counted_and_traffic_flows(sidecars, unused_por
     node.stop()
     assert node.session.mitm is not None
     assert any("tokentax: otlp: cannot reach the OTLP endpoint" in line for line in node.session.mitm.lines)
+
+
+def test_trace_id_joins_travelling_w3c_and_b3_ids_only() -> None:
+    from inspector.sinks.otlp import trace_id_for
+
+    w3c = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_id_for({"trace": {"id": w3c, "src": "traceparent"}}) == bytes.fromhex(w3c)
+    assert trace_id_for({"trace": {"id": "a3ce929d0e0e4736", "src": "x-b3-traceid"}}) == \
+        bytes.fromhex("0" * 16 + "a3ce929d0e0e4736")
+    # a request id is no trace id, and the all-zero id is invalid: both get a fresh random one
+    for ev in ({"trace": {"id": w3c, "src": "x-request-id"}}, {"trace": {"id": "0" * 32, "src": "traceparent"}}, {}):
+        a, b = trace_id_for(ev), trace_id_for(ev)
+        assert len(a) == 16 and a != b and a != bytes(16)
