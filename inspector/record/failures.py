@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from inspector.record.text import clean_text
+
 # (kind, substrings of mitmproxy's error message, lower-cased)
 _KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("refused", ("refused", "connect call failed", "unreachable")),
@@ -23,4 +25,4 @@ def error_kind(message: str) -> str:
 
 
 def error_facts(message: str) -> dict[str, str]:
-    return {"kind": error_kind(message), "msg": message[:MAX_MSG]}
+    return {"kind": error_kind(message), "msg": clean_text(message[:MAX_MSG])}

@@ -16,6 +16,7 @@ from inspector.record import tokens as T
 from inspector.record.failures import error_facts
 from inspector.record.fingerprint import Fingerprinter
 from inspector.record.gateway import gateway_hints
+from inspector.record.text import clean_text
 from inspector.record.timing import hop_timing
 from inspector.record.trace import trace_id
 
@@ -125,11 +126,11 @@ def flow_event(flow: Any, ctx: RecordContext) -> Event:
         "role": role,
         "role_by": role_by,
         "listener": _listener_label(port, spec),
-        "method": req.method,
-        "scheme": req.scheme,
-        "host": req.pretty_host,
+        "method": clean_text(req.method),
+        "scheme": clean_text(req.scheme),
+        "host": clean_text(req.pretty_host),
         "port": req.port,
-        "path": req.path.split("?", 1)[0][:MAX_PATH],
+        "path": clean_text(req.path.split("?", 1)[0][:MAX_PATH]),
         "status": resp.status_code if resp is not None else None,
         "timing": timing,
         "size": {"req": len(req.raw_content or b""), "resp": len(resp.raw_content or b"") if resp is not None else 0},
@@ -142,7 +143,7 @@ def flow_event(flow: Any, ctx: RecordContext) -> Event:
     if bearer is not None:
         ev["bearer"] = bearer
     if role == "callout":
-        key = {"endpoint": f"{req.pretty_host}:{req.port}{ev['path']}"}
+        key = {"endpoint": f"{ev['host']}:{req.port}{ev['path']}"}
         key.update(T.request_facts(form, rqh.get("authorization")))
         ev["key"] = key
         if resp_obj is not None and (T.looks_like_token_response(resp_obj) or T.looks_like_token_error(resp_obj)):

@@ -12,6 +12,8 @@ import binascii
 import json
 from typing import Any
 
+from inspector.record.text import clean_number, clean_text
+
 HEADER_FIELDS = ("typ", "alg", "kid")
 CLAIM_FIELDS = ("exp", "iat", "nbf", "iss", "aud", "sub", "client_id", "scope", "jti")
 MAX_TOKEN_LEN = 16_384
@@ -29,11 +31,11 @@ def _clean(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):
-        return value
+        return clean_number(value)
     if isinstance(value, str):
-        return value[:MAX_TEXT]
+        return clean_text(value[:MAX_TEXT])
     if isinstance(value, list):
-        return [v[:MAX_TEXT] for v in value[:16] if isinstance(v, str)]
+        return [clean_text(v[:MAX_TEXT]) for v in value[:16] if isinstance(v, str)]
     return None
 
 

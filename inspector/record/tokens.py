@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote_plus
 
 from inspector.record import jwt
 from inspector.record.fingerprint import Fingerprinter
+from inspector.record.text import clean_number, clean_text
 
 MAX_PARSE_BYTES = 256 * 1024
 _TOKENISH = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")  # RFC 6750 b64token
@@ -23,7 +24,7 @@ _GARBAGE = {"undefined", "null", "none", "nil", "bearer", "[object object]", "na
 
 
 def _text(value: Any, limit: int = 200) -> str | None:
-    return value[:limit] if isinstance(value, str) else None
+    return clean_text(value[:limit]) if isinstance(value, str) else None
 
 
 def parse_form_or_json(body: bytes | None, content_type: str) -> dict[str, str]:
@@ -107,14 +108,15 @@ def response_facts(obj: dict[str, Any], fpr: Fingerprinter) -> dict[str, Any]:
     exp_in = obj.get("expires_in")
     if isinstance(exp_in, str) and exp_in.isdigit():
         exp_in = int(exp_in)
-    if isinstance(exp_in, (int, float)) and not isinstance(exp_in, bool) and exp_in >= 0:
+    exp_in = clean_number(exp_in)  # no NaN, infinity or int beyond 64 bits: events must encode
+    if exp_in is not None and exp_in >= 0:
         facts["expires_in"] = exp_in
     scope = _text(obj.get("scope"))
     if scope:
         facts["scope"] = scope
     facts["refresh"] = isinstance(obj.get("refresh_token"), str)
     if isinstance(obj.get("error"), str):
-        facts["error"] = obj["error"][:80]
+        facts["error"] = clean_text(obj["error"][:80])
     return facts
 
 
