@@ -17,6 +17,7 @@ from inspector.analyzer.findings import findings as build_findings
 from inspector.analyzer.hist import LogHistogram
 from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
+from inspector.analyzer.sanitize import clean_flow, count
 from inspector.analyzer.tokens import KeyTable, TokenTable
 from inspector.events import ADDON, FLOW, SESSION, Event
 
@@ -106,13 +107,15 @@ class Analyzer:
     def ingest(self, ev: Event) -> None:
         t = ev.get("type")
         if t == FLOW:
-            self._flow(ev)
+            ev = clean_flow(ev)  # a field of the wrong type counts as absent; a flow with no real time is skipped
+            if ev is not None:
+                self._flow(ev)
         elif t == SESSION:
             if not self.session:
                 self.session = {k: v for k, v in ev.items() if k not in ("v", "type")}
         elif t == ADDON:
-            self.addon_errors = int(ev.get("errors", 0))
-            self.dropped = int(ev.get("dropped", 0))
+            self.addon_errors = count(ev.get("errors"))
+            self.dropped = count(ev.get("dropped"))
             self.capture_error = str(ev.get("capture_error", "") or "")
             self._clock(ev.get("ts"))
 
