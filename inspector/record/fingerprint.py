@@ -36,5 +36,12 @@ class Fingerprinter:
         self.key_id = hashlib.sha256(b"tokentax-key-id" + self._key).hexdigest()[:8]
 
     def fp(self, secret: str | bytes) -> str:
-        data = secret.encode("utf-8", "surrogateescape") if isinstance(secret, str) else secret
+        if isinstance(secret, str):
+            try:
+                # header bytes that are not UTF-8 come as \udc80-\udcff: fingerprint the bytes themselves
+                data = secret.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:  # other lone surrogates, from "\ud800" escapes in JSON
+                data = secret.encode("utf-8", "surrogatepass")
+        else:
+            data = secret
         return hmac.new(self._key, data, hashlib.sha256).hexdigest()[:FP_HEX_CHARS]
