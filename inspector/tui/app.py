@@ -12,6 +12,7 @@ the local analyzer's flow ring and hop correlation in both cases.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -43,6 +44,11 @@ from inspector.tui.filtering import compile_filter
 from inspector.tui.fmt import Clock
 
 TABS = ("flows", "tokens", "timing", "findings")
+# Live, thousands of events a second keep thousands of dicts alive in the flow ring; with
+# Python's default thresholds (700, 10, 10) that means a full garbage collection every few
+# seconds, each a pause of 100-200 ms (measured in bench/tui.py). Collecting less often
+# keeps the pauses out of nearly every frame. Restored when the app ends.
+LIVE_GC_THRESHOLDS = (10_000, 20, 50)
 
 
 class FilterInput(Input):
@@ -92,6 +98,7 @@ class TokentaxApp(App[int]):
         self._tab_shown: dict[str, Any] = {}
         self._selected: Event | None = None
         self._waterfall_key: tuple[str, int] | None = None
+        self._gc_before: tuple[int, ...] | None = None
         self._widgets_up = False  # widgets mounted and not yet torn down: the timer may touch them
         if client is not None:
             client.on_state = self._on_stream_state
@@ -132,6 +139,8 @@ class TokentaxApp(App[int]):
         self.main(Waterfall).show(None, [])
         self.main(FlowList).focus()
         if self.client is not None:
+            self._gc_before = gc.get_threshold()
+            gc.set_threshold(*LIVE_GC_THRESHOLDS)
             self.run_worker(self._pump(), name="stream", group="stream", exit_on_error=False)
         self._widgets_up = True
         self._tick()
@@ -149,6 +158,8 @@ class TokentaxApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._widgets_up = False
+        if self._gc_before is not None:
+            gc.set_threshold(*self._gc_before)
         if self.client is not None:
             self.client.close()
 

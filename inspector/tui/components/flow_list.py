@@ -25,6 +25,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -42,7 +43,7 @@ COLUMNS: tuple[tuple[str, int | None], ...] = (
     ("token", 12),
 )
 HOST_MAX = 21  # 127.0.0.1:65535 fits; long names are cut rather than squeezing the path
-NARROW = 96  # below this the token column is left out (it is in the detail pane)
+NARROW = 90  # below this the token column is left out (it is in the detail pane)
 
 
 def column_widths(width: int) -> list[int]:
@@ -142,6 +143,10 @@ class FlowList(ScrollView, can_focus=True):
         self._matches: deque[int] = deque()
         self._rebuild = False
         self.cursor_k: int | None = None
+        self._styles: dict[str, Style] | None = None
+        # Rendered rows by (append number, width, selected): a flow event never changes, so
+        # a row rendered once is reused while it scrolls down the screen.
+        self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
 
     # -- data --------------------------------------------------------------------------
 
@@ -195,7 +200,7 @@ class FlowList(ScrollView, can_focus=True):
         if self.cursor_k is not None and self.row_of(self.cursor_k) is None:
             self.cursor_k = None
         anchored = self.cursor_k is not None or self.scroll_y > 0
-        self.virtual_size = Size(self.line_width, self._rows)
+        self._set_virtual_rows(self._rows)
         if anchored and added and not rebuilt:
             self._scroll_y_to(self.scroll_y + added)
         self.refresh()
@@ -231,10 +236,36 @@ class FlowList(ScrollView, can_focus=True):
 
     # -- rendering ---------------------------------------------------------------------
 
+    def notify_style_update(self) -> None:
+        # Focus, theme or CSS changed: styles and rendered lines must be worked out again.
+        super().notify_style_update()
+        self._styles = None
+        if hasattr(self, "_strips"):  # may be called before __init__ has finished
+            self._strips.clear()
+
     def _load_styles(self) -> dict[str, Style]:
-        # Textual caches these and clears its cache when styles change (theme switch).
-        return {name.split("--", 1)[1]: self.get_component_rich_style(name, partial=True)
-                for name in self.COMPONENT_CLASSES}
+        """Component styles and the base style, looked up once per style change, not per line
+        (Widget.rich_style walks the ancestors: about half a millisecond a call)."""
+        if self._styles is None:
+            styles = {name.split("--", 1)[1]: self.get_component_rich_style(name, partial=True)
+                      for name in self.COMPONENT_CLASSES}
+            styles["base"] = self.rich_style
+            self._styles = styles
+        return self._styles
+
+    def _set_virtual_rows(self, rows: int) -> None:
+        """Change the scrollable height without a layout pass of the whole screen.
+
+        Assigning `virtual_size` asks Textual for a layout, and a layout repaints every
+        widget (about 60 ms here); that would happen on each tick while the ring fills.
+        The list's own size does not change and its scrollbars are fixed by the styles
+        (overflow-y: scroll, overflow-x: hidden), so updating the scrollbar is enough.
+        """
+        size = Size(self.line_width, rows)
+        if size == self.virtual_size:
+            return
+        self.set_reactive(FlowList.virtual_size, size)
+        self._scroll_update(size)
 
     @property
     def line_width(self) -> int:
@@ -246,34 +277,57 @@ class FlowList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.line_width
         row = self.scroll_offset.y + y
-        ev = self.event_of_row(row)
-        base = self.rich_style
-        if ev is None:
-            return Strip.blank(width, base)
+        k = self.k_of_row(row)
+        ev = self.feed.event_at(k) if k is not None else None
         st = self._load_styles()
-        cells = row_cells(ev, self.clock)
-        widths = column_widths(width)
-        role_style = st.get(str(ev.get("role")), Style())
-        status = ev.get("status")
-        if ev.get("error") or (isinstance(status, int) and status >= 500):
-            status_style = st.get("error", Style())
-        elif isinstance(status, int) and status >= 400:
-            status_style = st.get("warn", Style())
-        else:
-            status_style = Style()
-        dim = st.get("dim", Style())
-        col_styles = [dim, role_style, Style(), Style(), Style(), status_style, Style(), dim]
-        if self.cursor_k is not None and self.k_of_row(row) == self.cursor_k:
+        base = st["base"]
+        if ev is None or k is None:
+            return Strip.blank(width, base)
+        selected = k == self.cursor_k
+        key = (k, width, selected)
+        cached = self._strips.get(key)
+        if cached is not None:
+            return cached
+        strip = self._render_row(ev, width, selected, st)
+        self._strips[key] = strip
+        return strip
+
+    def _row_styles(self, role: str, status_class: str, selected: bool, st: dict[str, Style]) -> list[Style]:
+        """The style of each column for one kind of row, combined once and kept with the styles."""
+        key = f"_row:{role}:{status_class}:{selected}"
+        cached = st.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        base = st["base"]
+        null = Style.null()
+        dim = st.get("dim", null)
+        status_style = st.get(status_class, null) if status_class else null
+        cols = [dim, st.get(role, null), null, null, null, status_style, null, dim]
+        if selected:
             over = st.get("cursor", Style(reverse=True))
             base = base + over
-            col_styles = [cs + over for cs in col_styles]
+            cols = [cs + over for cs in cols]
+        styles = [base] + [base + cs for cs in cols]
+        st[key] = styles  # type: ignore[assignment]
+        return styles
+
+    def _render_row(self, ev: Event, width: int, selected: bool, st: dict[str, Style]) -> Strip:
+        status = ev.get("status")
+        if ev.get("error") or (isinstance(status, int) and status >= 500):
+            status_class = "error"
+        elif isinstance(status, int) and status >= 400:
+            status_class = "warn"
+        else:
+            status_class = ""
+        base, *col_styles = self._row_styles(str(ev.get("role")), status_class, selected, st)
         segments: list[Segment] = []
-        for cell, w, cs in zip(cells, widths, col_styles):
+        space = Segment(" ", base)
+        for cell, w, cs in zip(row_cells(ev, self.clock), column_widths(width), col_styles):
             if not w:
                 continue
             if segments:
-                segments.append(Segment(" ", base))
-            segments.append(Segment(set_cell_size(cell, w), base + cs))
+                segments.append(space)
+            segments.append(Segment(set_cell_size(cell, w), cs))
         return Strip(segments).adjust_cell_length(width, base)
 
     # -- selection ---------------------------------------------------------------------

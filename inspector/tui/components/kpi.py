@@ -68,7 +68,7 @@ class Kpi(Static):
         for cls in ("bad", "warn", "good"):
             self.set_class(cls == severity, f"-{cls}")
         self.severity = severity
-        self.update(f"[dim]{self.label}[/]\n[b]{value}[/]")
+        self.update(f"[dim]{self.label}[/]\n[b]{value}[/]", layout=False)  # fixed size: no layout pass
 
     def on_mount(self) -> None:
         self.update(f"[dim]{self.label}[/]\n[b]{self.value}[/]")

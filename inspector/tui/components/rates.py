@@ -43,4 +43,4 @@ class Rates(Vertical):
                 spark.data = data
             peak = max(data) if data else 0
             span = f"last {seconds // 60} min" if seconds >= 120 else f"last {seconds} s"
-            self.query_one(f"#peak-{name}", Label).update(f"peak {peak:g}/s · {span}")
+            self.query_one(f"#peak-{name}", Label).update(f"peak {peak:g}/s · {span}", layout=False)

@@ -36,5 +36,15 @@ def status_text(feed: Feed, paused: bool, note: str = "") -> Text:
 
 
 class StatusBar(Static):
+    """One line of fixed height: updated without a layout pass (it runs on every tick)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._shown: Text | None = None
+
     def show(self, feed: Feed, paused: bool, note: str = "") -> None:
-        self.update(status_text(feed, paused, note))
+        text = status_text(feed, paused, note)
+        if self._shown is not None and text.plain == self._shown.plain and text.spans == self._shown.spans:
+            return
+        self._shown = text
+        self.update(text, layout=False)
