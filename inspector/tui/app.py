@@ -172,7 +172,7 @@ class TokentaxApp(App[int]):
         if status is None:
             return ""
         why = self.child.last_words()
-        return f"mitmdump exited with status {status}" + (f": {why}" if why else "")
+        return f"mitmdump exited with status {status}" + (f": {why}" if why else "") + "; quit and start again"
 
     def _tick(self) -> None:
         if not self._widgets_up or self._exit:

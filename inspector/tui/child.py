@@ -88,8 +88,8 @@ class MitmChild:
         return self.proc.poll()
 
     def last_words(self) -> str:
-        """The child's most telling recent line (errors win over chatter)."""
-        return _pick_error(list(self.tail))
+        """The child's most telling recent error line, or "" when it said nothing wrong."""
+        return _pick_error(list(self.tail), errors_only=True)
 
     def stop(self, timeout: float = 5.0) -> None:
         if self.proc.poll() is None:
@@ -108,7 +108,7 @@ _STAMP = re.compile(r"^\[\d\d:\d\d:\d\d(?:\.\d+)?\]\s*")
 _GENERIC = ("error logged during startup",)
 
 
-def _pick_error(lines: list[str]) -> str:
+def _pick_error(lines: list[str], errors_only: bool = False) -> str:
     """The line that says what went wrong: a specific error beats mitmproxy's generic epilogue."""
     clean = [_STAMP.sub("", line).strip() for line in lines]
     clean = [line for line in clean if line]
@@ -117,7 +117,7 @@ def _pick_error(lines: list[str]) -> str:
             low = line.lower()
             if any(n in low for n in needles) and not any(g in low for g in _GENERIC):
                 return line
-    return clean[-1] if clean else ""
+    return "" if errors_only or not clean else clean[-1]
 
 
 def start_mitmdump(user_args: list[str], *, timeout: float = READY_TIMEOUT_S, stream: str = "127.0.0.1:0") -> MitmChild:

@@ -289,3 +289,36 @@ async def test_ctrl_q_quits_even_from_the_filter(make_app: MakeApp) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_filter_hiding_the_selection_clears_the_detail(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.query_one(FlowList).selected is not None
+        assert app.apply_filter("~c 999")
+        await pilot.pause()
+        assert app.query_one(FlowList).selected is None and app._selected is None
+        assert "Select a flow" in screen_text(app)
+
+
+class DeadChild:
+    """Stands in for a mitmdump child that has exited (tui mode)."""
+
+    stream = "127.0.0.1:1"
+    exit_status = 1
+
+    def last_words(self) -> str:
+        return "Error: something broke"
+
+    def stop(self) -> None:
+        pass
+
+
+async def test_a_dead_mitmdump_child_is_said_in_the_header(make_app: MakeApp) -> None:
+    app = make_app()
+    app.child = DeadChild()  # type: ignore[assignment]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "mitmdump exited with status 1: Error: something broke" in screen_text(app)

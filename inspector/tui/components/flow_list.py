@@ -198,7 +198,8 @@ class FlowList(ScrollView, can_focus=True):
         self._count = seen
         self._rebuild = False
         if self.cursor_k is not None and self.row_of(self.cursor_k) is None:
-            self.cursor_k = None
+            self.cursor_k = None  # filtered out or evicted from the ring: say so once
+            self.post_message(self.Highlighted(self, None))
         anchored = self.cursor_k is not None or self.scroll_y > 0
         self._set_virtual_rows(self._rows)
         if anchored and added and not rebuilt:

@@ -19,7 +19,7 @@ def status_text(feed: Feed, paused: bool, note: str = "") -> Text:
                       (f"{STATE_MARK.get(state, '?')} {state}", STATE_STYLE.get(state, "")))
     if paused:
         t.append("  (display paused, ingest goes on)", "yellow")
-    elif feed.state in ("disconnected", "refused", "connecting") and feed.kind != FILE:
+    elif feed.state in ("disconnected", "refused", "connecting") and feed.kind != FILE and not note:
         why = feed.reason or ""
         t.append(f"  {why}{'; ' if why else ''}{'reattaching' if feed.state != 'connecting' else 'waiting'}", "dim")
     if note:

@@ -23,7 +23,7 @@ PHASES: tuple[tuple[str, str], ...] = (
 )
 OVERHEAD_STYLE = "bright_black"
 LABEL_W = 34
-FIGURE_W = 20
+FIGURE_W = 24
 
 
 @dataclass
