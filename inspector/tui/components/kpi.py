@@ -23,7 +23,7 @@ KPIS: tuple[tuple[str, str, str], ...] = (
     ("per-inbound", "callouts/req", "token callouts per inbound request"),
     ("redundant", "redundant", "redundant fetches: callouts made while a token for the same key was valid"),
     ("identical", "identical", "identical fetches: the auth server returned a token it had issued before"),
-    ("tax", "tax/req · %TTFB", "time redundant callouts add per inbound request, and its share of time to first byte"),
+    ("tax", "token tax/req", "time redundant callouts add per inbound request, and its share of time to first byte"),
     ("avoidable", "cache removes", "auth-server calls per hour a token cache would remove"),
     ("tokens", "tokens", "distinct tokens issued or presented"),
     ("errors", "errors", "failed flows: 5xx or no response"),
