@@ -10,7 +10,6 @@ of this process, repeated and reported as the median. The last line is the summa
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile

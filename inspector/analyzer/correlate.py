@@ -11,7 +11,7 @@ hops that ended during it, not to the buffer.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MODES = ("exact", "inferred", "ambiguous", "none")
 

@@ -6,7 +6,7 @@ Both tables are bounded LRUs: an endless stream of distinct tokens evicts the ol
 from __future__ import annotations
 
 from bisect import bisect_right, insort
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import queue
-import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,10 +24,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from inspector.errors import UserError
+from inspector.mitmdump import SCRIPT, mitmdump_command, pick_error
 
 READY_PREFIX = "tokentax: ready"
-_STAMP = re.compile(r"^\[\d\d:\d\d:\d\d(?:\.\d+)?\]\s*")
-_GENERIC = ("Error logged during startup, exiting", "usage: ")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,27 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 # -- the child ----------------------------------------------------------------------------
 
 
-def mitmdump_command() -> list[str]:
-    """The mitmdump of this interpreter's environment: its console script, else the module."""
-    exe = Path(sys.executable).parent / ("mitmdump.exe" if os.name == "nt" else "mitmdump")
-    if exe.is_file() and os.access(exe, os.X_OK):
-        return [str(exe)]
-    return [sys.executable, "-c", "import sys; from mitmproxy.tools.main import mitmdump; sys.exit(mitmdump())"]
-
-
-def addon_script() -> tuple[str, str | None]:
-    """The addon script for -s; a temporary one when running from an install without addons/."""
-    repo_script = Path(__file__).resolve().parents[2] / "addons" / "tokentax.py"
-    if repo_script.is_file():
-        return str(repo_script), None
-    fd, tmp = tempfile.mkstemp(prefix="tokentax-addon-", suffix=".py")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("from inspector.addon import TokenTax\n\naddons = [TokenTax()]\n")
-    return tmp, tmp
-
-
-def build_argv(capture: Path, raw: str, inbound: str, user_args: list[str], script: str) -> list[str]:
-    argv = [*mitmdump_command(), "-q", "-s", script,
+def build_argv(capture: Path, raw: str, inbound: str, user_args: list[str]) -> list[str]:
+    argv = [*mitmdump_command(), "-q", "-s", str(SCRIPT),
             "--set", f"tokentax_save={capture}", "--set", "tokentax_status=0",
             "--set", "tokentax_stream=off", "--set", "tokentax_summary=false"]
     if inbound:
@@ -81,21 +59,6 @@ def build_argv(capture: Path, raw: str, inbound: str, user_args: list[str], scri
     if raw:
         argv += ["-w", raw]
     return argv + user_args
-
-
-def startup_error(lines: list[str]) -> str:
-    """The one line that says why mitmdump did not start, from everything it printed."""
-    useful = []
-    for line in lines:
-        text = _STAMP.sub("", line.strip())
-        if not text or any(text.startswith(g) for g in _GENERIC):
-            continue
-        useful.append(text)
-    if not useful:
-        return "it exited without saying why"
-    text = useful[-1]
-    m = re.match(r"^(?:\S*mitmdump|-c): (?:error: )?(.*)$", text)
-    return m.group(1) if m else text
 
 
 def _pump(stream: IO[str], name: str, q: queue.Queue[tuple[str, str | None]]) -> None:
@@ -286,8 +249,7 @@ def run(args: argparse.Namespace) -> int:
     if args.raw:
         status.print(f"tokentax: warning: the raw flow file {args.raw} keeps whole requests and responses, with "
                      f"tokens, cookies and client secrets; run `tokentax redact {args.raw} OUT` before sharing it")
-    script, tmp_script = addon_script()
-    argv = build_argv(capture, args.raw, args.inbound, user_args, script)
+    argv = build_argv(capture, args.raw, args.inbound, user_args)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, encoding="utf-8", errors="replace", bufsize=1, start_new_session=True)
@@ -299,8 +261,6 @@ def run(args: argparse.Namespace) -> int:
         if proc.poll() is None:  # something went wrong here: never leave mitmdump behind
             proc.kill()
             proc.wait()
-        if tmp_script:
-            Path(tmp_script).unlink(missing_ok=True)
 
 
 def _supervise(proc: subprocess.Popen[str], capture: Path, args: argparse.Namespace, status: StatusLine,
@@ -336,7 +296,7 @@ def _supervise(proc: subprocess.Popen[str], capture: Path, args: argparse.Namesp
             if stopper.requests:
                 status.print("tokentax: stopped before mitmdump was ready", sys.stderr)
                 return 130
-            raise UserError(f"mitmdump did not start: {startup_error(seen)}")
+            raise UserError(f"mitmdump did not start: {pick_error(seen) or 'it exited without saying why'}")
         raw = f", raw flows to {args.raw}" if args.raw else ""
         status.print(f"tokentax: recording to {capture}{raw}; Ctrl+C stops")
         # 2. running: status from the capture, mitmdump's own lines passed through

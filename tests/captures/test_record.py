@@ -13,7 +13,7 @@ from pathlib import Path
 from inspector.cli import main
 from inspector.sources.detect import LoadOptions
 from inspector.sources.load import analyze_file
-from inspector.sources.record_cli import startup_error
+from inspector.mitmdump import pick_error
 
 from .conftest import REPO, drive, free_port, run_cli, stop_process
 from .servers import Stack
@@ -104,6 +104,6 @@ def test_record_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
 def test_startup_error_picks_the_reason() -> None:
     lines = ["[00:48:29.064] [Errno 98] reverse proxy failed to listen on 127.0.0.1:1: address already in use",
              "Error logged during startup, exiting..."]
-    assert startup_error(lines).startswith("[Errno 98] reverse proxy failed")
-    assert startup_error(["usage: mitmdump [options]", "/x/bin/mitmdump: error: bad"]) == "bad"
-    assert startup_error([]) == "it exited without saying why"
+    assert pick_error(lines).startswith("[Errno 98] reverse proxy failed")
+    assert pick_error(["usage: mitmdump [options]", "/x/bin/mitmdump: error: bad"]) == "bad"
+    assert pick_error([]) == ""

@@ -11,7 +11,8 @@ import pytest
 
 from inspector import cli
 from inspector.tui import app as app_module
-from inspector.tui.child import mitmdump_argv
+from inspector.mitmdump import with_defaults
+from inspector.tui.child import TUI_DEFAULTS
 from tests.tui.procs import ROOT, free_port
 
 
@@ -72,7 +73,8 @@ def test_tui_with_stream_off() -> None:
 
 
 def test_our_defaults_give_way_to_the_users_settings() -> None:
-    argv = mitmdump_argv(["--set", "tokentax_stream=127.0.0.1:9999", "--set=tokentax_status=3"])
+    argv = with_defaults(["--set", "tokentax_stream=127.0.0.1:9999", "--set=tokentax_status=3"],
+                         {"tokentax_stream": "127.0.0.1:0", **TUI_DEFAULTS})
     assert argv.count("--set") + sum(a.startswith("--set=") for a in argv) == 3
     assert "tokentax_stream=127.0.0.1:0" not in argv and "tokentax_status=0" not in argv
     assert "tokentax_summary=false" in argv
