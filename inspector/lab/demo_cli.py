@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         print("tokentax: the TUI is not available; running headless", file=sys.stderr)
     lab_args = ["--gateway", args.gateway, "--auth-latency", args.auth_latency, "--token-mode", args.token_mode,
                 "--auth-fail-first", str(fail_first)]
-    spec = SessionSpec(lab_args=lab_args, save=args.save, status="1" if headless else "0", echo=headless)
+    spec = SessionSpec(lab_args=lab_args, save=args.save, status="1" if headless else "0", echo=headless,
+                       mitm_args=[] if headless else ["--set", "tokentax_summary=false"])
     print(f"tokentax demo: {args.gateway} gateway, auth latency {args.auth_latency}, {rate:g} req/s"
           + (f" for {duration:g} s" if duration < FOREVER_S else "") + "; starting the lab and mitmdump...",
           flush=True)
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
         load = subprocess.Popen([sys.executable, "-m", "inspector.lab.loadgen", session.gateway_url,
                                  "--rate", str(rate), "--concurrency", "64", "--duration", f"{duration}s"],
-                                stdout=subprocess.PIPE if not headless else None, stdin=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL if not headless else None,
+                                stderr=subprocess.DEVNULL if not headless else None, stdin=subprocess.DEVNULL)
         if headless:
             failure = _watch(session, load, duration)
         else:
@@ -123,16 +125,21 @@ def _watch(session, load: subprocess.Popen, duration: float) -> str | None:  # t
 
 def _tui_available() -> bool:
     try:
-        import inspector.tui.launch  # noqa: F401
+        import textual  # noqa: F401
     except ModuleNotFoundError:
         return False
     return True
 
 
 def _run_tui(session, load) -> str | None:  # type: ignore[no-untyped-def]
-    from inspector.tui.launch import run_attached
+    """The TUI attached to the demo's stream; quitting it ends the demo."""
+    from inspector.sources.stream_client import parse_address
+    from inspector.tui.cli import run_live
 
-    run_attached(session.mitm.stream, title=f"tokentax demo ({session.spec.lab_args[1]} gateway)")
+    host, port = parse_address(session.mitm.stream)
+    run_live(host, port, "", session.mitm)
     if not session.mitm.alive:
         return f"mitmdump stopped: {session.mitm.last_error()}"
+    if load.poll() not in (None, 0):
+        return f"the load generator exited with status {load.returncode}"
     return None

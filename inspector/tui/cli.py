@@ -76,10 +76,10 @@ def run_attach(args: argparse.Namespace) -> int:
     why = probe(host, port, args.token)
     if why:
         raise UserError(f"{why} (is mitmdump running with -s addons/tokentax.py? or run `tokentax tui`)")
-    return _run_live(host, port, args.token)
+    return run_live(host, port, args.token)
 
 
-def _run_live(host: str, port: int, token: str, child=None) -> int:  # noqa: ANN001
+def run_live(host: str, port: int, token: str, child=None) -> int:  # noqa: ANN001
     from inspector.sources.stream_client import StreamClient
     from inspector.tui.app import TokentaxApp
     from inspector.tui.feed import Feed
@@ -104,7 +104,7 @@ def run_tui(args: argparse.Namespace) -> int:
             host, port = parse_address(child.stream)
         except ValueError as exc:
             raise UserError(f"mitmdump reported a stream address tokentax cannot use: {exc}") from None
-        code = _run_live(host, port, "", child)
+        code = run_live(host, port, "", child)
     finally:
         child.stop()
     status = child.exit_status
