@@ -358,6 +358,7 @@ class Analyzer:
                 "errors": self.inbound_errors,
                 "ttfb_p50_ms": self.ttfb_hist.percentile(0.5),
                 "ttfb_p95_ms": self.ttfb_hist.percentile(0.95),
+                "ttfb_total_ms": round(self.inbound_ttfb_ms, 3),  # summable across proxies (share_of_ttfb)
             },
             "tokens": [t.as_dict(now) for t in self.tokens.newest(cfg.top_tokens)],
             "tokens_distinct": len(self.tokens),
