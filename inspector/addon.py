@@ -80,7 +80,7 @@ class TokenTax:
             if "tokentax_inbound" in updated:
                 self.rctx.inbound = R.parse_listeners(o.tokentax_inbound)
             if "tokentax_rules" in updated:
-                self.rctx.rules = self._load_rules(o.tokentax_rules)
+                self.rctx.rules = R.read_rules_file(o.tokentax_rules)
             if "tokentax_status" in updated:
                 self.status_interval = parse_seconds(o.tokentax_status, "tokentax_status")
             if "tokentax_fingerprint_key" in updated:
@@ -102,21 +102,6 @@ class TokenTax:
                 log.error(f"tokentax: {exc}")
                 return
             raise exceptions.OptionsError(f"tokentax: {exc}") from None
-
-    @staticmethod
-    def _load_rules(path: str) -> R.Rules:
-        if not path:
-            return R.Rules()
-        try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"cannot read rules file {path}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"rules file {path} is not UTF-8 text") from None
-        try:
-            return R.parse_rules(text)
-        except ValueError as exc:
-            raise ValueError(f"rules file {path}: {exc}") from None
 
     def _open_capture(self, path: str) -> None:
         if self.capture is not None:

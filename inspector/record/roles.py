@@ -153,3 +153,21 @@ def role_by_rules(host: str, port: int | None, path: str, rules: Rules) -> str |
 
 def is_token_path(path: str, rules: Rules) -> bool:
     return any(fnmatch.fnmatchcase(path, p) for p in rules.token_paths)
+
+
+def read_rules_file(path: str) -> Rules:
+    """Read and parse a rules file; ValueError with one line naming the file on any problem."""
+    from pathlib import Path
+
+    if not path:
+        return Rules()
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read rules file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"rules file {path} is not UTF-8 text") from None
+    try:
+        return parse_rules(text)
+    except ValueError as exc:
+        raise ValueError(f"rules file {path}: {exc}") from None

@@ -35,18 +35,10 @@ def note(opts: LoadOptions, text: str) -> None:
 
 
 def load_rules(path: str) -> R.Rules:
-    if not path:
-        return R.Rules()
     try:
-        text = Path(path).expanduser().read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read rules file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: rules file is not UTF-8 text") from None
-    try:
-        return R.parse_rules(text)
+        return R.read_rules_file(path)
     except ValueError as exc:
-        raise UserError(f"{path}: {exc}") from None
+        raise UserError(str(exc)) from None
 
 
 def parse_inbound(text: str) -> R.Listeners:
