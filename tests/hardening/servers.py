@@ -1,0 +1,286 @@
+"""Real servers and proxies for the hardening tests, all on 127.0.0.1.
+
+- `ThreadedUvicorn`: a Starlette app under uvicorn on its own thread (HTTP/1.1 and, via
+  wsproto, WebSockets), its socket bound and listening before the thread starts, so it
+  accepts from the first moment. No Date or Server header: responses are deterministic.
+- `H2Server`: an HTTP/2-over-TLS server (ALPN h2) built on the `h2` state machine that
+  mitmproxy itself uses, with a self-signed certificate.
+- `PlainMitmdump`: mitmdump WITHOUT the addon; ready when each listener logged
+  "listening at".
+- `StreamWatcher`: a tokentax stream client on a thread whose events a test can await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from inspector.mitmdump import mitmdump_command
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ThreadedUvicorn:
+    def __init__(self, app: Any, **config: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        cfg = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, ws="wsproto",
+                             server_header=False, date_header=False, **config)
+        self.server = uvicorn.Server(cfg)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+# -- HTTP/2 ------------------------------------------------------------------------------------
+
+def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "upstream-cert.pem", directory / "upstream-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+H2Handler = Callable[[str, str, dict[str, str], bytes], tuple[int, list[tuple[str, str]], bytes]]
+
+
+class _H2Protocol(asyncio.Protocol):
+    def __init__(self, handler: H2Handler) -> None:
+        import h2.config
+        import h2.connection
+
+        self.handler = handler
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        self.requests: dict[int, tuple[list[tuple[str, str]], bytearray]] = {}
+        self.pending: dict[int, memoryview] = {}  # response bodies waiting for flow-control window
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.conn.initiate_connection()
+        self.transport.write(self.conn.data_to_send())
+
+    def data_received(self, data: bytes) -> None:
+        import h2.events as ev
+        import h2.exceptions
+
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            self.transport.write(self.conn.data_to_send())
+            self.transport.close()
+            return
+        for e in events:
+            if isinstance(e, ev.RequestReceived):
+                self.requests[e.stream_id] = (list(e.headers), bytearray())
+            elif isinstance(e, ev.DataReceived):
+                if e.stream_id in self.requests:
+                    self.requests[e.stream_id][1].extend(e.data)
+                self.conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+            elif isinstance(e, ev.StreamEnded) and e.stream_id in self.requests:
+                self._respond(e.stream_id)
+            elif isinstance(e, ev.StreamReset):
+                self.pending.pop(e.stream_id, None)
+            elif isinstance(e, ev.ConnectionTerminated):
+                self.transport.close()
+        self._flush()
+
+    def _respond(self, sid: int) -> None:
+        headers, body = self.requests.pop(sid)
+        h = dict(headers)
+        status, resp_headers, resp_body = self.handler(h.get(":method", ""), h.get(":path", ""), h, bytes(body))
+        out = [(":status", str(status)), *resp_headers]
+        if h.get(":method") != "HEAD":
+            out.append(("content-length", str(len(resp_body))))
+        end = not resp_body or h.get(":method") == "HEAD"
+        self.conn.send_headers(sid, out, end_stream=end)
+        if not end:
+            self.pending[sid] = memoryview(resp_body)
+
+    def _flush(self) -> None:
+        for sid in list(self.pending):
+            data = self.pending[sid]
+            while data:
+                window = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size)
+                if window <= 0:
+                    break
+                chunk, data = data[:window], data[window:]
+                self.conn.send_data(sid, bytes(chunk), end_stream=not data)
+            if data:
+                self.pending[sid] = data
+            else:
+                del self.pending[sid]
+        if self.transport is not None:
+            self.transport.write(self.conn.data_to_send())
+
+
+class H2Server:
+    """HTTP/2 over TLS on its own thread; `handler(method, path, headers, body) -> (status, headers, body)`."""
+
+    def __init__(self, handler: H2Handler, cert: Path, key: Path) -> None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        ctx.set_alpn_protocols(["h2"])
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        fut = asyncio.run_coroutine_threadsafe(
+            self.loop.create_server(lambda: _H2Protocol(handler), "127.0.0.1", 0, ssl=ctx), self.loop)
+        self.server = fut.result(10)
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        async def close() -> None:
+            self.server.close()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+# -- mitmdump without the addon ----------------------------------------------------------------
+
+_LISTENING = re.compile(r"listening at")
+
+
+class PlainMitmdump:
+    """mitmdump as users run it without tokentax; `start()` returns when every listener is up."""
+
+    def __init__(self, args: list[str], listeners: int) -> None:
+        self.args, self.listeners = args, listeners
+        self.proc: subprocess.Popen[str] | None = None
+        self.lines: list[str] = []
+        self._up = threading.Semaphore(0)
+
+    def start(self, timeout: float = 30.0) -> PlainMitmdump:
+        self.proc = subprocess.Popen(mitmdump_command() + self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        threading.Thread(target=self._read, daemon=True).start()
+        for _ in range(self.listeners):
+            if not self._up.acquire(timeout=timeout) or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("plain mitmdump did not start:\n" + "\n".join(self.lines[-20:]))
+        return self
+
+    def _read(self) -> None:
+        assert self.proc and self.proc.stdout
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+            if _LISTENING.search(line):
+                self._up.release()
+        for _ in range(self.listeners):  # died: wake the starter
+            self._up.release()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+# -- the addon's event stream -------------------------------------------------------------------
+
+class StreamWatcher:
+    """Reads a tokentax stream on a thread; `wait_for(pred)` returns the first matching event."""
+
+    def __init__(self, addr: str, token: str = "") -> None:
+        host, port = addr.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=10)
+        self.sock.settimeout(None)
+        self.sock.sendall(json.dumps({"hello": "tokentax/1", "token": token}).encode() + b"\n")
+        self.raw = bytearray()
+        self.events: list[dict[str, Any]] = []
+        self.closed = False
+        self._cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except OSError:
+                chunk = b""
+            with self._cond:
+                if not chunk:
+                    self.closed = True
+                    self._cond.notify_all()
+                    return
+                self.raw += chunk
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        self.events.append(json.loads(line))
+                self._cond.notify_all()
+
+    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30.0,
+                 start: int = 0) -> tuple[int, dict[str, Any]]:
+        """(index, event) of the first event at or after `start` that matches."""
+        i = start
+        with self._cond:
+            while True:
+                while i < len(self.events):
+                    if pred(self.events[i]):
+                        return i, self.events[i]
+                    i += 1
+                if self.closed:
+                    raise AssertionError("the stream closed before the awaited event")
+                if not self._cond.wait(timeout):
+                    raise AssertionError(f"no awaited event within {timeout} s; last: {self.events[-3:]}")
+
+    def close(self) -> bytes:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self.thread.join(10)
+        return bytes(self.raw)

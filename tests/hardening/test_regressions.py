@@ -1,0 +1,102 @@
+"""The crashes the fuzz tests found, pinned as plain examples."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from mitmproxy.http import Headers
+from mitmproxy.test import tflow
+
+from inspector import events as E
+from inspector.analyzer import Analyzer
+from inspector.record.fingerprint import Fingerprinter
+from inspector.record.flow_record import RecordContext, flow_event
+from inspector.report.render import FORMATS, render
+from tests.factory import backend, callout, flow
+
+CTX = RecordContext(fpr=Fingerprinter(b"k" * 32))
+
+
+def _token_flow(body: bytes, *, headers: list[tuple[bytes, bytes]] | None = None) -> object:
+    f = tflow.tflow(resp=True)
+    f.request.method = "POST"
+    f.request.path = "/oauth2/token"
+    f.request.headers = Headers([(b"content-type", b"application/x-www-form-urlencoded")])
+    f.request.raw_content = b"grant_type=client_credentials&client_id=gw"
+    f.response.headers = Headers(headers or [(b"content-type", b"application/json")])
+    f.response.raw_content = body
+    return f
+
+
+def test_non_utf8_request_line_and_trace_header_still_make_an_event() -> None:
+    # mitmproxy hands undecodable bytes over as lone surrogates; orjson refuses those
+    f = tflow.tflow(resp=True)
+    f.request.data.method = b"G\xffT"
+    f.request.data.path = b"/caf\xe9/\xff?q=1"
+    f.request.headers = Headers([(b"x-request-id", b"id-\xfe\xff")])
+    ev = E.decode(E.encode(flow_event(f, CTX)))
+    assert ev["path"] == "/caf\ufffd/\ufffd" and ev["method"] == "G\ufffdT"
+    assert ev["trace"]["id"] == "id-\ufffd\ufffd"
+
+
+def test_json_escaped_surrogates_and_huge_numbers_in_a_token_response() -> None:
+    body = b'{"access_token": "abcdefghijklmnop", "token_type": "Bearer\\ud800", "scope": "a\\udcff", ' \
+           b'"expires_in": 123456789012345678901234567890}'
+    ev = E.decode(E.encode(flow_event(_token_flow(body), CTX)))
+    assert ev["token"]["type"] == "Bearer\ufffd" and ev["token"]["scope"] == "a\ufffd"
+    assert "expires_in" not in ev["token"]  # beyond 64 bits: not a lifetime an event can carry
+
+
+def test_a_token_with_a_lone_surrogate_gets_a_fingerprint() -> None:
+    # json.loads decodes bytes with surrogatepass: "\xed\xa0\x80" or "\ud800" become U+D800
+    for body in (b'{"access_token": "\xed\xa0\x80", "token_type": "Bearer"}',
+                 b'{"access_token": "tok\\ud800", "token_type": "Bearer"}'):
+        ev = E.decode(E.encode(flow_event(_token_flow(body), CTX)))
+        assert len(ev["token"]["fp"]) == 12
+
+
+def test_jwt_claims_beyond_64_bits_or_not_finite_are_dropped() -> None:
+    import base64
+
+    def seg(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    tok = seg({"alg": "none"}) + "." + seg({"exp": 10**30, "iat": float("nan"), "sub": "x\ud800"}) + ".sig"
+    body = json.dumps({"access_token": tok, "token_type": "Bearer"}).encode()
+    ev = E.decode(E.encode(flow_event(_token_flow(body), CTX)))
+    assert ev["token"]["jwt"] == {"alg": "none", "sub": "x\ufffd"}
+
+
+def test_a_body_that_lies_about_its_content_encoding() -> None:
+    body = b'{"access_token": "abcdefghijklmnop", "token_type": "Bearer", "expires_in": 60}'
+    lying = _token_flow(body, headers=[(b"content-type", b"application/json"), (b"content-encoding", b"gzip")])
+    ev = flow_event(lying, CTX)  # mitmproxy's .content raises ValueError here
+    assert ev["token"]["expires_in"] == 60
+    honest = _token_flow(gzip.compress(body),
+                         headers=[(b"content-type", b"application/json"), (b"content-encoding", b"gzip")])
+    assert flow_event(honest, CTX)["token"]["expires_in"] == 60
+
+
+def test_analyzer_treats_ill_typed_optional_fields_as_absent() -> None:
+    t = 1_700_000_000.0
+    evs = [
+        flow("inbound", t, 10, status="200"),  # type: ignore[arg-type]
+        flow("inbound", t + 1, 10, end="soon", timing={"ttfb": "fast", "total": [1]}),
+        flow("inbound", t + 2, 10, trace={"id": ["t"]}, gateway=[None, "Kong"], id={"a": 1}),
+        {**callout(t + 3, 100, "aaaa", expires_in=3600), "key": ["k"]},
+        {**callout(t + 4, 100, "aaaa"), "token": {"fp": 7, "jwt": {"exp": "x", "iat": None}}},
+        {**backend(t + 5, 5, "aaaa"), "bearer": {"fp": "aaaa", "kind": 3, "jwt": {"exp": 1e300}}},
+        flow("other", 1e300, 1),  # no displayable time: skipped
+        {"v": 1, "type": "addon", "ts": t, "errors": "3", "dropped": [1]},
+        {"v": 1, "type": "session", "ts": {}, "tool": None, "source": 5},
+    ]
+    a = Analyzer()
+    for ev in evs:
+        E.check(ev)
+        a.ingest(ev)
+    snap = a.snapshot()
+    assert snap["events"] == 6 and snap["flows"]["inbound"] == 3 and snap["callouts"]["total"] == 2
+    assert snap["addon"] == {"errors": 0, "dropped": 0, "capture_error": ""}
+    for fmt in FORMATS:
+        render(snap, fmt)
