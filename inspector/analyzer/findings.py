@@ -35,6 +35,10 @@ def human_seconds(seconds: float) -> str:
     return f"{m} min {sec} s" if sec else f"{m} min"
 
 
+def plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
 def ms(value: float | None) -> str:
     if value is None:
         return "-"
@@ -111,7 +115,7 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
 
     if c["failed"]:
         kinds = ", ".join(f"{n}× {k}" for k, n in sorted(c["failures"].items(), key=lambda kv: -kv[1]))
-        title = f"{c['failed']} token callouts failed ({kinds})"
+        title = f"{c['failed']} token {plural(c['failed'], 'callout')} failed ({kinds})"
         after = s["aftermath"]
         ev = [f"inbound requests that got an error: {s['inbound']['errors']} of {inbound}"]
         if after["error_reused"]:
@@ -138,7 +142,8 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
 
     st = s["stampedes"]
     if st["count"]:
-        title = f"{st['count']} token stampedes: up to {st['max_burst']} callouts for one key in flight at once"
+        title = (f"{st['count']} token {plural(st['count'], 'stampede')}: up to {st['max_burst']} callouts for one key "
+                 f"in flight at once")
         ev = [f"a stampede is {st['threshold']} or more concurrent callouts for the same token key",
               "refresh single-flight: one fetch per key, the other callers wait for it"]
         out.append(_f("stampede", "warning", title, ev))
