@@ -122,6 +122,9 @@ class StreamServer:
             self._server.close()
         for c in list(self.clients):
             c.writer.close()
+        # A stalled client's transport cannot close while it holds unsent bytes: without this
+        # it stayed in `clients` and events published after stop() counted as its drops.
+        self.clients.clear()
         for t in list(self._tasks):
             t.cancel()
         if self._server is not None:
