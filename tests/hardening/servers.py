@@ -22,6 +22,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -276,6 +277,18 @@ class StreamWatcher:
                 if not self._cond.wait(timeout):
                     raise AssertionError(f"no awaited event within {timeout} s; last: {self.events[-3:]}")
 
+    def count(self, type_: str) -> int:
+        with self._cond:
+            return sum(1 for e in self.events if e.get("type") == type_)
+
+    def wait_count(self, type_: str, n: int, timeout: float = 30.0) -> None:
+        """Until `n` events of this type arrived."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: sum(1 for e in self.events if e.get("type") == type_) >= n
+                                     or self.closed, timeout)
+            got = sum(1 for e in self.events if e.get("type") == type_)
+        assert ok and got >= n, f"{got} of {n} {type_} events"
+
     def close(self) -> bytes:
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -284,3 +297,152 @@ class StreamWatcher:
         self.sock.close()
         self.thread.join(10)
         return bytes(self.raw)
+
+
+# -- a TCP relay: an upstream that comes back ------------------------------------------------------
+
+class TcpRelay:
+    """Listens on `port` and pipes every connection to `target` (host, port), until stop()."""
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        self.target = target
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self._conns: list[socket.socket] = []
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(1 << 16)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self._stop = True
+        self.sock.close()
+        for c in self._conns:
+            c.close()
+
+
+# -- the addon under mitmdump with a test-only tweak --------------------------------------------------
+
+_SMALL_SNDBUF = """
+import socket
+_handle = stream.StreamServer._handle
+
+
+async def _small_sndbuf(self, reader, writer):
+    sock = writer.get_extra_info("socket")
+    if sock is not None:  # fixed size: no autotuning up to 4 MB in front of a stalled client
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+    return await _handle(self, reader, writer)
+
+
+stream.StreamServer._handle = _small_sndbuf
+"""
+
+
+def addon_script(directory: Path, queue_limit: int | None = None, small_sndbuf: bool = False) -> Path:
+    """A `-s` script loading the real addon, with test-only knobs for the stream to a stalled client:
+    `queue_limit` shrinks the per-client queue (inspector.sinks.stream.QUEUE_LIMIT, read at publish
+    time, 20,000 by default); `small_sndbuf` fixes the kernel send buffer of stream connections at
+    8 KiB (Linux otherwise autotunes it to ~4 MB, some 8,000 events, before the queue even fills)."""
+    lines = ["import inspector.sinks.stream as stream"]
+    if queue_limit is not None:
+        lines.append(f"stream.QUEUE_LIMIT = {queue_limit}")
+    if small_sndbuf:
+        lines.append(_SMALL_SNDBUF)
+    lines += ["from inspector.addon import TokenTax", "addons = [TokenTax()]"]
+    path = directory / "tokentax_test_script.py"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def scripted_mitmdump(script: Path, args: list[str], **kw: Any) -> Any:
+    """inspector.mitmdump.Mitmdump (ready-line wait, stop, kill) running `script` instead of the packaged one."""
+    from inspector.mitmdump import Mitmdump
+
+    class _Scripted(Mitmdump):
+        @property
+        def command(self) -> list[str]:
+            return mitmdump_command() + ["-q", "-s", str(script)] + self.args
+
+    return _Scripted(args, **kw)
+
+
+# -- a fast upstream in its own process -------------------------------------------------------------
+
+FAST_BACKEND = r"""
+import asyncio, sys
+BODY = b'{"ok":true,"items":[1,2,3]}'
+RESP = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(BODY), BODY)
+async def handle(r, w):
+    try:
+        while True:
+            head = await r.readuntil(b"\r\n\r\n")
+            n = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    n = int(line.split(b":")[1])
+            if n:
+                await r.readexactly(n)
+            w.write(RESP)
+            await w.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        w.close()
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=512)
+    print(srv.sockets[0].getsockname()[1], flush=True)
+    await srv.serve_forever()
+asyncio.run(main())
+"""
+
+
+class FastBackend:
+    """A minimal keep-alive HTTP/1.1 server in its own process: throughput tests are not
+    slowed by the test process's GIL. Every request gets the same small JSON answer."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", FAST_BACKEND], stdout=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            self.stop()
+            raise RuntimeError("the fast backend did not start")
+        self.port = int(line)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()

@@ -100,3 +100,39 @@ def test_analyzer_treats_ill_typed_optional_fields_as_absent() -> None:
     assert snap["addon"] == {"errors": 0, "dropped": 0, "capture_error": ""}
     for fmt in FORMATS:
         render(snap, fmt)
+
+
+
+async def test_stream_counts_no_drops_after_it_stopped(monkeypatch) -> None:  # noqa: ANN001
+    """The addon's shutdown publishes a last addon event and summary after stopping the stream.
+    A stalled client whose transport still held unsent bytes could not close, stayed in
+    `clients`, and those two events counted as drops: the capture's last addon event said
+    963 drops and the exit summary 961."""
+    import asyncio
+
+    from inspector.sinks import stream as S
+
+    monkeypatch.setattr(S, "QUEUE_LIMIT", 3)
+    registered = asyncio.Event()
+    server = S.StreamServer("127.0.0.1", 0, "", lambda: (registered.set(), [])[1])
+    host, port = await server.start()
+    _reader, writer = await asyncio.open_connection(host, port, limit=1024)  # never reads
+    writer.transport.pause_reading()
+    writer.write(b'{"hello": "tokentax/1"}\n')
+    await writer.drain()
+    await asyncio.wait_for(registered.wait(), 10)
+    (client,) = server.clients
+    for _ in range(3):
+        server.publish(b"x" * (4 << 20) + b"\n")  # 12 MB: more than the kernel buffers take
+    async with asyncio.timeout(10):
+        while client.queue:  # until the pump handed them to the transport
+            await asyncio.sleep(0.01)
+    for _ in range(5):
+        server.publish(b"{}\n")
+    dropped = server.dropped
+    assert dropped == 2
+    await server.stop()
+    server.publish(b"{}\n")
+    server.publish(b"{}\n")
+    assert server.dropped == dropped
+    writer.close()
