@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import http.client
 import ipaddress
 import json
 import os
@@ -24,6 +25,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -446,3 +448,72 @@ class FastBackend:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+
+
+class Hammer:
+    """Requests over kept-alive connections on threads; records each completion time."""
+
+    def __init__(self, port: int, clients: int = 4) -> None:
+        self.port, self.clients = port, clients
+        self.done: list[float] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.reached = threading.Event()
+        self.target = 0
+
+    def run(self, n: int) -> list[int]:
+        """n requests, blocking; the statuses."""
+        codes: list[int] = []
+        per = [n // self.clients + (1 if k < n % self.clients else 0) for k in range(self.clients)]
+
+        def worker(count: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                for i in range(count):
+                    conn.request("GET", f"/orders/{i}")
+                    r = conn.getresponse()
+                    r.read()
+                    with self._lock:
+                        codes.append(r.status)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=worker, args=(c,)) for c in per]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return codes
+
+    def start_until_error(self, notify_at: int) -> None:
+        """Keep requesting until a request fails (the proxy died); set `reached` after notify_at."""
+        self.target = notify_at
+
+        def worker() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                while not self._stop.is_set():
+                    conn.request("GET", "/orders/1")
+                    r = conn.getresponse()
+                    r.read()
+                    now = time.time()
+                    with self._lock:
+                        self.done.append(now)
+                        if len(self.done) >= self.target:
+                            self.reached.set()
+            except (OSError, http.client.HTTPException) as exc:
+                with self._lock:
+                    self.errors.append(repr(exc))
+            finally:
+                conn.close()
+
+        self._threads = [threading.Thread(target=worker, daemon=True) for _ in range(self.clients)]
+        for t in self._threads:
+            t.start()
+
+    def join(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
