@@ -1,6 +1,6 @@
 """TUI under load: a headless app attached to a stream that sends N flow events a second.
 
-    uv run python bench/tui.py [--rate 5000] [--seconds 60]
+    uv run python bench/tui.py [--rate 5000] [--seconds 60] [--sources 1]
 
 A producer child process runs the addon's own stream server (inspector.sinks.stream)
 and publishes realistic flow events (re-stamped from the committed naive-gateway
@@ -12,6 +12,9 @@ It prints: events sent / received / lost (goal: 0 lost), the timer update time a
 paint that follows it (p50, p95, max; goal: p95 frame <= 50 ms), RSS at start and end,
 CPU use of the TUI process, and, last, a one-line summary with the ratios
 received/sent and p95 frame/budget.
+
+`--sources N` runs N producers, each at rate/N, and attaches one app to all of them
+(`tokentax attach A B ...`: one reader per stream, one timer, figures summed).
 """
 
 from __future__ import annotations
@@ -122,19 +125,24 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-async def consume(rate: float, seconds: float) -> int:
+async def consume(rate: float, seconds: float, sources: int = 1) -> int:
     from inspector.sources.stream_client import StreamClient
     from inspector.tui.app import TokentaxApp
     from inspector.tui.components.flow_list import FlowList
-    from inspector.tui.feed import Feed
+    from inspector.tui.feed import Feed, MultiFeed
 
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--produce", "--rate", str(rate), "--seconds", str(seconds),
-        stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
-    assert proc.stdout is not None
-    ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
-    client = StreamClient("127.0.0.1", ready["port"])
-    app = TokentaxApp(Feed(client.address, "live"), client=client, refresh_hz=5.0)
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--produce", "--rate", str(rate / sources), "--seconds", str(seconds),
+        stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL) for _ in range(sources)]
+    clients = []
+    for proc in procs:
+        assert proc.stdout is not None
+        ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
+        clients.append(StreamClient("127.0.0.1", ready["port"]))
+    if sources == 1:
+        app = TokentaxApp(Feed(clients[0].address, "live"), client=clients[0], refresh_hz=5.0)
+    else:
+        app = TokentaxApp(MultiFeed([c.address for c in clients]), clients=clients, refresh_hz=5.0)
     paints: list[float] = []
     frames: list[float] = []
     gc_pauses: list[tuple[int, float]] = []  # (generation, ms)
@@ -190,10 +198,11 @@ async def consume(rate: float, seconds: float) -> int:
             app.query_one(FlowList).focus()
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             wall0 = time.monotonic()
-            report_line = await asyncio.wait_for(proc.stdout.readline(), seconds + 120)
+            lines = [await asyncio.wait_for(proc.stdout.readline(), seconds + 120) for proc in procs]  # type: ignore[union-attr]
             wall = time.monotonic() - wall0
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-            produced = json.loads(report_line)
+            reports = [json.loads(line) for line in lines]
+            produced = {k: sum(r[k] for r in reports) for k in ("sent", "dropped", "cpu_s")}
             # the last summary tells the proxy's total; wait until we have caught up with it
             deadline = time.monotonic() + 30
             while app.feed.flows_seen < produced["sent"] and time.monotonic() < deadline:
@@ -203,8 +212,9 @@ async def consume(rate: float, seconds: float) -> int:
             rss1 = rss_mb()
     finally:
         gc.callbacks.remove(on_gc)
-        proc.kill()
-        await proc.wait()
+        for proc in procs:
+            proc.kill()
+            await proc.wait()
     if profiler is not None:
         import pstats
 
@@ -214,7 +224,7 @@ async def consume(rate: float, seconds: float) -> int:
     lost = sent - received
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     ticks = list(app.tick_ms)
-    print(f"events: sent {sent} at {rate:g}/s for {seconds:g} s, received {received}, lost {lost} "
+    print(f"events: sent {sent} at {rate:g}/s from {sources} source(s) for {seconds:g} s, received {received}, lost {lost} "
           f"(stream server drops {produced['dropped']}, lost as the TUI counts them {app.feed.lost})")
     print(f"timer updates: {len(ticks)}  update p50 {pct(ticks, .5):.1f} ms  p95 {pct(ticks, .95):.1f} ms  "
           f"max {max(ticks, default=float('nan')):.1f} ms")
@@ -240,14 +250,15 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rate", type=float, default=5000.0, help="flow events per second (default 5000)")
     p.add_argument("--seconds", type=float, default=60.0, help="how long to send (default 60)")
+    p.add_argument("--sources", type=int, default=1, help="streams to attach to, each sending rate/N (default 1)")
     p.add_argument("--produce", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.rate <= 0 or args.seconds <= 0:
-        p.error("--rate and --seconds must be more than 0")
+    if args.rate <= 0 or args.seconds <= 0 or args.sources < 1:
+        p.error("--rate and --seconds must be more than 0, --sources at least 1")
     if args.produce:
         asyncio.run(produce(args.rate, args.seconds))
         return 0
-    return asyncio.run(consume(args.rate, args.seconds))
+    return asyncio.run(consume(args.rate, args.seconds, args.sources))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from inspector.events import Event
 from inspector.sources.stream_client import StreamClient
@@ -36,14 +36,16 @@ from inspector.tui.components.findings import FindingsView
 from inspector.tui.components.flow_list import FlowHeader, FlowList
 from inspector.tui.components.kpi import KpiStrip
 from inspector.tui.components.rates import Rates
+from inspector.tui.components.sources import TOTAL, SourcesTable
 from inspector.tui.components.status import StatusBar
 from inspector.tui.components.tokens import TokensTable
 from inspector.tui.components.waterfall import HopRow, Waterfall
-from inspector.tui.feed import Feed
+from inspector.tui.feed import Feed, MultiFeed
 from inspector.tui.filtering import compile_filter
 from inspector.tui.fmt import Clock
 
 TABS = ("flows", "tokens", "timing", "findings")
+MULTI_TABS = TABS + ("sources",)
 # Live, thousands of events a second keep thousands of dicts alive in the flow ring; with
 # Python's default thresholds (700, 10, 10) that means a full garbage collection every few
 # seconds, each a pause of 100-200 ms (measured in bench/tui.py). Collecting less often
@@ -76,13 +78,19 @@ class TokentaxApp(App[int]):
         Binding("2", "tab('tokens')", "Tokens", show=False),
         Binding("3", "tab('timing')", "Timing", show=False),
         Binding("4", "tab('findings')", "Findings", show=False),
+        Binding("5", "tab('sources')", "Sources", show=False),
     ]
 
-    def __init__(self, feed: Feed, *, client: StreamClient | None = None, child: MitmChild | None = None,
+    def __init__(self, feed: Feed | MultiFeed, *, client: StreamClient | None = None,
+                 clients: list[StreamClient] | None = None, child: MitmChild | None = None,
                  clock: Clock | None = None, out_dir: Path | None = None, refresh_hz: float = 5.0) -> None:
+        """`client` reads the one stream of a Feed; `clients[i]` reads source i of a MultiFeed."""
         super().__init__()
         self.feed = feed
-        self.client = client
+        self.clients: list[StreamClient] = list(clients or ([client] if client is not None else []))
+        if len(self.clients) > len(feed.sources):
+            raise ValueError("more stream clients than the feed has sources")
+        self.client = self.clients[0] if self.clients else None
         self.child = child
         self.clock = clock or Clock()
         self.out_dir = out_dir or Path.cwd()
@@ -90,6 +98,7 @@ class TokentaxApp(App[int]):
         self.paused = False
         self.filter_error = ""
         self.last_saved: Path | None = None
+        self.saved_paths: list[Path] = []
         self.last_export: Path | None = None
         self.last_message = ""
         self.tick_ms: deque[float] = deque(maxlen=100_000)  # duration of each timer update (bench)
@@ -100,8 +109,8 @@ class TokentaxApp(App[int]):
         self._waterfall_key: tuple[str, int] | None = None
         self._gc_before: tuple[int, ...] | None = None
         self._widgets_up = False  # widgets mounted and not yet torn down: the timer may touch them
-        if client is not None:
-            client.on_state = self._on_stream_state
+        for i, c in enumerate(self.clients):
+            c.on_state = lambda state, reason, i=i: self.feed.set_source_state(i, state, reason)
 
     # -- layout ------------------------------------------------------------------------
 
@@ -117,7 +126,8 @@ class TokentaxApp(App[int]):
         yield Rates(id="rates")
         with TabbedContent(id="tabs", initial="flows"):
             with TabPane("Flows", id="flows"):
-                yield FilterInput(placeholder="filter, e.g. ~d auth & ~m POST   (/ to focus, enter applies, "
+                example = "source:7391 ~m POST" if self.feed.multi else "~d auth & ~m POST"
+                yield FilterInput(placeholder=f"filter, e.g. {example}   (/ to focus, enter applies, "
                                               "escape leaves, ? for the syntax)", id="filter")
                 yield Static("", id="filter-error")
                 with Horizontal(id="flows-body"):
@@ -132,36 +142,37 @@ class TokentaxApp(App[int]):
                     yield Waterfall(self.clock, id="waterfall")
             with TabPane("Findings", id="findings"):
                 yield FindingsView(id="findings-view")
+            if self.feed.multi:
+                with TabPane("Sources", id="sources"):
+                    yield SourcesTable(id="sources-table")
         yield Footer()
 
     def on_mount(self) -> None:
         self.main(DetailPane).show(detail_renderable(None, self.clock))
         self.main(Waterfall).show(None, [])
         self.main(FlowList).focus()
-        if self.client is not None:
+        if self.clients:
             self._gc_before = gc.get_threshold()
             gc.set_threshold(*LIVE_GC_THRESHOLDS)
-            self.run_worker(self._pump(), name="stream", group="stream", exit_on_error=False)
+        for i, client in enumerate(self.clients):
+            self.run_worker(self._pump(i, client), name=f"stream-{i}", group="stream", exit_on_error=False)
         self._widgets_up = True
         self._tick()
         self.set_interval(1.0 / self.refresh_hz, self._tick, name="refresh")
 
-    async def _pump(self) -> None:
-        """The stream reader: events into the Feed, nothing else (no message per event)."""
-        assert self.client is not None
-        ingest = self.feed.ingest
-        async for batch in self.client.batches():
-            ingest(batch)
-
-    def _on_stream_state(self, state: str, reason: str) -> None:
-        self.feed.set_state(state, reason)
+    async def _pump(self, i: int, client: StreamClient) -> None:
+        """One stream's reader: its events into the Feed, nothing else (no message per event).
+        Each source has its own reader and reconnect loop, so one dying does not stall the others."""
+        ingest = self.feed.ingest_from
+        async for batch in client.batches():
+            ingest(i, batch)
 
     async def on_unmount(self) -> None:
         self._widgets_up = False
         if self._gc_before is not None:
             gc.set_threshold(*self._gc_before)
-        if self.client is not None:
-            self.client.close()
+        for client in self.clients:
+            client.close()
 
     # -- the one timer -----------------------------------------------------------------
 
@@ -214,6 +225,8 @@ class TokentaxApp(App[int]):
             self.main(TokensTable).show(report)
         elif tab == "findings":
             self.main(FindingsView).show(report)
+        elif tab == "sources" and isinstance(self.feed, MultiFeed):
+            self.main(SourcesTable).show(self.feed, report)
 
     # -- selection, detail, waterfall --------------------------------------------------
 
@@ -228,7 +241,8 @@ class TokentaxApp(App[int]):
             return None, ""
         if ev.get("role") == "inbound":
             return ev, ""
-        corr = self.feed.correlation_of(str(ev.get("id")))
+        src = self.feed.feed_of(ev)  # correlation is per source: hops pair with their own proxy's requests
+        corr = src.correlation_of(str(ev.get("id")))
         if corr is None:
             return None, "not correlated with an inbound request (no trace id, or ambiguous in time)"
         inbound_id, mode = corr
@@ -252,7 +266,8 @@ class TokentaxApp(App[int]):
                 self._waterfall_key = key
                 self.main(Waterfall).show(None, [], how)
             return
-        hops = self.feed.analyzer.hops_for(str(inbound.get("id")))
+        src = self.feed.feed_of(inbound)
+        hops = src.hops_for(str(inbound.get("id")))
         key = (str(inbound.get("id")), len(hops))
         if key == self._waterfall_key:
             return
@@ -275,7 +290,7 @@ class TokentaxApp(App[int]):
         error = self.main("#filter-error", Static)
         field = self.main("#filter", Input)
         try:
-            flt = compile_filter(text)
+            flt = compile_filter(text, self.source_names())
         except ValueError as exc:
             self.filter_error = str(exc)
             error.update(f"✖ {exc}")
@@ -289,6 +304,22 @@ class TokentaxApp(App[int]):
         self.main(FlowList).set_filter(flt)
         return True
 
+    def source_names(self) -> list[tuple[str, str]]:
+        """(address, short name) of each attached stream, for `source:NAME` in the filter."""
+        if isinstance(self.feed, MultiFeed):
+            return list(zip(self.feed.names, self.feed.shorts))
+        return [(self.feed.source, self.feed.source)] if self.feed.kind != "file" else []
+
+    @on(DataTable.RowSelected, "#sources-table")
+    def _source_selected(self, message: DataTable.RowSelected) -> None:
+        """Enter on a source: the flows list shows that source only (the total row shows all)."""
+        name = str(message.row_key.value)
+        text = "" if name == TOTAL else f"source:{name}"
+        self.main("#filter", Input).value = text
+        if self.apply_filter(text):
+            self.main(TabbedContent).active = "flows"
+            self.main(FlowList).focus()
+
     # -- actions -----------------------------------------------------------------------
 
     def action_toggle_pause(self) -> None:
@@ -300,14 +331,19 @@ class TokentaxApp(App[int]):
         self.main("#filter", Input).focus()
 
     def action_tab(self, tab: str) -> None:
-        self.main(TabbedContent).active = tab
+        if tab in self.tabs:
+            self.main(TabbedContent).active = tab
+
+    @property
+    def tabs(self) -> tuple[str, ...]:
+        return MULTI_TABS if self.feed.multi else TABS
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self) -> None:
         self._refresh_tab(force=True)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(multi=self.feed.multi))
 
     def _new_path(self, stem: str, ext: str) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -323,6 +359,9 @@ class TokentaxApp(App[int]):
         self.notify(text, severity="error" if error else "information", timeout=8)
 
     def action_save(self) -> None:
+        if isinstance(self.feed, MultiFeed):
+            self._save_each(self.feed)
+            return
         path = self._new_path("tokentax-capture", "jsonl")
         try:
             n = self.feed.save(path)
@@ -331,6 +370,22 @@ class TokentaxApp(App[int]):
             return
         self.last_saved = path
         self._say(f"saved {n} flows and the session to {path}")
+
+    def _save_each(self, feed: MultiFeed) -> None:
+        """One capture per source: each has its own session (fingerprint key) and is analysed alone."""
+        saved: list[Path] = []
+        flows = 0
+        for i, src in enumerate(feed.sources):
+            path = self._new_path("tokentax-capture-" + src.source.replace(":", "-"), "jsonl")
+            try:
+                flows += feed.save_source(i, path)
+            except OSError as exc:
+                self._say(f"cannot save the capture to {path}: {exc.strerror or exc}", error=True)
+                return
+            saved.append(path)
+        self.last_saved = saved[0] if saved else None
+        self.saved_paths = saved
+        self._say(f"saved {flows} flows from {len(saved)} sources to " + ", ".join(str(p) for p in saved))
 
     def action_export(self) -> None:
         self.push_screen(ExportScreen(), self.export_report)
@@ -367,6 +422,6 @@ class TokentaxApp(App[int]):
             yield SystemCommand(f"Export report as {label}", f"Write the report as .{ext}",
                                 lambda ext=ext: self.export_report(ext))
         yield SystemCommand("Help", "Keys and filter syntax", self.action_help)
-        for tab in TABS:
+        for tab in self.tabs:
             yield SystemCommand(f"Show {tab.capitalize()}", f"Switch to the {tab} tab",
                                 lambda tab=tab: self.action_tab(tab))

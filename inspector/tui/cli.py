@@ -28,11 +28,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     tui.set_defaults(func=run_tui)
 
     attach = subparsers.add_parser(
-        "attach", help="attach the TUI to a running proxy's event stream",
-        description="Attach to the live event stream of a mitmdump running the tokentax addon.")
-    attach.add_argument("address", nargs="?", default=DEFAULT_STREAM, metavar="HOST:PORT",
-                        help=f"stream address (default: {DEFAULT_STREAM})")
-    attach.add_argument("--token", default="", help="stream token, if the proxy set tokentax_stream_token")
+        "attach", help="attach the TUI to running proxies' event streams (one or several)",
+        description="Attach to the live event stream of one or more mitmdumps running the tokentax addon. "
+                    "With several, the figures are their sum (Sources tab, key 5: each one's own), the flows list "
+                    "has a source column, and source:NAME in the filter keeps one source's flows. A source that "
+                    "is down is shown as such and reattached when it comes back; the others keep updating.")
+    attach.add_argument("addresses", nargs="*", metavar="HOST:PORT",
+                        help=f"stream addresses (default: {DEFAULT_STREAM})")
+    attach.add_argument("--token", default="", help="stream token (for every address), if the proxies set "
+                                                    "tokentax_stream_token")
     attach.set_defaults(func=run_attach)
 
     open_ = subparsers.add_parser(
@@ -66,17 +70,59 @@ def run_open(args: argparse.Namespace) -> int:
     return int(app.run() or 0)
 
 
-def run_attach(args: argparse.Namespace) -> int:
-    from inspector.sources.stream_client import parse_address, probe
+HINT = "(is mitmdump running with -s addons/tokentax.py? or run `tokentax tui`)"
 
-    try:
-        host, port = parse_address(args.address)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    why = probe(host, port, args.token)
-    if why:
-        raise UserError(f"{why} (is mitmdump running with -s addons/tokentax.py? or run `tokentax tui`)")
-    return run_live(host, port, args.token)
+
+def parse_addresses(texts: list[str]) -> list[tuple[str, int]]:
+    """HOST:PORT arguments -> [(host, port)]; UserError (one line) for a bad or repeated one."""
+    from inspector.sources.stream_client import parse_address
+
+    out: list[tuple[str, int]] = []
+    for text in texts or [DEFAULT_STREAM]:
+        try:
+            addr = parse_address(text)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if addr in out:
+            raise UserError(f"stream address {text!r} is given twice")
+        out.append(addr)
+    return out
+
+
+def run_attach(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from inspector.sources.stream_client import probe
+
+    addrs = parse_addresses(args.addresses)
+    with ThreadPoolExecutor(max_workers=min(16, len(addrs))) as pool:
+        whys = list(pool.map(lambda a: probe(a[0], a[1], args.token), addrs))
+    if len(addrs) == 1:
+        if whys[0]:
+            raise UserError(f"{whys[0]} {HINT}")
+        return run_live(*addrs[0], args.token)
+    # Several: one that is down is shown as connecting and attached when it comes up (a fleet
+    # has nodes restarting); one that answers wrongly (refused token, not a stream) is a mistake.
+    for why in whys:
+        if why and not _unreachable(why):
+            raise UserError(why)
+    if all(whys):
+        raise UserError(f"none of the {len(addrs)} streams answers: {whys[0]} {HINT}")
+    return run_live_many(addrs, args.token)
+
+
+def _unreachable(why: str) -> bool:
+    return why.startswith("cannot connect") or " did not answer within " in why
+
+
+def run_live_many(addrs: list[tuple[str, int]], token: str) -> int:
+    from inspector.sources.stream_client import StreamClient
+    from inspector.tui.app import TokentaxApp
+    from inspector.tui.feed import MultiFeed
+
+    clients = [StreamClient(host, port, token) for host, port in addrs]
+    app = TokentaxApp(MultiFeed([c.address for c in clients]), clients=clients, out_dir=_out_dir())
+    return int(app.run() or 0)
 
 
 def run_live(host: str, port: int, token: str, child=None) -> int:  # noqa: ANN001

@@ -13,7 +13,10 @@ Figures come from one analyzer, never from a widget:
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from inspector.analyzer.core import AnalyzerConfig
 RING = 10_000  # flow events the TUI holds (flows list, waterfall, save)
 
 FILE = "file"
+HANDOVER = 1024  # MultiFeed: each source's own ring, only to hand its new flows to the merged ring
 
 
 class Feed:
@@ -95,7 +99,34 @@ class Feed:
         self.state, self.reason = state, reason
         self.version += 1
 
+    # -- the same calls on one source and on several (MultiFeed) ---------------------
+
+    multi = False
+    source_width = 0  # no source column in the flows list
+
+    @property
+    def sources(self) -> list[Feed]:
+        return [self]
+
+    def ingest_from(self, i: int, batch: list[E.Event]) -> None:
+        self.ingest(batch)
+
+    def set_source_state(self, i: int, state: str, reason: str = "") -> None:
+        self.set_state(state, reason)
+
+    def feed_of(self, ev: E.Event | None) -> Feed:
+        """The per-source feed a flow event came from (correlation, hops, its capture)."""
+        return self
+
+    def hops_for(self, inbound_id: str) -> list[Any]:
+        return self.analyzer.hops_for(inbound_id)
+
     # -- out -------------------------------------------------------------------------
+
+    @property
+    def ring(self) -> deque[E.Event]:
+        """The held flow events, oldest first (the flows list reads it by append number)."""
+        return self.analyzer.recent
 
     @property
     def flows_held(self) -> int:
@@ -144,10 +175,11 @@ class Feed:
                     return inbound_id, hop.mode
         return None
 
-    def save(self, path: Path) -> int:
-        """Write the held flows, after the session event, as a JSONL capture. Returns flows written."""
+    def save(self, path: Path, flows: list[E.Event] | None = None) -> int:
+        """Write the held flows (or `flows`), after the session event, as a JSONL capture.
+        Returns flows written."""
         session = self.session or E.session_event(time.time(), source=self.source, key_id="")
-        flows = list(self.analyzer.recent)
+        flows = list(self.analyzer.recent) if flows is None else flows
         with open(path, "wb") as fh:
             fh.write(E.encode(session))
             for ev in flows:
@@ -166,3 +198,160 @@ def file_feed(path: str | Path, analyzer: Analyzer, label: str | None = None) ->
     feed.addon_errors = analyzer.addon_errors
     feed.addon_dropped = analyzer.dropped
     return feed
+
+
+def short_names(addresses: Sequence[str]) -> list[str]:
+    """How the flows list names each source: `:PORT` when all share one host, else HOST:PORT."""
+    hosts = {a.rsplit(":", 1)[0] for a in addresses}
+    if len(hosts) == 1:
+        return [":" + a.rsplit(":", 1)[-1] for a in addresses]
+    return list(addresses)
+
+
+class MultiFeed:
+    """Several live streams in one view (`tokentax attach A B ...`).
+
+    Each source is a `Feed` of its own: its connection state, its latest summary report,
+    its drops, and a local analyzer whose hop correlation serves that source's waterfall
+    (correlating flows across proxies by time would pair hops with the wrong gateway's
+    requests). The flow events themselves are held once, in one merged ring, each tagged
+    with `source` (its stream's HOST:PORT): the per-source analyzers keep only a small
+    ring, enough to hand over each batch's events, so N sources hold no more flows than
+    one. The figures are `aggregate.combine()` over the sources' reports, recomputed only
+    when one of them changed. Ingest stays plain Python: each reader calls
+    `ingest_from(i, batch)`.
+    """
+
+    multi = True
+    kind = "live"
+
+    def __init__(self, addresses: Sequence[str], *, ring: int = RING, recombine_s: float = 0.5) -> None:
+        self.names = list(addresses)
+        self.shorts = short_names(self.names)
+        self.sources: list[Feed] = [Feed(a, "live", ring=HANDOVER) for a in self.names]
+        self._by_name = dict(zip(self.names, self.sources))
+        self._short = dict(zip(self.names, self.shorts))
+        self.ring: deque[E.Event] = deque(maxlen=ring)
+        self.flows_seen = 0
+        self.version = 0
+        self.session: E.Event | None = None
+        self.source = f"{len(self.names)} sources"
+        # the flows list's source column: the title fits, a long HOST:PORT is cut
+        self.source_width = min(21, max([len("source"), *(len(n) for n in self.shorts)]))
+        self._empty: dict[str, Any] | None = None
+        self._report: dict[str, Any] | None = None
+        self._report_key: tuple[Any, ...] | None = None
+        self._report_at = 0.0
+        # N proxies each send a summary every 0.5 s: summing them on every arrival would redraw
+        # the KPIs and sparklines N times as often as one proxy does. A new connection state
+        # is shown at once.
+        self.recombine_s = recombine_s
+
+    # -- in --------------------------------------------------------------------------
+
+    def ingest_from(self, i: int, batch: list[E.Event]) -> None:
+        feed = self.sources[i]
+        analyzer = feed.analyzer
+        name = self.names[i]
+        append = self.ring.append
+        for at in range(0, len(batch), HANDOVER):  # at most a ring's worth at a time: none is missed
+            before = analyzer.events
+            feed.ingest(batch[at:at + HANDOVER] if len(batch) > HANDOVER else batch)
+            new = analyzer.events - before
+            if new:
+                # the analyzer's own (sanitised) event objects, as the single-source ring holds them
+                for ev in list(itertools.islice(reversed(analyzer.recent), new))[::-1]:
+                    ev["source"] = name
+                    append(ev)
+                self.flows_seen += new
+        self.version += 1
+
+    def set_source_state(self, i: int, state: str, reason: str = "") -> None:
+        self.sources[i].set_state(state, reason)
+        self.version += 1
+
+    # -- out -------------------------------------------------------------------------
+
+    def label_of(self, name: Any) -> str:
+        return self._short.get(name, str(name or "?"))
+
+    @property
+    def state(self) -> str:
+        states = [f.state for f in self.sources]
+        if "live" in states:
+            return "live"
+        return "connecting" if all(s == "connecting" for s in states) else "disconnected"
+
+    @property
+    def reason(self) -> str:
+        return ""
+
+    @property
+    def flows_held(self) -> int:
+        return len(self.ring)
+
+    @property
+    def addon_errors(self) -> int:
+        return sum(f.addon_errors for f in self.sources)
+
+    @property
+    def addon_dropped(self) -> int:
+        return sum(f.addon_dropped for f in self.sources)
+
+    @property
+    def lost(self) -> int:
+        return sum(f.lost for f in self.sources)
+
+    def empty_report(self) -> dict[str, Any]:
+        if self._empty is None:
+            self._empty = Analyzer(AnalyzerConfig(recent_flows=0)).snapshot()
+        return self._empty
+
+    def report(self) -> dict[str, Any]:
+        """The sum over the sources' latest summary reports (inspector.tui.aggregate)."""
+        from inspector.tui.aggregate import combine
+
+        key = tuple((id(f.remote), f.state) for f in self.sources)
+        if self._report is not None and key != self._report_key:
+            states_same = self._report_key is not None and \
+                all(a[1] == b[1] for a, b in zip(key, self._report_key))
+            if states_same and time.monotonic() - self._report_at < self.recombine_s:
+                return self._report
+        if self._report is None or key != self._report_key:
+            self._report_at = time.monotonic()
+            empty = self.empty_report()
+            self._report = combine([f.remote or empty for f in self.sources], self.names,
+                                   [f.state == "live" for f in self.sources])
+            self._report_key = key
+        return self._report
+
+    def event_at(self, k: int) -> E.Event | None:
+        ring = self.ring
+        first = self.flows_seen - len(ring)
+        if first <= k < self.flows_seen:
+            return ring[k - first]
+        return None
+
+    def feed_of(self, ev: E.Event | None) -> Feed:
+        if ev is not None:
+            feed = self._by_name.get(ev.get("source"))  # type: ignore[arg-type]
+            if feed is not None:
+                return feed
+        return self.sources[0]
+
+    def save_source(self, i: int, path: Path) -> int:
+        """One source's held flows as a capture of its own (its session, its fingerprint key)."""
+        name = self.names[i]
+        return self.sources[i].save(path, [ev for ev in self.ring if ev.get("source") == name])
+
+    def find(self, ids: set[str]) -> dict[str, E.Event]:
+        found: dict[str, E.Event] = {}
+        if not ids:
+            return found
+        for ev in reversed(self.ring):
+            fid = ev.get("id")
+            if fid in ids and fid not in found:
+                found[fid] = ev
+                if len(found) == len(ids):
+                    break
+        return found

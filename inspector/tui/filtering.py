@@ -11,6 +11,8 @@ in events, so `~h`, `~b` and `~t` match nothing; that is stated in the help text
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from mitmproxy import flowfilter, http
@@ -114,24 +116,72 @@ class EventFlow(http.HTTPFlow):
         self.type = "http"
 
 
-Matcher = flowfilter.TFilter
+SOURCE_RE = re.compile(r"(?:^|(?<=\s))source:(\S*)")
 
 
-def compile_filter(text: str) -> Matcher | None:
-    """Parse a filter; None for an empty one. ValueError (one line) for a bad one."""
+class Matcher:
+    """A parsed filter: a mitmproxy expression, and the sources a `source:NAME` term allows."""
+
+    __slots__ = ("mitm", "sources", "default_source")
+
+    def __init__(self, mitm: flowfilter.TFilter | None, sources: frozenset[str] | None = None,
+                 default_source: str = "") -> None:
+        self.mitm = mitm
+        self.sources = sources
+        self.default_source = default_source  # the source of an untagged event (one source attached)
+
+    def __call__(self, ev: Event) -> bool:
+        if self.sources is not None and ev.get("source", self.default_source) not in self.sources:
+            return False
+        return self.mitm is None or bool(self.mitm(EventFlow(ev)))
+
+
+def resolve_source(name: str, sources: Sequence[tuple[str, str]]) -> set[str]:
+    """The addresses `source:NAME` means: the one whose address, short name or port is NAME,
+    else every address containing NAME. ValueError (one line) when none does."""
+    exact = {addr for addr, short in sources
+             if name in (addr, short, addr.rsplit(":", 1)[-1], ":" + addr.rsplit(":", 1)[-1])}
+    found = exact or {addr for addr, _ in sources if name in addr}
+    if not found:
+        known = ", ".join(addr for addr, _ in sources) or "none"
+        raise ValueError(f"no source matches {name!r} in source:{name} (sources: {known})")
+    return found
+
+
+def compile_filter(text: str, sources: Sequence[tuple[str, str]] = ()) -> Matcher | None:
+    """Parse a filter; None for an empty one. ValueError (one line) for a bad one.
+
+    Besides mitmproxy's expressions, `source:NAME` terms (NAME: an attached stream's
+    HOST:PORT, its port, or part of it) keep the flows of those sources; several terms
+    mean any of them, and they combine with the rest of the expression by "and".
+    `sources` are the attached (address, short name) pairs.
+    """
     text = text.strip()
     if not text:
         return None
-    try:
-        return flowfilter.parse(text)
-    except ValueError:
-        raise ValueError(f"not a mitmproxy filter expression: {text!r} (see ? for help)") from None
+    allowed: set[str] | None = None
+    names = SOURCE_RE.findall(text)
+    if names:
+        allowed = set()
+        for name in names:
+            if not name:
+                raise ValueError("source: needs a name, e.g. source:127.0.0.1:7391 or source:7391 (see ? for help)")
+            allowed |= resolve_source(name, sources)
+    rest = SOURCE_RE.sub(" ", text).strip()
+    mitm = None
+    if rest:
+        try:
+            mitm = flowfilter.parse(rest)
+        except ValueError:
+            raise ValueError(f"not a mitmproxy filter expression: {text!r} (see ? for help)") from None
+    default = sources[0][0] if len(sources) == 1 else ""
+    return Matcher(mitm, frozenset(allowed) if allowed is not None else None, default)
 
 
 def matches(flt: Matcher, ev: Event) -> bool:
     """Whether the event matches; an operator that cannot read an event counts as no match."""
     try:
-        return bool(flt(EventFlow(ev)))
+        return flt(ev)
     except (AttributeError, TypeError, ValueError):
         return False
 

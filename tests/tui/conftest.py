@@ -15,7 +15,7 @@ from inspector.analyzer import Analyzer
 from inspector.analyzer.core import AnalyzerConfig
 from inspector.sources.load import analyze_file
 from inspector.tui.app import TokentaxApp
-from inspector.tui.feed import RING, file_feed
+from inspector.tui.feed import RING, MultiFeed, file_feed
 from inspector.tui.fmt import Clock
 from tests.tui.procs import ROOT, Child, free_port, start_mitmdump
 
@@ -28,6 +28,33 @@ def file_app(path: Path = CAPTURE, out_dir: Path | None = None) -> TokentaxApp:
     analyzer = analyze_file(path, analyzer=Analyzer(AnalyzerConfig(recent_flows=RING)), show_progress=False)
     label = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
     return TokentaxApp(file_feed(path, analyzer, label), clock=UTC, out_dir=out_dir)
+
+
+MULTI = ("127.0.0.1:7391", "127.0.0.1:7392")
+
+
+def multi_app(path: Path = CAPTURE, out_dir: Path | None = None,
+              states: tuple[tuple[str, str], ...] = (("live", ""), ("live", ""))) -> TokentaxApp:
+    """Two sources with no socket: the capture's first half of flows as if from stream
+    127.0.0.1:7391 and the second half from 127.0.0.1:7392, each preceded by its session
+    and the summary its own proxy would have sent (an analyzer over that half)."""
+    import copy
+    import json
+
+    evs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    session = next(e for e in evs if e["type"] == "session")
+    flows = [e for e in evs if e["type"] == "flow"]
+    halves = (flows[: len(flows) // 2], flows[len(flows) // 2:])
+    feed = MultiFeed(list(MULTI))
+    for i, part in enumerate(halves):
+        proxy = Analyzer()
+        proxy.ingest(dict(session))
+        for ev in part:
+            proxy.ingest(copy.deepcopy(ev))
+        summary = {"v": 1, "type": "summary", "ts": proxy.now, "report": proxy.snapshot()}
+        feed.ingest_from(i, [dict(session), summary, *(copy.deepcopy(ev) for ev in part)])
+        feed.set_source_state(i, *states[i])
+    return TokentaxApp(feed, clock=UTC, out_dir=out_dir)
 
 
 @pytest.fixture

@@ -117,3 +117,77 @@ def test_open_builds_a_file_app(fake_run: list[app_module.TokentaxApp], capture:
     assert cli.main(["open", str(capture)]) == 0
     app = fake_run[0]
     assert app.feed.kind == "file" and app.feed.flows_held == 126 and app.client is None
+
+
+# -- attach to several streams -----------------------------------------------------------
+
+
+@pytest.fixture
+def streams():  # noqa: ANN201 - yields a function starting stream servers
+    """Real addon stream servers (inspector.sinks.stream) on a loop in a thread of this process."""
+    import asyncio
+    import threading
+
+    from inspector import events as E
+    from inspector.sinks.stream import StreamServer
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    servers: list[StreamServer] = []
+
+    def start(token: str = "") -> str:
+        greeting = [E.encode(E.session_event(1.0, source="live", key_id="k"))]
+        server = StreamServer("127.0.0.1", 0, token, lambda: greeting)
+        host, port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+        servers.append(server)
+        return f"{host}:{port}"
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
+
+
+def test_attach_several_builds_one_app_over_all(fake_run: list[app_module.TokentaxApp], streams) -> None:  # noqa: ANN001
+    from inspector.tui.feed import MultiFeed
+
+    a, b = streams("s3cret"), streams("s3cret")
+    down = f"127.0.0.1:{free_port()}"  # a node that is not up yet: shown as connecting, attached later
+    assert cli.main(["attach", a, b, down, "--token", "s3cret"]) == 0
+    app = fake_run[0]
+    assert isinstance(app.feed, MultiFeed) and app.feed.names == [a, b, down]
+    assert [c.address for c in app.clients] == [a, b, down]
+    assert all(c.token == "s3cret" for c in app.clients)
+
+
+def test_attach_one_address_stays_single(fake_run: list[app_module.TokentaxApp], streams) -> None:  # noqa: ANN001
+    a = streams()
+    assert cli.main(["attach", a]) == 0
+    app = fake_run[0]
+    assert not app.feed.multi and app.feed.source == a and len(app.clients) == 1
+
+
+def test_attach_several_with_a_bad_address() -> None:
+    msg = one_line_error(tokentax("attach", f"127.0.0.1:{free_port()}", "127.0.0.1:nope"))
+    assert "bad port 'nope'" in msg
+
+
+def test_attach_same_address_twice() -> None:
+    msg = one_line_error(tokentax("attach", "127.0.0.1:7391", "127.0.0.1:7391"))
+    assert "given twice" in msg
+
+
+def test_attach_several_none_up() -> None:
+    msg = one_line_error(tokentax("attach", f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"))
+    assert "none of the 2 streams answers" in msg and "connection refused" in msg
+
+
+def test_attach_several_one_refuses_the_token(streams) -> None:  # noqa: ANN001
+    a, b = streams(), streams("s3cret")
+    msg = one_line_error(tokentax("attach", a, b))
+    assert f"{b} refused us" in msg

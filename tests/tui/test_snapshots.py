@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from inspector.tui.components.flow_list import FlowList
-from tests.tui.conftest import file_app
+from tests.tui.conftest import file_app, multi_app
 
 SIZE = (160, 45)
 
@@ -74,3 +74,15 @@ def test_export_dialog(snap_compare) -> None:
 
 def test_narrow_terminal(snap_compare) -> None:
     assert snap_compare(file_app(), terminal_size=(100, 32), run_before=_select_callout)
+
+
+# Several sources (tokentax attach A B): the capture split in two, the second one disconnected.
+DOWN = (("live", ""), ("disconnected", "connection refused"))
+
+
+def test_multi_flows_with_source_column(snap_compare) -> None:
+    assert snap_compare(multi_app(states=DOWN), terminal_size=SIZE, run_before=_select_callout)
+
+
+def test_multi_sources_tab(snap_compare) -> None:
+    assert snap_compare(multi_app(states=DOWN), terminal_size=SIZE, press=["5"])

@@ -49,6 +49,8 @@ def detail_renderable(ev: Event | None, clock: Clock, correlation: str = "") -> 
         return Text("Select a flow (arrow keys or click) to see its fields and JWT claims.", style="dim")
     t = _grid()
     t.add_row("id", str(ev.get("id", "")))
+    if ev.get("source"):
+        t.add_row("source", str(ev["source"]))
     end = ev.get("end")
     t.add_row("time", f"{clock.time(ev.get('ts'), millis=True)} → {clock.time(end, millis=True) if end else '-'}")
     t.add_row("role", f"{ev.get('role')} (by {ev.get('role_by', '?')})")

@@ -26,14 +26,20 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("?", "this help"),
     ("q, ctrl+q", "quit"),
 )
+# Shown when several streams are attached (`tokentax attach A B ...`).
+MULTI_KEYS: tuple[tuple[str, str], ...] = (
+    ("5", "Sources tab: each stream's state and figures, and their sum; enter on a row filters the flows by it"),
+    ("source:NAME", "in the filter: only flows from streams whose HOST:PORT is NAME, ends with :NAME (the port) "
+                    "or contains NAME; several terms mean any of them, e.g. source:7392 ~m POST"),
+)
 EXPORT_FORMATS: tuple[tuple[str, str], ...] = (("md", "Markdown"), ("json", "JSON"), ("html", "HTML"))
 
 
-def help_renderable() -> Group:
+def help_renderable(multi: bool = False) -> Group:
     keys = Table.grid(padding=(0, 2))
     keys.add_column(style="bold")
     keys.add_column()
-    for k, what in KEYS:
+    for k, what in KEYS + (MULTI_KEYS if multi else ()):
         keys.add_row(k, what)
     flt = Table.grid(padding=(0, 2))
     flt.add_column(style="bold")
@@ -48,9 +54,13 @@ def help_renderable() -> Group:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
+    def __init__(self, multi: bool = False) -> None:
+        super().__init__()
+        self.multi = multi
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(help_renderable(), id="help-body")
+            yield Static(help_renderable(self.multi), id="help-body")
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

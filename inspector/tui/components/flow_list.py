@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from rich.cells import set_cell_size
@@ -46,11 +47,18 @@ HOST_MAX = 21  # 127.0.0.1:65535 fits; long names are cut rather than squeezing 
 NARROW = 90  # below this the token column is left out (it is in the detail pane)
 
 
-def column_widths(width: int) -> list[int]:
-    """Widths of COLUMNS for a line `width` cells wide (one space between shown columns; 0 = hidden)."""
+def columns(source_w: int = 0) -> tuple[tuple[str, int | None], ...]:
+    """COLUMNS, with a `source` column after the time when several streams are attached."""
+    if not source_w:
+        return COLUMNS
+    return COLUMNS[:1] + (("source", source_w),) + COLUMNS[1:]
+
+
+def column_widths(width: int, source_w: int = 0) -> list[int]:
+    """Widths of columns(source_w) for a line `width` cells wide (one space between shown columns; 0 = hidden)."""
     narrow = width < NARROW
     hidden = {"token"} if narrow else set()
-    cols = [(name, 8 if narrow and name == "time" else w) for name, w in COLUMNS]  # HH:MM:SS, no ms
+    cols = [(name, 8 if narrow and name == "time" else w) for name, w in columns(source_w)]  # HH:MM:SS, no ms
     shown = [(name, w) for name, w in cols if name not in hidden]
     fixed = sum(w for _, w in shown if w) + len(shown) - 1
     rest = max(16, width - fixed)
@@ -73,13 +81,14 @@ def token_of(ev: Event) -> str:
     return ""
 
 
-def row_cells(ev: Event, clock: Clock) -> list[str]:
+def row_cells(ev: Event, clock: Clock, label: Callable[[Any], str] | None = None) -> list[str]:
+    """The cells of one row; `label` names the source (only when a source column is shown)."""
     err = ev.get("error")
     status = ev.get("status")
     status_text = str(status) if status is not None else (str(err.get("kind", "error")) if isinstance(err, dict) else "-")
     port = ev.get("port")
     total = (ev.get("timing") or {}).get("total")
-    return [
+    cells = [
         clock.time(ev.get("ts"), millis=True),
         str(ev.get("role", "")),
         str(ev.get("method") or "-"),
@@ -89,15 +98,21 @@ def row_cells(ev: Event, clock: Clock) -> list[str]:
         ms(total) if total is not None else "-",
         token_of(ev),
     ]
+    if label is not None:
+        cells.insert(1, label(ev.get("source")))
+    return cells
 
 
-def row_text(ev: Event, clock: Clock, width: int) -> str:
+def row_text(ev: Event, clock: Clock, width: int, source_w: int = 0,
+             label: Callable[[Any], str] | None = None) -> str:
     """The plain text of one row, exactly as rendered (tests and the detail title use it)."""
-    return " ".join(set_cell_size(c, w) for c, w in zip(row_cells(ev, clock), column_widths(width)) if w)
+    cells = row_cells(ev, clock, label if source_w else None)
+    return " ".join(set_cell_size(c, w) for c, w in zip(cells, column_widths(width, source_w)) if w)
 
 
-def header_text(width: int) -> str:
-    return " ".join(set_cell_size(name, w) for (name, _), w in zip(COLUMNS, column_widths(width)) if w)
+def header_text(width: int, source_w: int = 0) -> str:
+    return " ".join(set_cell_size(name, w) for (name, _), w in zip(columns(source_w), column_widths(width, source_w))
+                    if w)
 
 
 class FlowHeader(Static):
@@ -105,7 +120,10 @@ class FlowHeader(Static):
 
     def render(self) -> str:
         lists = self.screen.query(FlowList)
-        return header_text(lists.first().line_width if lists else self.size.width)
+        if not lists:
+            return header_text(self.size.width)
+        fl = lists.first()
+        return header_text(fl.line_width, fl.source_w)
 
 
 class FlowList(ScrollView, can_focus=True):
@@ -113,7 +131,7 @@ class FlowList(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {
         "flow-list--cursor", "flow-list--inbound", "flow-list--callout", "flow-list--backend",
-        "flow-list--other", "flow-list--error", "flow-list--warn", "flow-list--dim",
+        "flow-list--other", "flow-list--error", "flow-list--warn", "flow-list--dim", "flow-list--source",
     }
     BINDINGS = [
         Binding("up", "cursor(-1)", "Up", show=False),
@@ -137,6 +155,8 @@ class FlowList(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.feed = feed
         self.clock = clock
+        self.source_w = feed.source_width  # 0: one source, no source column
+        self._label = getattr(feed, "label_of", None) if self.source_w else None
         self._count = 0  # feed.flows_seen at the last sync
         self._rows = 0
         self._filter: Matcher | None = None
@@ -173,7 +193,7 @@ class FlowList(ScrollView, can_focus=True):
         new = seen - self._count
         if new <= 0 and not self._rebuild:
             return 0
-        ring = feed.analyzer.recent
+        ring = feed.ring
         added = 0
         rebuilt = self._rebuild
         if self._filter is None:
@@ -304,6 +324,8 @@ class FlowList(ScrollView, can_focus=True):
         dim = st.get("dim", null)
         status_style = st.get(status_class, null) if status_class else null
         cols = [dim, st.get(role, null), null, null, null, status_style, null, dim]
+        if self.source_w:
+            cols.insert(1, st.get("source", null))
         if selected:
             over = st.get("cursor", Style(reverse=True))
             base = base + over
@@ -323,7 +345,7 @@ class FlowList(ScrollView, can_focus=True):
         base, *col_styles = self._row_styles(str(ev.get("role")), status_class, selected, st)
         segments: list[Segment] = []
         space = Segment(" ", base)
-        for cell, w, cs in zip(row_cells(ev, self.clock), column_widths(width), col_styles):
+        for cell, w, cs in zip(row_cells(ev, self.clock, self._label), column_widths(width, self.source_w), col_styles):
             if not w:
                 continue
             if segments:

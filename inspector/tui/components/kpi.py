@@ -46,7 +46,8 @@ def kpi_values(r: dict[str, Any]) -> dict[str, tuple[str, str]]:
         "tax": (f"{fmt.ms(tax['ms_per_inbound'])} · {fmt.pct(tax['share_of_ttfb'])}",
                 "bad" if tax["share_of_ttfb"] >= 0.2 else ("warn" if tax["ms_per_inbound"] else "")),
         "avoidable": ("-" if aph is None else f"{fmt.count(aph)} calls/h", "bad" if aph else ""),
-        "tokens": (fmt.count(r["tokens_distinct"]), ""),
+        # Summed over several proxies, distinct tokens are an upper bound (each counts its own).
+        "tokens": (("≤ " if r.get("combined") else "") + fmt.count(r["tokens_distinct"]), ""),
         "errors": (fmt.count(r["errors"]), "bad" if r["errors"] else ""),
     }
 
