@@ -12,9 +12,10 @@ summed tax time / summed time to first byte (`inbound.ttfb_total_ms`). What cann
   `combined` carries the largest per-source value, labelled as such;
 - distinct tokens: each proxy counts the tokens it saw (and fingerprints differ between
   proxies unless they share a fingerprint key), so the sum is an upper bound;
-- current rates of a source that is not live: its last report's rates are stale, so
-  they are left out of the summed rates (its counters stay in the totals, and its
-  per-second series keeps its place in time).
+- rates of a source that is not live: its last report's rates (per second, calls a
+  cache would remove per hour, caller seconds per day) are stale, so they are left out
+  of the summed rates (its counters stay in the totals, and its per-second series keeps
+  its place in time).
 
 Findings stay each proxy's own, each title prefixed with the source it came from.
 """
@@ -136,9 +137,10 @@ def combine(reports: Sequence[dict[str, Any]], names: Sequence[str] | None = Non
         if r_ttfb is not None:  # a source whose ttfb cannot be known stays out of the share entirely
             share_tax_ms += r_tax
             ttfb_ms += r_ttfb
-        if tax.get("avoidable_callouts_per_hour") is not None:
+        if is_live and tax.get("avoidable_callouts_per_hour") is not None:
             avoidable.append(_num(tax.get("avoidable_callouts_per_hour")))
-        caller_s_day += _num(tax.get("caller_seconds_per_day"))
+        if is_live:
+            caller_s_day += _num(tax.get("caller_seconds_per_day"))
         tokens_distinct += _int(r.get("tokens_distinct"))
         tokens += _tagged(r.get("tokens"), name)
         for lt in r.get("lifetimes") or []:

@@ -126,7 +126,9 @@ class TokentaxApp(App[int]):
         yield Rates(id="rates")
         with TabbedContent(id="tabs", initial="flows"):
             with TabPane("Flows", id="flows"):
-                example = "source:7391 ~m POST" if self.feed.multi else "~d auth & ~m POST"
+                example = "~d auth & ~m POST"
+                if isinstance(self.feed, MultiFeed):
+                    example = f"source:{self.feed.names[0].rsplit(':', 1)[-1]} ~m POST"
                 yield FilterInput(placeholder=f"filter, e.g. {example}   (/ to focus, enter applies, "
                                               "escape leaves, ? for the syntax)", id="filter")
                 yield Static("", id="filter-error")

@@ -88,6 +88,9 @@ def test_rates_are_summed_over_live_sources_only(two) -> None:
     assert a_dead["rates"]["inbound_per_s"] == pytest.approx(rb["rates"]["inbound_per_s"])
     assert a_dead["flows"] == both["flows"]  # a dead source's counts stay in the totals
     assert a_dead["combined"]["live"] == 1
+    assert a_dead["tax"]["avoidable_callouts_per_hour"] == rb["tax"]["avoidable_callouts_per_hour"]
+    assert a_dead["tax"]["caller_seconds_per_day"] == rb["tax"]["caller_seconds_per_day"]
+    assert combine([ra], [A], live=[False])["tax"]["avoidable_callouts_per_hour"] is None
     aph = ra["tax"]["avoidable_callouts_per_hour"] + rb["tax"]["avoidable_callouts_per_hour"]
     assert both["tax"]["avoidable_callouts_per_hour"] == pytest.approx(aph, abs=0.11)
 

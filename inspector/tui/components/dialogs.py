@@ -39,7 +39,8 @@ def help_renderable(multi: bool = False) -> Group:
     keys = Table.grid(padding=(0, 2))
     keys.add_column(style="bold")
     keys.add_column()
-    for k, what in KEYS + (MULTI_KEYS if multi else ()):
+    tabs = next(i for i, (k, _) in enumerate(KEYS) if k.startswith("1 2 3 4")) + 1
+    for k, what in KEYS[:tabs] + (MULTI_KEYS if multi else ()) + KEYS[tabs:]:
         keys.add_row(k, what)
     flt = Table.grid(padding=(0, 2))
     flt.add_column(style="bold")
