@@ -164,7 +164,7 @@ def waterfall_renderable(inbound: Event | None, hops: list[HopRow], clock: Clock
     gw.truncate(LABEL_W, overflow="ellipsis", pad=True)
     lines.append(row(gw, _overhead_bar(inbound, hops, t0, span, bar_w), f"{ms(overhead):<9}", "bold"))
     lines.append(Text(""))
-    legend = Text("phases: ", style="dim")
+    legend = Text.assemble(("phases: ", "dim"))  # not a dim base style: the swatches must match the bars
     for name, style in PHASES:
         legend.append("██", style)
         legend.append(f" {name}  ")
