@@ -247,7 +247,7 @@ class TokenTax:
                 tb = tb.tb_next
             loc = f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else "?"
             # The message is left out on purpose: it could quote traffic (a token, a header).
-            log.warning(f"tokentax: addon error #{self.errors} in {where}: {type(exc).__name__} at {loc}; "
+            log.error(f"tokentax: addon error #{self.errors} in {where}: {type(exc).__name__} at {loc}; "
                         f"flow passed through untouched")
 
     def response(self, flow: Any) -> None:

@@ -74,6 +74,7 @@ class Analyzer:
         self._route_of: dict[tuple, RouteStats] = {}  # raw (role, method, host, port, path) -> its route
         # callouts
         self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
+        self.callouts_unreadable = 0
         self.callout_hist = LogHistogram()
         self.redundant_ms = 0.0
         self.callout_failures: Counter[str] = Counter()
@@ -229,7 +230,13 @@ class Analyzer:
                 ks.last_burst_at = ts
         tok = ev.get("token") or {}
         fp = tok.get("fp")
-        ok = error is None and status is not None and status < 400 and fp is not None and not tok.get("error")
+        answered = error is None and status is not None and status < 400 and not tok.get("error")
+        if answered and fp is None:
+            # A 2xx we could not read a token from (not JSON, or over the parse limit): not a
+            # failure, but no token facts either.
+            self.callouts_unreadable += 1
+            return
+        ok = answered
         if end >= self.last_callout_end:
             self.last_callout_end = end
             self.last_callout_failed = not ok
@@ -346,6 +353,7 @@ class Analyzer:
                 "redundant": self.redundant,
                 "identical": self.identical,
                 "failed": self.callouts_failed,
+                "unreadable": self.callouts_unreadable,
                 "per_inbound": round(callouts / inbound, 3) if inbound else None,
                 "redundant_share": round(self.redundant / callouts, 4) if callouts else 0.0,
                 "p50_ms": self.callout_hist.percentile(0.5),

@@ -102,9 +102,8 @@ def flow_event(flow: Any, ctx: RecordContext) -> Event:
     resp_obj = None
     if resp is not None and "json" in rsh.get("content-type", "json").lower():
         body = resp.raw_content
-        if body and rsh.get("content-encoding") and len(body) <= T.MAX_PARSE_BYTES:
-            # not .content: a body that lies about its encoding raises there; this returns it as is
-            body = resp.get_content(strict=False)
+        if body and rsh.get("content-encoding"):
+            body = T.bounded_decode(body, rsh["content-encoding"])
         resp_obj = T.parse_json_object(body)
     bearer = T.bearer_facts(rqh.get("authorization"), ctx.fpr)
     role, role_by = _role(flow, ctx, form, resp_obj, bearer, port, spec)

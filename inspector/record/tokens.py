@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import re
+import zlib
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
@@ -72,6 +73,37 @@ def request_facts(form: dict[str, str], authorization: str | None) -> dict[str, 
     if aud:
         facts["audience"] = aud
     return facts
+
+
+def bounded_decode(body: bytes, encoding: str) -> bytes | None:
+    """A compressed body, decoded only as far as the parse limit (no decompression bomb).
+
+    gzip and deflate stream through zlib with a cap on the output; other encodings
+    (br, zstd) are decoded only when the compressed body is tiny. A body that fails to
+    decode is returned as it is, for the JSON parse to judge. None: not parsed.
+    """
+    enc = encoding.strip().lower()
+    try:
+        if enc in ("gzip", "x-gzip", "deflate"):
+            wbits = 16 + zlib.MAX_WBITS if "gzip" in enc else zlib.MAX_WBITS
+            try:
+                out = zlib.decompressobj(wbits).decompress(body, MAX_PARSE_BYTES + 1)
+            except zlib.error:
+                if enc != "deflate":
+                    raise
+                out = zlib.decompressobj(-zlib.MAX_WBITS).decompress(body, MAX_PARSE_BYTES + 1)  # raw deflate
+            return out if len(out) <= MAX_PARSE_BYTES else None
+        if enc in ("identity", ""):
+            return body
+        if len(body) <= 4096:
+            from mitmproxy.net.encoding import decode
+
+            out = decode(body, enc)
+            return out if isinstance(out, bytes) and len(out) <= MAX_PARSE_BYTES else None
+    except Exception:  # noqa: BLE001 - any codec failure: the body lies about its encoding
+        # Read it as it is (as mitmproxy's get_content(strict=False) would); the JSON parse decides.
+        return body if len(body) <= MAX_PARSE_BYTES else None
+    return None
 
 
 def parse_json_object(body: bytes | None) -> dict[str, Any] | None:

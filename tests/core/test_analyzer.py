@@ -170,3 +170,11 @@ def test_issuances_keep_an_old_long_lived_token_after_trimming() -> None:
     for k in (5.0, 1.0, 3.0):  # out of order arrival
         iss2.add(k, k + 0.5)
     assert iss2.valid_at(1.2) and not iss2.valid_at(2.0) and iss2.valid_at(3.4)
+
+
+def test_unreadable_2xx_token_response_is_not_a_failure() -> None:
+    a = Analyzer()
+    a.ingest(callout(1000.0, 50, None))  # 200, but no token could be read (not JSON, or too large)
+    c = a.snapshot()["callouts"]
+    assert c["failed"] == 0 and c["unreadable"] == 1 and c["total"] == 1
+    assert "auth-failure" not in ids(a.snapshot())

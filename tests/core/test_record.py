@@ -169,3 +169,18 @@ def test_events_roundtrip_and_reject_newer_schema() -> None:
         E.decode(b'{"v": 2, "type": "flow"}')
     with pytest.raises(E.EventError):
         E.decode(b"[1,2]")
+
+
+def test_compressed_token_response_parsed_but_never_a_bomb() -> None:
+    import gzip
+
+    from inspector.record.tokens import MAX_PARSE_BYTES, bounded_decode
+
+    body = json.dumps({"access_token": "a" * 40, "token_type": "Bearer", "expires_in": 60}).encode()
+    f = _flow("POST", "/oauth2/token", b"grant_type=client_credentials",
+              {"content-type": "application/x-www-form-urlencoded"}, resp_body=gzip.compress(body),
+              resp_headers={"content-type": "application/json", "content-encoding": "gzip"})
+    assert flow_event(f, RecordContext())["token"]["expires_in"] == 60
+    bomb = gzip.compress(b"{" + b" " * (50 * MAX_PARSE_BYTES) + b"}")  # 12 MB of JSON in ~13 KB
+    assert len(bomb) < MAX_PARSE_BYTES and bounded_decode(bomb, "gzip") is None
+    assert bounded_decode(b"{}", "gzip") == b"{}"  # lies about its encoding: taken as it is
