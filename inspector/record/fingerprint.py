@@ -8,8 +8,9 @@ without the key. Only a prefix is kept: enough to tell tokens apart, useless as 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
+from collections import OrderedDict
+from typing import Any
 
 FP_HEX_CHARS = 12
 
@@ -28,10 +29,20 @@ def key_from_text(text: str) -> bytes:
 class Fingerprinter:
     """Turns secrets into keyed fingerprints. Hold one per session."""
 
-    __slots__ = ("_key", "key_id")
+    __slots__ = ("_key", "key_id", "_claims", "_inner", "_outer")
+    CLAIMS_MEMO = 4096
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key if key is not None else new_key()
+        # Decoded JWT facts by fingerprint: a gateway presents the same token on every
+        # call, so decoding it once per session instead of once per flow is most of the
+        # record layer's cost saved. Holds facts, never the token.
+        self._claims: OrderedDict[str, Any] = OrderedDict()
+        # HMAC (RFC 2104) with the keyed inner and outer hash states prepared once: per
+        # token it is two cheap state copies instead of an OpenSSL HMAC setup (~10 us here).
+        block = self._key.ljust(64, b"\0") if len(self._key) <= 64 else hashlib.sha256(self._key).digest().ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         # A public name for the key: lets two captures say whether their fingerprints compare.
         self.key_id = hashlib.sha256(b"tokentax-key-id" + self._key).hexdigest()[:8]
 
@@ -44,4 +55,20 @@ class Fingerprinter:
                 data = secret.encode("utf-8", "surrogatepass")
         else:
             data = secret
-        return hmac.new(self._key, data, hashlib.sha256).hexdigest()[:FP_HEX_CHARS]
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:FP_HEX_CHARS]
+
+    def remembered_claims(self, fp: str, token: str, decode: Any) -> Any:
+        """decode(token), memoised by the token's fingerprint (bounded LRU)."""
+        memo = self._claims
+        if fp in memo:
+            memo.move_to_end(fp)
+            claims = memo[fp]
+        else:
+            claims = memo[fp] = decode(token)
+            if len(memo) > self.CLAIMS_MEMO:
+                memo.popitem(last=False)
+        return dict(claims) if claims is not None else None

@@ -78,7 +78,7 @@ def _role(flow: Any, ctx: RecordContext, form: dict[str, str], resp_obj: dict | 
     if role:
         return role, "listener"
     req = flow.request
-    role = R.role_by_rules(req.pretty_host, req.port, req.path.split("?", 1)[0], ctx.rules)
+    role = R.role_by_rules(req.host, req.port, req.path.split("?", 1)[0], ctx.rules)
     if role:
         return role, "rule"
     if "grant_type" in form or T.looks_like_token_response(resp_obj):
@@ -104,7 +104,8 @@ def flow_event(flow: Any, ctx: RecordContext) -> Event:
         body = resp.raw_content
         if body and rsh.get("content-encoding"):
             body = T.bounded_decode(body, rsh["content-encoding"])
-        resp_obj = T.parse_json_object(body)
+        if body and (b"access_token" in body or b'"error"' in body):  # only what can be a token answer
+            resp_obj = T.parse_json_object(body)
     bearer = T.bearer_facts(rqh.get("authorization"), ctx.fpr)
     role, role_by = _role(flow, ctx, form, resp_obj, bearer, port, spec)
 
@@ -127,7 +128,9 @@ def flow_event(flow: Any, ctx: RecordContext) -> Event:
         "listener": _listener_label(port, spec),
         "method": clean_text(req.method),
         "scheme": clean_text(req.scheme),
-        "host": clean_text(req.pretty_host),
+        # req.host, not pretty_host: the target either way in reverse and regular mode, and
+        # pretty_host parses the Host header through IDNA (a quarter of the record cost).
+        "host": clean_text(req.host),
         "port": req.port,
         "path": clean_text(req.path.split("?", 1)[0][:MAX_PATH]),
         "status": resp.status_code if resp is not None else None,

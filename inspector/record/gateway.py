@@ -31,14 +31,23 @@ _SIGNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+_BY_NAME: dict[str, list[tuple[str, str]]] = {}
+for _product, _name, _needle in _SIGNS:
+    _BY_NAME.setdefault(_name, []).append((_product, _needle))
+
+
 def gateway_hints(headers: Mapping[str, str]) -> list[str]:
-    found: list[str] = []
-    for product, name, needle in _SIGNS:
-        value = headers.get(name)
-        if value is None:
+    """Products whose headers these are, in table order. Headers keyed by lower-case name."""
+    found: list[tuple[int, str]] = []
+    for name, value in headers.items():
+        signs = _BY_NAME.get(name)
+        if signs is None:
             continue
-        if needle and needle not in value.lower():
-            continue
-        if product not in found:
-            found.append(product)
-    return found
+        low = value.lower()
+        for product, needle in signs:
+            if (not needle or needle in low) and all(product != p for _, p in found):
+                found.append((_ORDER[product], product))
+    return [p for _, p in sorted(found)]
+
+
+_ORDER = {product: i for i, (product, _, _) in enumerate(_SIGNS)}

@@ -131,7 +131,7 @@ def response_facts(obj: dict[str, Any], fpr: Fingerprinter) -> dict[str, Any]:
     access = obj.get("access_token")
     if isinstance(access, str) and access:
         facts["fp"] = fpr.fp(access)
-        claims = jwt.decode(access)
+        claims = fpr.remembered_claims(facts["fp"], access, jwt.decode)
         if claims:
             facts["jwt"] = claims
     token_type = _text(obj.get("token_type"), 40)
@@ -167,7 +167,7 @@ def bearer_facts(authorization: str | None, fpr: Fingerprinter) -> dict[str, Any
     if not value:
         return {"kind": "empty"}
     facts: dict[str, Any] = {"fp": fpr.fp(value)}
-    claims = jwt.decode(value)
+    claims = fpr.remembered_claims(facts["fp"], value, jwt.decode)
     if claims is not None:
         facts["kind"] = "jwt"
         facts["jwt"] = claims

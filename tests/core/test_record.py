@@ -184,3 +184,13 @@ def test_compressed_token_response_parsed_but_never_a_bomb() -> None:
     bomb = gzip.compress(b"{" + b" " * (50 * MAX_PARSE_BYTES) + b"}")  # 12 MB of JSON in ~13 KB
     assert len(bomb) < MAX_PARSE_BYTES and bounded_decode(bomb, "gzip") is None
     assert bounded_decode(b"{}", "gzip") == b"{}"  # lies about its encoding: taken as it is
+
+
+def test_fingerprint_is_standard_hmac_sha256() -> None:
+    import hashlib
+    import hmac
+
+    for key in (b"k" * 32, b"short", b"x" * 100):
+        for token in ("abc", "é" * 50, ""):
+            expected = hmac.new(key, token.encode(), hashlib.sha256).hexdigest()[:12]
+            assert Fingerprinter(key).fp(token) == expected
