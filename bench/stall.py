@@ -16,13 +16,11 @@ Goal: ratio >= 0.95.
 from __future__ import annotations
 
 import argparse
-import http.client
 import re
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -30,61 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.overhead import BACKEND, drive, free_port  # noqa: E402  (the same backend and client)
 from inspector.mitmdump import Mitmdump  # noqa: E402
-
-BACKEND = r'''
-import asyncio
-BODY = b'{"ok":true,"items":[1,2,3]}'
-RESP = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(BODY), BODY)
-async def handle(r, w):
-    try:
-        while True:
-            await r.readuntil(b"\r\n\r\n")
-            w.write(RESP)
-            await w.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
-        w.close()
-async def main():
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=512)
-    print(srv.sockets[0].getsockname()[1], flush=True)
-    await srv.serve_forever()
-asyncio.run(main())
-'''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def drive(port: int, requests: int, clients: int) -> float:
-    """`requests` GETs over `clients` kept-alive connections; requests per second."""
-    per = requests // clients
-    errors: list[str] = []
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            for i in range(per):
-                conn.request("GET", f"/orders/{i}", headers={"authorization": "Bearer " + "x" * 40})
-                conn.getresponse().read()
-        except Exception as exc:  # noqa: BLE001
-            errors.append(repr(exc))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    if errors:
-        raise SystemExit(f"client errors: {errors[:3]}")
-    return per * clients / elapsed
-
 
 def dropped(metrics: str) -> int:
     with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10) as r:
