@@ -40,12 +40,18 @@ async def handle(r, w):
     try:
         while True:
             head = await r.readuntil(b"\r\n\r\n")
+            n = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    n = int(line.split(b":")[1])
+            if n:
+                await r.readexactly(n)
             w.write(RESP)
             await w.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         w.close()
 async def main():
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=512)
     print(srv.sockets[0].getsockname()[1], flush=True)
     await srv.serve_forever()
 asyncio.run(main())

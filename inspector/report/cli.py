@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from inspector.errors import UserError
 from inspector.report.render import FORMATS
 
 
@@ -22,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspector.report.render import render
+    from inspector.report.render import render, write_output
     from inspector.sources.detect import LoadOptions
     from inspector.sources.load import analyze_file
 
@@ -35,12 +33,5 @@ def run(args: argparse.Namespace) -> int:
 
         waterfall = sample_waterfall(analyzer)
     out = render(snap, args.format, color=color, waterfall=waterfall)
-    if args.output:
-        try:
-            Path(args.output).write_text(out, encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
-        print(f"tokentax: wrote {args.format} report to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(out)
+    write_output(out, args.output, f"{args.format} report")
     return 0

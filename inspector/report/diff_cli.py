@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-from inspector.errors import UserError
 
 FORMATS = ("text", "md", "json")
 
@@ -26,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from inspector.report.diff import diff, render_diff
+    from inspector.report.render import write_output
     from inspector.sources.detect import LoadOptions
     from inspector.sources.load import analyze_file
 
@@ -33,12 +31,5 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.before, args.after):
         snaps.append(analyze_file(path, LoadOptions(inbound=args.inbound, rules=args.rules)).snapshot())
     out = render_diff(diff(snaps[0], snaps[1]), args.format)
-    if args.output:
-        try:
-            Path(args.output).write_text(out, encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
-        print(f"tokentax: wrote {args.format} diff to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(out)
+    write_output(out, args.output, f"{args.format} diff")
     return 0

@@ -76,3 +76,20 @@ def render(s: dict[str, Any], fmt: str, color: bool = False, waterfall: list[dic
 
         return to_html(s, waterfall)
     return to_text(s, color=color)
+
+
+def write_output(text: str, output: str | None, what: str) -> None:
+    """The rendered report to a file (saying where, on stderr) or to standard output."""
+    import sys
+    from pathlib import Path
+
+    from inspector.errors import UserError
+
+    if not output:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{output}: cannot write ({exc.strerror or exc})") from None
+    print(f"tokentax: wrote {what} to {output}", file=sys.stderr)

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from bench.overhead import BACKEND as FAST_BACKEND  # the benches' fast upstream, also for tests
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -403,30 +404,6 @@ def scripted_mitmdump(script: Path, args: list[str], **kw: Any) -> Any:
 
 # -- a fast upstream in its own process -------------------------------------------------------------
 
-FAST_BACKEND = r"""
-import asyncio, sys
-BODY = b'{"ok":true,"items":[1,2,3]}'
-RESP = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(BODY), BODY)
-async def handle(r, w):
-    try:
-        while True:
-            head = await r.readuntil(b"\r\n\r\n")
-            n = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    n = int(line.split(b":")[1])
-            if n:
-                await r.readexactly(n)
-            w.write(RESP)
-            await w.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
-        w.close()
-async def main():
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=512)
-    print(srv.sockets[0].getsockname()[1], flush=True)
-    await srv.serve_forever()
-asyncio.run(main())
-"""
 
 
 class FastBackend:

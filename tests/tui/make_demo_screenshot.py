@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -27,6 +26,7 @@ from inspector.tui.app import TokentaxApp  # noqa: E402
 from inspector.tui.components.flow_list import FlowList  # noqa: E402
 from inspector.tui.feed import Feed  # noqa: E402
 from tests.tui.helpers import until  # noqa: E402
+from tests.tui.make_screenshot import svg_to_png  # noqa: E402
 from tests.tui.procs import ROOT  # noqa: E402
 
 OUT = ROOT / "docs" / "demo.png"
@@ -97,13 +97,7 @@ def main() -> None:
                 load.kill()
                 load.wait()
         session.stop()
-    svg = svg.replace("&#160;", " ").replace("<svg ", '<svg xml:space="preserve" ', 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "demo.svg"
-        src.write_text(svg, encoding="utf-8")
-        OUT.parent.mkdir(exist_ok=True)
-        subprocess.run(["rsvg-convert", "-o", str(OUT), str(src)], check=True)
-    print(f"wrote {OUT}")
+    svg_to_png(svg, OUT)
 
 
 if __name__ == "__main__":

@@ -34,14 +34,19 @@ async def shoot() -> str:
         return app.export_screenshot(title="tokentax open tests/data/naive_gateway.jsonl")
 
 
-def main() -> None:
-    svg = asyncio.run(shoot()).replace("&#160;", " ").replace("<svg ", '<svg xml:space="preserve" ', 1)
+def svg_to_png(svg: str, out: Path) -> None:
+    """Textual's SVG as a PNG: no-break spaces made plain first, or rsvg shifts columns."""
+    svg = svg.replace("&#160;", " ").replace("<svg ", '<svg xml:space="preserve" ', 1)
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "tui.svg"
+        src = Path(tmp) / "shot.svg"
         src.write_text(svg, encoding="utf-8")
-        OUT.parent.mkdir(exist_ok=True)
-        subprocess.run(["rsvg-convert", "-o", str(OUT), str(src)], check=True)
-    print(f"wrote {OUT}")
+        out.parent.mkdir(exist_ok=True)
+        subprocess.run(["rsvg-convert", "-o", str(out), str(src)], check=True)
+    print(f"wrote {out}")
+
+
+def main() -> None:
+    svg_to_png(asyncio.run(shoot()), OUT)
 
 
 if __name__ == "__main__":
