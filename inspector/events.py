@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 
 SCHEMA_VERSION = 1
-EVENT_SCHEMA = "tokentax.event/1"
 
 # Event types.
 SESSION = "session"  # first line of a capture / stream: who wrote it and how

@@ -26,13 +26,6 @@ class LogHistogram:
         if ms > self.max:
             self.max = ms
 
-    def merge(self, other: LogHistogram) -> None:
-        for k, v in other.counts.items():
-            self.counts[k] = self.counts.get(k, 0) + v
-        self.n += other.n
-        self.total += other.total
-        self.max = max(self.max, other.max)
-
     def percentile(self, q: float) -> float | None:
         if not self.n:
             return None
@@ -45,7 +38,3 @@ class LogHistogram:
                 value = _MIN_MS * _BASE ** (idx + 0.5) if idx else 0.0
                 return round(min(value, self.max), 3)
         return round(self.max, 3)
-
-    @property
-    def mean(self) -> float | None:
-        return round(self.total / self.n, 3) if self.n else None

@@ -178,3 +178,17 @@ def test_unreadable_2xx_token_response_is_not_a_failure() -> None:
     c = a.snapshot()["callouts"]
     assert c["failed"] == 0 and c["unreadable"] == 1 and c["total"] == 1
     assert "auth-failure" not in ids(a.snapshot())
+
+
+def test_every_finding_id_is_a_documented_one() -> None:
+    from inspector.analyzer.findings import FINDING_IDS
+
+    a = Analyzer()
+    for i in range(10):
+        for ev in naive_request(1000.0 + i * 0.01, i, "same"):
+            a.ingest(ev)
+    a.ingest(callout(2000.0, 50, None, status=401, error="invalid_client"))
+    a.ingest(flow("inbound", 2001.0, 5, status=401, gateway=["Kong"]))
+    a.ingest(flow("inbound", 2002.0, 5, status=401))
+    found = ids(a.snapshot())
+    assert len(found) >= 7 and found <= set(FINDING_IDS)
