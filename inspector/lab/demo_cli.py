@@ -23,8 +23,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the lab gateway behind the inspector and show the token tax live",
                        description="Run a gateway, auth server and backend on loopback with mitmdump and the "
                                    "addon on every hop, send traffic, and show what it costs.")
-    p.add_argument("--gateway", choices=("naive", "cached", "poison"), default="naive",
-                   help="naive: a token per request (default); cached: a correct cache; poison: caches errors")
+    from inspector.lab.lab_cli import STRATEGY_CHOICES
+
+    p.add_argument("--gateway", choices=STRATEGY_CHOICES, default="naive", metavar="MODE",
+                   help="naive: a token per request (default); cached: a correct cache; poison: caches errors; "
+                        "and one naive/cached pair per kind of auth work: " + ", ".join(STRATEGY_CHOICES[3:]))
     p.add_argument("--auth-latency", default="0.8s", metavar="DURATION",
                    help="token endpoint latency, e.g. 50ms or 0.8s (default 0.8s, as in the real case)")
     p.add_argument("--auth-fail-first", default="0", metavar="N", help="the first N token requests fail (401)")
@@ -79,8 +82,11 @@ def run(args: argparse.Namespace) -> int:
         session.start()
         print(f"tokentax demo: gateway {session.gateway_url} (through mitmdump), stream {session.mitm.stream}",
               flush=True)
+        callers = []  # modes that check the caller: log the lab users in, directly (not through the proxy)
+        if session.lab.info.get("caller_bearer"):
+            callers = ["--token-url", session.lab.info["token_url"], "--secrets-file", session.lab.info["secrets_file"]]
         load = subprocess.Popen([sys.executable, "-m", "inspector.lab.loadgen", session.gateway_url,
-                                 "--rate", str(rate), "--concurrency", "64", "--duration", f"{duration}s"],
+                                 "--rate", str(rate), "--concurrency", "64", "--duration", f"{duration}s", *callers],
                                 stdout=subprocess.DEVNULL if not headless else None,
                                 stderr=subprocess.DEVNULL if not headless else None, stdin=subprocess.DEVNULL)
         if headless:

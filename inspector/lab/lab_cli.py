@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 
 from inspector.errors import UserError
 from inspector.lab.durations import parse_duration
+from inspector.lab.faults import KINDS
+from inspector.lab.modes import NAMES, mode
 
 if TYPE_CHECKING:
     from inspector.lab.stack import LabConfig, LabStack
 
-STRATEGY_CHOICES = ("naive", "cached", "poison")
+STRATEGY_CHOICES = NAMES  # the same table as gateway.STRATEGIES (inspector.lab.modes)
 
 
 def add_lab_options(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,11 @@ def add_lab_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-trace-propagation", action="store_true", help="gateway drops traceparent/x-request-id")
     g.add_argument("--gateway-auth-url", default=None, metavar="URL", help="base URL the gateway calls for tokens (default: the lab auth server)")
     g.add_argument("--gateway-backend-url", default=None, metavar="URL", help="base URL the gateway forwards to (default: the lab backend)")
+    g.add_argument("--gateway-authz-url", default=None, metavar="URL", help="base URL of the forward-auth service the gateway asks (default: the lab's)")
+    g.add_argument("--gateway-relay-url", default=None, metavar="URL", help="base URL of the token relay the loopback gateway calls (default: the lab's)")
+    g.add_argument("--relay-upstream-url", default=None, metavar="URL", help="base URL the token relay sends its misses to (default: the lab auth server)")
+    g.add_argument("--decision-ttl", default="60s", metavar="DURATION", help="forward-auth-cached: how long an allow decision is reused")
+    g.add_argument("--jwks-refetch-interval", default="10s", metavar="DURATION", help="jwks-cached: at most one unknown-kid refetch per this long")
     a = parser.add_argument_group("auth server")
     a.add_argument("--auth-latency", default="0.8s", metavar="DURATION", help="token endpoint think time (default: 0.8s)")
     a.add_argument("--token-mode", choices=("same", "new"), default="same", help="same: re-issue the token until it expires; new: a new token per call")
@@ -46,9 +53,16 @@ def add_lab_options(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--client-id", default="tokentax-gateway", help="the gateway's client_id")
     a.add_argument("--client-secret", default=None, help="the gateway's client secret (default: random per run)")
     a.add_argument("--seed", type=int, default=None, help="seed for the failure rates")
+    a.add_argument("--auth-fail-on", default=None, metavar="KINDS", help=f"comma-separated kinds failures apply to ({','.join(KINDS)}; default: those the gateway mode calls)")
+    a.add_argument("--user-expires-in", default="3600", metavar="SECONDS", help="lifetime of user tokens (default: 3600)")
+    a.add_argument("--jwks-max-age", default="300", metavar="SECONDS", help="Cache-Control max-age of JWKS answers (default: 300)")
+    a.add_argument("--key-rotation", default="0", metavar="DURATION", help="rotate the signing key this often (default: never)")
+    a.add_argument("--key-grace", default="10m", metavar="DURATION", help="how long a rotated-out key stays in the JWKS")
+    a.add_argument("--secrets-file", default=None, metavar="PATH", help="write the client secret and user passwords here (default: a private temp file)")
+    a.add_argument("--authz-latency", default="0s", metavar="DURATION", help="forward-auth service think time (default: 0)")
     b = parser.add_argument_group("backend and ports")
     b.add_argument("--backend-latency", default="20ms", metavar="DURATION", help="backend think time (default: 20ms)")
-    for name in ("auth", "backend", "gateway"):
+    for name in ("auth", "backend", "gateway", "authz", "relay", "control"):
         b.add_argument(f"--{name}-port", type=int, default=0, metavar="PORT", help=f"{name} port on 127.0.0.1 (default: any free port)")
 
 
@@ -102,6 +116,16 @@ def config_from_args(args: argparse.Namespace) -> LabConfig:
         raise UserError("invalid --expires-in 0: a token must live at least one second")
     if not args.client_id:
         raise UserError("invalid --client-id: must not be empty")
+    fail_on = None
+    if args.auth_fail_on is not None:
+        fail_on = tuple(k.strip() for k in args.auth_fail_on.split(",") if k.strip())
+        bad = [k for k in fail_on if k not in KINDS]
+        if bad:
+            raise UserError(f"invalid --auth-fail-on {bad[0]!r}: expected kinds from {', '.join(KINDS)}")
+    user_expires_in = _count(args.user_expires_in, "--user-expires-in")
+    if user_expires_in == 0:
+        raise UserError("invalid --user-expires-in 0: a token must live at least one second")
+    rotation = parse_duration(args.key_rotation)
     auth = AuthConfig(
         client_id=args.client_id,
         latency=parse_duration(args.auth_latency),
@@ -114,6 +138,11 @@ def config_from_args(args: argparse.Namespace) -> LabConfig:
         rate_timeout=rates["timeout"],
         timeout_hold=parse_duration(args.auth_hold),
         seed=args.seed,
+        fail_on=fail_on,
+        user_expires_in=user_expires_in,
+        jwks_max_age=_count(args.jwks_max_age, "--jwks-max-age"),
+        key_rotation=rotation or None,
+        key_grace=parse_duration(args.key_grace),
     )
     if args.client_secret:
         auth.client_secret = args.client_secret
@@ -121,19 +150,28 @@ def config_from_args(args: argparse.Namespace) -> LabConfig:
         strategy=args.gateway,
         auth_url=_base_url(args.gateway_auth_url, "--gateway-auth-url"),
         backend_url=_base_url(args.gateway_backend_url, "--gateway-backend-url"),
+        authz_url=_base_url(args.gateway_authz_url, "--gateway-authz-url"),
+        relay_url=_base_url(args.gateway_relay_url, "--gateway-relay-url"),
+        decision_ttl=parse_duration(args.decision_ttl),
+        jwks_refetch_interval=parse_duration(args.jwks_refetch_interval),
         scope=args.scope,
         audience=args.audience,
         skew=parse_duration(args.cache_skew),
         auth_timeout=parse_duration(args.gateway_auth_timeout),
         propagate_trace=not args.no_trace_propagation,
     )
+    from inspector.lab.authorizer import AuthorizerConfig
+    from inspector.lab.relay import RelayConfig
+
     return LabConfig(
         auth=auth,
         backend=BackendConfig(latency=parse_duration(args.backend_latency)),
         gateway=gateway,
-        auth_port=_port(args.auth_port, "--auth-port"),
-        backend_port=_port(args.backend_port, "--backend-port"),
-        gateway_port=_port(args.gateway_port, "--gateway-port"),
+        authz=AuthorizerConfig(latency=parse_duration(args.authz_latency)),
+        relay=RelayConfig(upstream_url=_base_url(args.relay_upstream_url, "--relay-upstream-url")),
+        secrets_file=args.secrets_file,
+        **{f"{n}_port": _port(getattr(args, f"{n}_port"), f"--{n}-port")
+           for n in ("auth", "backend", "gateway", "authz", "relay", "control")},
     )
 
 
@@ -156,13 +194,8 @@ def mitmdump_command(lab_urls: dict[str, str], listeners: dict[str, int]) -> str
 
     `--listen-host 127.0.0.1` because mitmproxy otherwise listens on every interface.
     """
-    return (
-        "mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py"
-        f" --mode reverse:{lab_urls['gateway']}@{listeners['gateway']}"
-        f" --mode reverse:{lab_urls['auth']}@{listeners['auth']}"
-        f" --mode reverse:{lab_urls['backend']}@{listeners['backend']}"
-        f" --set tokentax_inbound={listeners['gateway']}"
-    )
+    modes = "".join(f" --mode reverse:{lab_urls[name]}@{port}" for name, port in listeners.items())
+    return f"mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py{modes} --set tokentax_inbound={listeners['gateway']}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,7 +208,8 @@ def run(args: argparse.Namespace) -> int:
     listeners: dict[str, int] = {}
     if not args.direct:
         taken = {config.auth_port, config.backend_port, config.gateway_port} - {0}
-        for name in ("gateway", "auth", "backend"):
+        extra = [u for u in ("authz", "relay") if u in mode(config.gateway.strategy).upstreams]
+        for name in ("gateway", "auth", "backend", *extra):
             port = free_port()
             while port in taken:
                 port = free_port()
@@ -184,6 +218,11 @@ def run(args: argparse.Namespace) -> int:
         gw = config.gateway
         gw.auth_url = gw.auth_url or f"http://127.0.0.1:{listeners['auth']}"
         gw.backend_url = gw.backend_url or f"http://127.0.0.1:{listeners['backend']}"
+        if "authz" in listeners:
+            gw.authz_url = gw.authz_url or f"http://127.0.0.1:{listeners['authz']}"
+        if "relay" in listeners:
+            gw.relay_url = gw.relay_url or f"http://127.0.0.1:{listeners['relay']}"
+            config.relay.upstream_url = config.relay.upstream_url or gw.auth_url
 
     def ready(lab: LabStack) -> None:
         print(_banner(lab, listeners), flush=True)
@@ -205,9 +244,11 @@ def _banner(lab: LabStack, listeners: dict[str, int]) -> str:
         f"  auth server  {u.token_url}  (client_id {lab.config.auth.client_id})",
         f"  backend      {u.backend}  (/orders, /orders/ID, /users/ID, /inventory)",
         f"  gateway      {u.gateway}  -> tokens from {u.gateway_auth_url}, backend at {u.gateway_backend_url}",
+        f"  authz        {u.authz}/verify  relay {u.relay}/oauth2/token -> {u.relay_upstream_url}",
+        f"  secrets      client secret and user passwords in {lab.secrets_file} (JSON; never printed)",
     ]
     if listeners:
-        urls = {"gateway": u.gateway, "auth": u.auth, "backend": u.backend}
+        urls = {"gateway": u.gateway, "auth": u.auth, "backend": u.backend, "authz": u.authz, "relay": u.relay}
         lines += [
             "",
             "Put mitmproxy in front of all three (another terminal):",
