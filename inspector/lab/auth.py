@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import secrets
 import time
 import uuid
@@ -323,8 +324,12 @@ class AuthServer:
     # -- tokens ----------------------------------------------------------------------------
 
     def mint(self, key: tuple[str, ...], lifetime: int, claims: dict[str, Any], *, rs256: bool) -> tuple[str, int]:
-        """A new RFC 9068 token, or (token mode "same") the one issued for this key while it lives."""
-        now = int(time.time())
+        """A new RFC 9068 token, or (token mode "same") the one issued for this key while it lives.
+
+        Whole seconds rounded up, so a token really lives at least its expires_in (a
+        gateway refreshing at half of a 2 s lifetime must never hold an expired token).
+        """
+        now = math.ceil(time.time())
         if self.config.token_mode == "same":
             held = self._issued.get(key)
             if held is not None and held[1] - now > 0:

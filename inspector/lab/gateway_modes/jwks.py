@@ -67,7 +67,11 @@ class JwksVerify:
         if not self._cached:
             keys = await self._fetch(trace)
         else:
-            keys = self._keys if self._keys is not None and self._expires > self.clock() else await self._load(trace)
+            if self._keys is not None and self._expires > self.clock():
+                keys: KeySet | None = self._keys
+                self._stats.bump("cache_hits")
+            else:
+                keys = await self._load(trace)
             if keys is not None and kid not in keys and self.clock() - self._last_fetch >= self.config.jwks_refetch_interval:
                 self._stats.bump("unknown_kid_refetches")
                 keys = await self._load(trace) or keys
