@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from starlette.requests import Request
+if TYPE_CHECKING:  # keep `tokentax --help` (which reads KINDS) free of starlette
+    from starlette.requests import Request
 
 FailKind = Literal["401", "500", "timeout"]
 KINDS = ("token", "exchange", "introspection", "jwks", "userinfo", "discovery", "forward_auth")
