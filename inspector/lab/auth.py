@@ -81,8 +81,15 @@ class AuthConfig:
     public_url: str | None = None  # base for discovery URLs; None = from the request's Host
 
     def faults(self) -> Faults:
-        return Faults(fail_first=self.fail_first, fail_kind=self.fail_kind, rate_401=self.rate_401,
-                      rate_500=self.rate_500, rate_timeout=self.rate_timeout, seed=self.seed, fail_on=self.fail_on)
+        return Faults(
+            fail_first=self.fail_first,
+            fail_kind=self.fail_kind,
+            rate_401=self.rate_401,
+            rate_500=self.rate_500,
+            rate_timeout=self.rate_timeout,
+            seed=self.seed,
+            fail_on=self.fail_on,
+        )
 
 
 @dataclass
@@ -116,8 +123,9 @@ class AuthSeen:
     kind: str = "token"
 
 
-def error(status: int, code: str, description: str, *, basic_challenge: bool = False,
-          bearer_challenge: bool = False) -> JSONResponse:
+def error(
+    status: int, code: str, description: str, *, basic_challenge: bool = False, bearer_challenge: bool = False
+) -> JSONResponse:
     headers = {"cache-control": "no-store", "pragma": "no-cache"}
     if basic_challenge:
         headers["www-authenticate"] = 'Basic realm="tokentax-lab"'
@@ -152,8 +160,15 @@ def bearer_of(header: str | None) -> str | None:
 class AuthServer:
     """The auth server as a Starlette app (`.app`), with counters (`.stats`) and a log (`.recent`)."""
 
-    def __init__(self, config: AuthConfig, signing_key: bytes, *, issuer: str,
-                 keys: KeyRing | None = None, faults: Faults | None = None) -> None:
+    def __init__(
+        self,
+        config: AuthConfig,
+        signing_key: bytes,
+        *,
+        issuer: str,
+        keys: KeyRing | None = None,
+        faults: Faults | None = None,
+    ) -> None:
         from inspector.lab.auth_endpoints import OidcEndpoints
 
         self.config = config
@@ -194,8 +209,9 @@ class AuthServer:
 
     # -- the shared path of every endpoint ---------------------------------------------------
 
-    async def serve(self, kind: str, request: Request, seen: AuthSeen,
-                    handler: Callable[[], Awaitable[Response]]) -> Response:
+    async def serve(
+        self, kind: str, request: Request, seen: AuthSeen, handler: Callable[[], Awaitable[Response]]
+    ) -> Response:
         """Count the call, apply pause, latency and injected failures, then answer."""
         self.stats.count(kind)
         self.recent.append(seen)
@@ -211,15 +227,23 @@ class AuthServer:
                 return self._answer(kind, error(500, "server_error", "lab: injected failure"))
             if kind == "userinfo":
                 return self._answer(kind, error(401, "invalid_token", "lab: injected failure", bearer_challenge=True))
-            return self._answer(kind, error(401, "invalid_client", "client authentication failed", basic_challenge=True))
+            return self._answer(
+                kind, error(401, "invalid_client", "client authentication failed", basic_challenge=True)
+            )
         return self._answer(kind, await handler())
 
     def seen(self, request: Request, kind: str, form: dict[str, str] | None = None) -> AuthSeen:
         creds = basic_credentials(request.headers.get("authorization"))
         form = form or {}
-        return AuthSeen(traceparent=request.headers.get("traceparent"), request_id=request.headers.get("x-request-id"),
-                        client_id=creds[0] if creds else form.get("client_id"), grant_type=form.get("grant_type"),
-                        scope=form.get("scope"), audience=form.get("audience") or form.get("resource"), kind=kind)
+        return AuthSeen(
+            traceparent=request.headers.get("traceparent"),
+            request_id=request.headers.get("x-request-id"),
+            client_id=creds[0] if creds else form.get("client_id"),
+            grant_type=form.get("grant_type"),
+            scope=form.get("scope"),
+            audience=form.get("audience") or form.get("resource"),
+            kind=kind,
+        )
 
     def _answer(self, kind: str, response: Response) -> Response:
         self.stats.statuses[response.status_code] += 1
@@ -249,8 +273,11 @@ class AuthServer:
 
     def service_client(self, creds: tuple[str, str] | None) -> bool:
         """True for the confidential (gateway) client with its secret."""
-        return creds is not None and secrets.compare_digest(creds[0], self.config.client_id) and \
-            secrets.compare_digest(creds[1], self.config.client_secret)
+        return (
+            creds is not None
+            and secrets.compare_digest(creds[0], self.config.client_id)
+            and secrets.compare_digest(creds[1], self.config.client_secret)
+        )
 
     async def _grant(self, form: dict[str, str] | None, creds: tuple[str, str] | None) -> Response:
         grant_type = (form or {}).get("grant_type")
@@ -314,12 +341,24 @@ class AuthServer:
         scope = " ".join(requested) or str(subject_claims.get("scope", ""))
         audience = form.get("audience") or form.get("resource") or self.config.audience
         remaining = int(subject_claims["exp"] - time.time())
-        claims = {"sub": subject_claims.get("sub"), "client_id": client_id, "aud": audience, "scope": scope,
-                  "act": {"sub": client_id}}
+        claims = {
+            "sub": subject_claims.get("sub"),
+            "client_id": client_id,
+            "aud": audience,
+            "scope": scope,
+            "act": {"sub": client_id},
+        }
         key = ("exchange", client_id, str(subject_claims.get("jti")), audience, scope, requested_type)
         token, expires_in = self.mint(key, max(1, min(self.config.expires_in, remaining)), claims, rs256=True)
-        return no_store({"access_token": token, "issued_token_type": requested_type, "token_type": "Bearer",
-                         "expires_in": expires_in, "scope": scope})
+        return no_store(
+            {
+                "access_token": token,
+                "issued_token_type": requested_type,
+                "token_type": "Bearer",
+                "expires_in": expires_in,
+                "scope": scope,
+            }
+        )
 
     # -- tokens ----------------------------------------------------------------------------
 

@@ -84,8 +84,11 @@ class OidcEndpoints:
 
         async def answer() -> Response:
             if bearer is None:
-                return JSONResponse({"error": "invalid_request"}, status_code=401,
-                                    headers={"www-authenticate": 'Bearer realm="tokentax-lab"'})
+                return JSONResponse(
+                    {"error": "invalid_request"},
+                    status_code=401,
+                    headers={"www-authenticate": 'Bearer realm="tokentax-lab"'},
+                )
             claims = self.server.validate(bearer)
             user = self.server.users_by_sub.get(str(claims.get("sub"))) if claims else None
             if claims is None or user is None:
@@ -102,7 +105,10 @@ class OidcEndpoints:
         issuer stays the tokens' `iss`."""
 
         async def answer() -> Response:
-            base = self.server.config.public_url or f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+            base = (
+                self.server.config.public_url
+                or f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+            )
             base = base.rstrip("/")
             doc = {
                 "issuer": self.server.issuer,

@@ -70,10 +70,12 @@ class Authorizer:
         self.valve = Valve()
         self.stats = AuthorizerStats()
         self.recent: deque[DecisionSeen] = deque(maxlen=512)
-        self.app = Starlette(routes=[
-            Route(VERIFY_PATH, self.verify, methods=METHODS),
-            Route(VERIFY_PATH + "/{path:path}", self.verify, methods=METHODS),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route(VERIFY_PATH, self.verify, methods=METHODS),
+                Route(VERIFY_PATH + "/{path:path}", self.verify, methods=METHODS),
+            ]
+        )
 
     def pause(self) -> None:
         self.valve.pause()
@@ -87,14 +89,16 @@ class Authorizer:
     async def verify(self, request: Request) -> Response:
         self.stats.bump("calls")
         h = request.headers
-        self.recent.append(DecisionSeen(
-            method=request.method,
-            forwarded_uri=h.get("x-forwarded-uri") or h.get("x-original-uri"),
-            forwarded_method=h.get("x-forwarded-method"),
-            has_credential="authorization" in h or "cookie" in h,
-            traceparent=h.get("traceparent"),
-            request_id=h.get("x-request-id"),
-        ))
+        self.recent.append(
+            DecisionSeen(
+                method=request.method,
+                forwarded_uri=h.get("x-forwarded-uri") or h.get("x-original-uri"),
+                forwarded_method=h.get("x-forwarded-method"),
+                has_credential="authorization" in h or "cookie" in h,
+                traceparent=h.get("traceparent"),
+                request_id=h.get("x-request-id"),
+            )
+        )
         injected = self.faults.next("forward_auth")
         await self.valve.gate()
         if self.config.latency > 0 and await self.valve.wait(self.config.latency):
@@ -122,11 +126,14 @@ class Authorizer:
         aud = claims.get("aud")
         if self.config.audience not in (aud if isinstance(aud, list) else [aud]):
             return _deny(403, 'Bearer realm="tokentax-lab", error="insufficient_scope"')
-        return Response(status_code=200, headers={
-            "x-auth-user": str(claims.get("sub", "")),
-            "x-auth-scope": str(claims.get("scope", "")),
-            "x-auth-client": str(claims.get("client_id", "")),
-        })
+        return Response(
+            status_code=200,
+            headers={
+                "x-auth-user": str(claims.get("sub", "")),
+                "x-auth-scope": str(claims.get("scope", "")),
+                "x-auth-client": str(claims.get("client_id", "")),
+            },
+        )
 
     def _count(self, response: Response, *, injected: bool = False) -> Response:
         self.stats.statuses[response.status_code] += 1

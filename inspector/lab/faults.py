@@ -25,9 +25,17 @@ KINDS = ("token", "exchange", "introspection", "jwks", "userinfo", "discovery", 
 class Faults:
     """Decides, per call, whether it fails and how. fail_on None = every kind."""
 
-    def __init__(self, *, fail_first: int = 0, fail_kind: FailKind = "401", rate_401: float = 0.0,
-                 rate_500: float = 0.0, rate_timeout: float = 0.0, seed: int | None = None,
-                 fail_on: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        fail_first: int = 0,
+        fail_kind: FailKind = "401",
+        rate_401: float = 0.0,
+        rate_500: float = 0.0,
+        rate_timeout: float = 0.0,
+        seed: int | None = None,
+        fail_on: Iterable[str] | None = None,
+    ) -> None:
         self.fail_first = fail_first
         self.fail_kind: FailKind = fail_kind
         self.rates = (rate_401, rate_500, rate_timeout)

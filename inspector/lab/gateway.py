@@ -79,8 +79,9 @@ class Gateway:
             return verdict.response
         return await self._forward(request, verdict.bearer, verdict.headers, trace)
 
-    async def _forward(self, request: Request, bearer: str | None, extra: dict[str, str],
-                       trace: dict[str, str]) -> Response:
+    async def _forward(
+        self, request: Request, bearer: str | None, extra: dict[str, str], trace: dict[str, str]
+    ) -> Response:
         url = self.config.backend_url.rstrip("/") + request.url.path
         if request.url.query:
             url += "?" + request.url.query

@@ -40,8 +40,14 @@ class SigningKey:
     def jwk(self) -> dict[str, str]:
         """The public half as an RFC 7517 JWK."""
         numbers = self.private.public_key().public_numbers()
-        return {"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256",
-                "n": _int_b64(numbers.n), "e": _int_b64(numbers.e)}
+        return {
+            "kty": "RSA",
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "RS256",
+            "n": _int_b64(numbers.n),
+            "e": _int_b64(numbers.e),
+        }
 
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey | None:
@@ -71,8 +77,14 @@ def jwks_resolver(jwks: Mapping[str, Any]) -> dict[str, rsa.RSAPublicKey]:
 class KeyRing:
     """Signing keys, newest last. rotate_every None = never rotate on its own (rotate() still works)."""
 
-    def __init__(self, *, rotate_every: float | None = None, grace: float = 600.0,
-                 clock: Callable[[], float] = time.time, bits: int = 2048) -> None:
+    def __init__(
+        self,
+        *,
+        rotate_every: float | None = None,
+        grace: float = 600.0,
+        clock: Callable[[], float] = time.time,
+        bits: int = 2048,
+    ) -> None:
         self.rotate_every = rotate_every if rotate_every and rotate_every > 0 else None
         self.grace = grace
         self.clock = clock

@@ -13,10 +13,10 @@ import math
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from inspector.errors import UserError
-from inspector.lab.durations import parse_duration
 from inspector.lab.faults import KINDS
 from inspector.lab.modes import NAMES, mode
+from inspector.schema.errors import UserError
+from inspector.schema.units import parse_duration
 
 if TYPE_CHECKING:
     from inspector.lab.stack import LabConfig, LabStack
@@ -27,43 +27,132 @@ STRATEGY_CHOICES = NAMES  # the same table as gateway.STRATEGIES (inspector.lab.
 def add_lab_options(parser: argparse.ArgumentParser) -> None:
     """The lab's behaviour and placement options (durations accept 50ms, 0.8s, 2)."""
     g = parser.add_argument_group("gateway")
-    g.add_argument("--gateway", choices=STRATEGY_CHOICES, default="naive", help="how the gateway gets service tokens (default: naive)")
+    g.add_argument(
+        "--gateway",
+        choices=STRATEGY_CHOICES,
+        default="naive",
+        help="how the gateway gets service tokens (default: naive)",
+    )
     g.add_argument("--scope", default=None, help="scope the gateway asks for (default: all)")
     g.add_argument("--audience", default=None, help="audience the gateway asks for")
-    g.add_argument("--cache-skew", default="60s", metavar="DURATION", help="cached: refresh this long before expiry (at most half the lifetime)")
-    g.add_argument("--gateway-auth-timeout", default="10s", metavar="DURATION", help="how long the gateway waits for a token")
+    g.add_argument(
+        "--cache-skew",
+        default="60s",
+        metavar="DURATION",
+        help="cached: refresh this long before expiry (at most half the lifetime)",
+    )
+    g.add_argument(
+        "--gateway-auth-timeout", default="10s", metavar="DURATION", help="how long the gateway waits for a token"
+    )
     g.add_argument("--no-trace-propagation", action="store_true", help="gateway drops traceparent/x-request-id")
-    g.add_argument("--gateway-auth-url", default=None, metavar="URL", help="base URL the gateway calls for tokens (default: the lab auth server)")
-    g.add_argument("--gateway-backend-url", default=None, metavar="URL", help="base URL the gateway forwards to (default: the lab backend)")
-    g.add_argument("--gateway-authz-url", default=None, metavar="URL", help="base URL of the forward-auth service the gateway asks (default: the lab's)")
-    g.add_argument("--gateway-relay-url", default=None, metavar="URL", help="base URL of the token relay the loopback gateway calls (default: the lab's)")
-    g.add_argument("--relay-upstream-url", default=None, metavar="URL", help="base URL the token relay sends its misses to (default: the lab auth server)")
-    g.add_argument("--decision-ttl", default="60s", metavar="DURATION", help="forward-auth-cached: how long an allow decision is reused")
-    g.add_argument("--jwks-refetch-interval", default="10s", metavar="DURATION", help="jwks-cached: at most one unknown-kid refetch per this long")
+    g.add_argument(
+        "--gateway-auth-url",
+        default=None,
+        metavar="URL",
+        help="base URL the gateway calls for tokens (default: the lab auth server)",
+    )
+    g.add_argument(
+        "--gateway-backend-url",
+        default=None,
+        metavar="URL",
+        help="base URL the gateway forwards to (default: the lab backend)",
+    )
+    g.add_argument(
+        "--gateway-authz-url",
+        default=None,
+        metavar="URL",
+        help="base URL of the forward-auth service the gateway asks (default: the lab's)",
+    )
+    g.add_argument(
+        "--gateway-relay-url",
+        default=None,
+        metavar="URL",
+        help="base URL of the token relay the loopback gateway calls (default: the lab's)",
+    )
+    g.add_argument(
+        "--relay-upstream-url",
+        default=None,
+        metavar="URL",
+        help="base URL the token relay sends its misses to (default: the lab auth server)",
+    )
+    g.add_argument(
+        "--decision-ttl",
+        default="60s",
+        metavar="DURATION",
+        help="forward-auth-cached: how long an allow decision is reused",
+    )
+    g.add_argument(
+        "--jwks-refetch-interval",
+        default="10s",
+        metavar="DURATION",
+        help="jwks-cached: at most one unknown-kid refetch per this long",
+    )
     a = parser.add_argument_group("auth server")
-    a.add_argument("--auth-latency", default="0.8s", metavar="DURATION", help="token endpoint think time (default: 0.8s)")
-    a.add_argument("--token-mode", choices=("same", "new"), default="same", help="same: re-issue the token until it expires; new: a new token per call")
-    a.add_argument("--expires-in", default="38399", metavar="SECONDS", help="token lifetime in seconds (default: 38399)")
+    a.add_argument(
+        "--auth-latency", default="0.8s", metavar="DURATION", help="token endpoint think time (default: 0.8s)"
+    )
+    a.add_argument(
+        "--token-mode",
+        choices=("same", "new"),
+        default="same",
+        help="same: re-issue the token until it expires; new: a new token per call",
+    )
+    a.add_argument(
+        "--expires-in", default="38399", metavar="SECONDS", help="token lifetime in seconds (default: 38399)"
+    )
     a.add_argument("--auth-fail-first", default="0", metavar="N", help="the first N token requests fail")
-    a.add_argument("--auth-fail-kind", choices=("401", "500", "timeout"), default="401", help="how they fail (default: 401 invalid_client)")
+    a.add_argument(
+        "--auth-fail-kind",
+        choices=("401", "500", "timeout"),
+        default="401",
+        help="how they fail (default: 401 invalid_client)",
+    )
     a.add_argument("--auth-401-rate", default="0", metavar="RATE", help="share of token requests answered 401 (0..1)")
     a.add_argument("--auth-500-rate", default="0", metavar="RATE", help="share answered 500 (0..1)")
     a.add_argument("--auth-timeout-rate", default="0", metavar="RATE", help="share held without an answer (0..1)")
-    a.add_argument("--auth-hold", default="30s", metavar="DURATION", help="how long a simulated timeout holds the request")
+    a.add_argument(
+        "--auth-hold", default="30s", metavar="DURATION", help="how long a simulated timeout holds the request"
+    )
     a.add_argument("--client-id", default="tokentax-gateway", help="the gateway's client_id")
     a.add_argument("--client-secret", default=None, help="the gateway's client secret (default: random per run)")
     a.add_argument("--seed", type=int, default=None, help="seed for the failure rates")
-    a.add_argument("--auth-fail-on", default=None, metavar="KINDS", help=f"comma-separated kinds failures apply to ({','.join(KINDS)}; default: those the gateway mode calls)")
-    a.add_argument("--user-expires-in", default="3600", metavar="SECONDS", help="lifetime of user tokens (default: 3600)")
-    a.add_argument("--jwks-max-age", default="300", metavar="SECONDS", help="Cache-Control max-age of JWKS answers (default: 300)")
-    a.add_argument("--key-rotation", default="0", metavar="DURATION", help="rotate the signing key this often (default: never)")
-    a.add_argument("--key-grace", default="10m", metavar="DURATION", help="how long a rotated-out key stays in the JWKS")
-    a.add_argument("--secrets-file", default=None, metavar="PATH", help="write the client secret and user passwords here (default: a private temp file)")
-    a.add_argument("--authz-latency", default="0s", metavar="DURATION", help="forward-auth service think time (default: 0)")
+    a.add_argument(
+        "--auth-fail-on",
+        default=None,
+        metavar="KINDS",
+        help=f"comma-separated kinds failures apply to ({','.join(KINDS)}; default: those the gateway mode calls)",
+    )
+    a.add_argument(
+        "--user-expires-in", default="3600", metavar="SECONDS", help="lifetime of user tokens (default: 3600)"
+    )
+    a.add_argument(
+        "--jwks-max-age", default="300", metavar="SECONDS", help="Cache-Control max-age of JWKS answers (default: 300)"
+    )
+    a.add_argument(
+        "--key-rotation", default="0", metavar="DURATION", help="rotate the signing key this often (default: never)"
+    )
+    a.add_argument(
+        "--key-grace", default="10m", metavar="DURATION", help="how long a rotated-out key stays in the JWKS"
+    )
+    a.add_argument(
+        "--secrets-file",
+        default=None,
+        metavar="PATH",
+        help="write the client secret and user passwords here (default: a private temp file)",
+    )
+    a.add_argument(
+        "--authz-latency", default="0s", metavar="DURATION", help="forward-auth service think time (default: 0)"
+    )
     b = parser.add_argument_group("backend and ports")
     b.add_argument("--backend-latency", default="20ms", metavar="DURATION", help="backend think time (default: 20ms)")
     for name in ("auth", "backend", "gateway", "authz", "relay", "control"):
-        b.add_argument(f"--{name}-port", type=int, default=0, metavar="PORT", help=f"{name} port on 127.0.0.1 (default: any free port)")
+        b.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=0,
+            metavar="PORT",
+            help=f"{name} port on 127.0.0.1 (default: any free port)",
+        )
 
 
 def _count(text: str, what: str) -> int:
@@ -170,8 +259,10 @@ def config_from_args(args: argparse.Namespace) -> LabConfig:
         authz=AuthorizerConfig(latency=parse_duration(args.authz_latency)),
         relay=RelayConfig(upstream_url=_base_url(args.relay_upstream_url, "--relay-upstream-url")),
         secrets_file=args.secrets_file,
-        **{f"{n}_port": _port(getattr(args, f"{n}_port"), f"--{n}-port")
-           for n in ("auth", "backend", "gateway", "authz", "relay", "control")},
+        **{
+            f"{n}_port": _port(getattr(args, f"{n}_port"), f"--{n}-port")
+            for n in ("auth", "backend", "gateway", "authz", "relay", "control")
+        },
     )
 
 
@@ -185,7 +276,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         ),
     )
     add_lab_options(parser)
-    parser.add_argument("--direct", action="store_true", help="gateway calls auth and backend directly (no proxy in between)")
+    parser.add_argument(
+        "--direct", action="store_true", help="gateway calls auth and backend directly (no proxy in between)"
+    )
     parser.set_defaults(func=run)
 
 

@@ -101,16 +101,19 @@ class LoadStats:
         )
 
 
-async def fetch_user_tokens(token_url: str, client_id: str, users: Sequence[tuple[str, str]], *,
-                            client: httpx.AsyncClient | None = None) -> list[str]:
+async def fetch_user_tokens(
+    token_url: str, client_id: str, users: Sequence[tuple[str, str]], *, client: httpx.AsyncClient | None = None
+) -> list[str]:
     """One password-grant login per lab user (public client); ValueError naming the user that failed."""
     own = client is None
     client = client or httpx.AsyncClient(trust_env=False, timeout=30)
     try:
         tokens = []
         for username, password in users:
-            r = await client.post(token_url, data={"grant_type": "password", "client_id": client_id,
-                                                   "username": username, "password": password})
+            r = await client.post(
+                token_url,
+                data={"grant_type": "password", "client_id": client_id, "username": username, "password": password},
+            )
             token = r.json().get("access_token") if r.status_code == 200 else None
             if not isinstance(token, str):
                 raise ValueError(f"login of lab user {username!r} failed with status {r.status_code}")
@@ -216,9 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-url", default=None, help="log the lab users in here and send their bearer tokens")
     parser.add_argument("--secrets-file", default=None, help="the lab's secrets file (users and passwords)")
     args = parser.parse_args(argv)
-    from inspector.errors import UserError
-    from inspector.lab.durations import parse_duration
     from inspector.lab.secrets_file import read_users
+    from inspector.schema.errors import UserError
+    from inspector.schema.units import parse_duration
 
     try:
         cfg = LoadConfig(

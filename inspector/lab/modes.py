@@ -23,9 +23,13 @@ MODES: tuple[Mode, ...] = (
     Mode("naive", ("token",), ("auth",), False, "a client_credentials token fetch per request"),
     Mode("cached", ("token",), ("auth",), False, "service token cached until expiry - skew, single flight"),
     Mode("poison", ("token",), ("auth",), False, "caches token errors and sends Bearer undefined"),
-    Mode("introspect", ("introspection",), ("auth",), True, "RFC 7662 introspection of the caller's bearer per request"),
+    Mode(
+        "introspect", ("introspection",), ("auth",), True, "RFC 7662 introspection of the caller's bearer per request"
+    ),
     Mode("introspect-cached", ("introspection",), ("auth",), True, "active introspection answers cached until exp"),
-    Mode("introspect-poison", ("introspection",), ("auth",), True, "a failed introspection answer is cached and reused"),
+    Mode(
+        "introspect-poison", ("introspection",), ("auth",), True, "a failed introspection answer is cached and reused"
+    ),
     Mode("jwks-nocache", ("jwks",), ("auth",), True, "JWKS fetched per request to verify the caller's JWT"),
     Mode("jwks-cached", ("jwks",), ("auth",), True, "JWKS cached per Cache-Control; unknown kid refetch rate-limited"),
     Mode("userinfo", ("userinfo",), ("auth",), True, "OIDC userinfo per request"),

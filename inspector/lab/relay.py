@@ -98,8 +98,11 @@ class TokenRelay:
                 self.stats.bump("upstream_errors")
                 error = b'{"error":"temporarily_unavailable","error_description":"relay: upstream unreachable"}'
                 return _Held(503, error, {"content-type": "application/json"})
-            held = _Held(upstream.status_code, upstream.content,
-                         {k: v for k, v in upstream.headers.items() if k.lower() in _PASSED})
+            held = _Held(
+                upstream.status_code,
+                upstream.content,
+                {k: v for k, v in upstream.headers.items() if k.lower() in _PASSED},
+            )
             if upstream.status_code != 200:
                 self.stats.bump("upstream_errors")
                 return held

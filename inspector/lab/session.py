@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inspector.errors import UserError
 from inspector.lab.modes import mode as lookup_mode
-from inspector.mitmdump import Mitmdump
+from inspector.mitm.launch import Mitmdump
+from inspector.schema.errors import UserError
 
 # What each callout listener serves, by tokentax's kind names. TODO(kinds): the rules
 # reader (inspector/record/roles.py) rejects unknown keys today; once it accepts
@@ -69,8 +69,9 @@ def rules_text(ports: dict[str, int]) -> str:
     callouts = [name for name in ("auth", "authz", "relay") if name in ports]
     lines = [f"# listener {ports[name]} ({name}): {LISTENER_KINDS[name]}" for name in callouts]
     listed = ", ".join(f'"{ports[name]}"' for name in callouts)
-    return "\n".join([*lines, "[callout]", f"listeners = [{listed}]", "", "[backend]",
-                      f'listeners = ["{ports["backend"]}"]', ""])
+    return "\n".join(
+        [*lines, "[callout]", f"listeners = [{listed}]", "", "[backend]", f'listeners = ["{ports["backend"]}"]', ""]
+    )
 
 
 class LabProcess:
@@ -84,8 +85,14 @@ class LabProcess:
 
     def start(self, timeout: float = 30.0) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "inspector.lab", *self.args, "--watch-stdin"]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         ready = threading.Event()
 
         def read_stdout() -> None:
@@ -167,10 +174,14 @@ class LabSession:
         for name, port in p.items():
             args += ["--mode", f"reverse:{info[name]}@{port}"]
         args += [
-            "--set", f"tokentax_inbound={p['gateway']}",
-            "--set", f"tokentax_rules={self.rules_path}",
-            "--set", f"tokentax_stream={self.spec.stream}",
-            "--set", f"tokentax_status={self.spec.status}",
+            "--set",
+            f"tokentax_inbound={p['gateway']}",
+            "--set",
+            f"tokentax_rules={self.rules_path}",
+            "--set",
+            f"tokentax_stream={self.spec.stream}",
+            "--set",
+            f"tokentax_status={self.spec.status}",
         ]
         if self.spec.save:
             args += ["--set", f"tokentax_save={self.spec.save}"]

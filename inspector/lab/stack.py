@@ -124,9 +124,14 @@ class LabStack:
         mode = lookup_mode(cfg.gateway.strategy)
         socks = []
         try:
-            for port, what in ((cfg.auth_port, "auth server"), (cfg.backend_port, "backend"),
-                               (cfg.authz_port, "forward-auth service"), (cfg.relay_port, "token relay"),
-                               (cfg.gateway_port, "gateway"), (cfg.control_port, "control server")):
+            for port, what in (
+                (cfg.auth_port, "auth server"),
+                (cfg.backend_port, "backend"),
+                (cfg.authz_port, "forward-auth service"),
+                (cfg.relay_port, "token relay"),
+                (cfg.gateway_port, "gateway"),
+                (cfg.control_port, "control server"),
+            ):
                 socks.append(bind_loopback(port, what))
         except BaseException:
             for sock in socks:

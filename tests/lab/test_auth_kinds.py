@@ -26,8 +26,10 @@ async def test_password_grant_issues_rs256_user_tokens_with_rfc9068_claims(make_
     assert {"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"} <= set(claims)
     assert claims["aud"] == API_AUDIENCE and claims["client_id"] == lab.config.auth.user_client_id
     alice = lab.config.auth.users[0]
-    r = await client.post(lab.urls.token_url, data={"grant_type": "password", "client_id": "tokentax-app",
-                                                    "username": alice.username, "password": "wrong"})
+    r = await client.post(
+        lab.urls.token_url,
+        data={"grant_type": "password", "client_id": "tokentax-app", "username": alice.username, "password": "wrong"},
+    )
     assert (r.status_code, r.json()["error"]) == (400, "invalid_grant")
     assert lab.auth.stats.by_kind["token"] == 4 and lab.auth.stats.failures_by_kind["token"] == 1
 
@@ -77,8 +79,14 @@ async def test_userinfo_answers_for_a_user_and_challenges_a_bad_bearer(make_lab,
 async def test_token_exchange_issues_a_backend_token_for_the_subject(make_lab, client) -> None:
     lab = await make_lab()
     [token, *_] = await user_tokens(lab, client)
-    form = {"grant_type": TOKEN_EXCHANGE, "subject_token": token, "subject_token_type": ACCESS,
-            "audience": "orders-api", "scope": "orders:read", "requested_token_type": ACCESS}
+    form = {
+        "grant_type": TOKEN_EXCHANGE,
+        "subject_token": token,
+        "subject_token_type": ACCESS,
+        "audience": "orders-api",
+        "scope": "orders:read",
+        "requested_token_type": ACCESS,
+    }
     r = await client.post(lab.urls.token_url, data=form, auth=creds(lab))
     body = r.json()
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"

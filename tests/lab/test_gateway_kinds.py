@@ -73,8 +73,10 @@ async def test_cached_modes_single_flight_for_eight_concurrent_callers(make_lab,
     server, kind, _ = CACHED[mode]
     held = server_of(lab, server)
     held.pause()
-    calls = [asyncio.create_task(client.get(lab.urls.gateway + "/orders", headers={"authorization": f"Bearer {bearer}"}))
-             for _ in range(8)]
+    calls = [
+        asyncio.create_task(client.get(lab.urls.gateway + "/orders", headers={"authorization": f"Bearer {bearer}"}))
+        for _ in range(8)
+    ]
     await lab.gateway.stats.wait_for(lambda s: s.requests == 8)
     await lab.gateway.stats.wait_for(lambda s: s.inline_callouts >= 1)
     held.resume()
@@ -117,15 +119,20 @@ async def test_correct_caches_never_keep_a_failure(make_lab, client, mode: str, 
 
 
 async def test_forward_auth_poison_caches_a_timeout(make_lab, client) -> None:
-    lab = await make_lab("forward-auth-poison", auth={"fail_first": 1, "fail_kind": "timeout", "timeout_hold": 3600},
-                         gateway={"auth_timeout": 0.2})
+    lab = await make_lab(
+        "forward-auth-poison",
+        auth={"fail_first": 1, "fail_kind": "timeout", "timeout_hold": 3600},
+        gateway={"auth_timeout": 0.2},
+    )
     bearers = await user_tokens(lab, client)
     assert await send(client, lab, 3, bearers[:1]) == [502] * 3
     assert lab.authz.stats.calls == 1 and lab.authz.stats.timeouts == 1
 
 
 async def test_jwks_cached_honours_max_age_and_refetches_once_on_an_unknown_kid(make_lab, client) -> None:
-    lab = await make_lab("jwks-cached", auth={"jwks_max_age": 300, "token_mode": "new"}, gateway={"jwks_refetch_interval": 10})
+    lab = await make_lab(
+        "jwks-cached", auth={"jwks_max_age": 300, "token_mode": "new"}, gateway={"jwks_refetch_interval": 10}
+    )
     now = [0.0]
     lab.gateway.mode.clock = lambda: now[0]
     bearers = await user_tokens(lab, client)
@@ -195,8 +202,10 @@ async def test_trace_headers_reach_every_kind_of_callout(make_lab, client) -> No
         lab = await make_lab(mode)
         [bearer, *_] = await user_tokens(lab, client)
         tp = new_traceparent()
-        await client.get(lab.urls.gateway + "/orders",
-                         headers={"authorization": f"Bearer {bearer}", "traceparent": tp, "x-request-id": "r-1"})
+        await client.get(
+            lab.urls.gateway + "/orders",
+            headers={"authorization": f"Bearer {bearer}", "traceparent": tp, "x-request-id": "r-1"},
+        )
         seen = lab.auth.recent[-1]
         assert (seen.traceparent, seen.request_id, seen.kind) == (tp, "r-1", NAIVE[mode][1]), mode
         assert lab.backend.recent[-1].traceparent == tp, mode

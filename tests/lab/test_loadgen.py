@@ -31,7 +31,9 @@ async def test_loadgen_counts_errors_and_honours_stop(make_lab) -> None:
         if len(seen) == 3:
             stop.set()
 
-    stats = await run_load(LoadConfig(url=lab.urls.gateway, rate=1000, duration=3600, concurrency=1), stop=stop, on_result=on_result)
+    stats = await run_load(
+        LoadConfig(url=lab.urls.gateway, rate=1000, duration=3600, concurrency=1), stop=stop, on_result=on_result
+    )
     assert stats.sent == 3 and stats.errors == 3 and stats.ok == 0
     assert stats.statuses["502"] == 3
 
@@ -64,9 +66,25 @@ def test_loadgen_cli_logs_the_lab_users_in_from_the_secrets_file() -> None:
     lab = LabProcess(["--gateway", "userinfo", "--auth-latency", "0", "--backend-latency", "0"])
     info = lab.start()
     try:
-        out = subprocess.run([sys.executable, "-m", "inspector.lab.loadgen", info["gateway"], "--rate", "20",
-                              "--duration", "0.25s", "--token-url", info["token_url"],
-                              "--secrets-file", info["secrets_file"]], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "inspector.lab.loadgen",
+                info["gateway"],
+                "--rate",
+                "20",
+                "--duration",
+                "0.25s",
+                "--token-url",
+                info["token_url"],
+                "--secrets-file",
+                info["secrets_file"],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         lab.stop()
     assert out.returncode == 0, out.stderr

@@ -15,8 +15,9 @@ def test_cli_choices_and_gateway_strategies_are_one_list() -> None:
     assert {"introspect", "jwks-cached", "forward-auth-poison", "loopback", "refresh", "passthrough"} <= set(STRATEGIES)
 
 
-@pytest.mark.parametrize(("mode", "extra"), [("naive", []), ("forward-auth", ["authz"]), ("loopback", ["relay"]),
-                                             ("introspect-cached", [])])
+@pytest.mark.parametrize(
+    ("mode", "extra"), [("naive", []), ("forward-auth", ["authz"]), ("loopback", ["relay"]), ("introspect-cached", [])]
+)
 def test_session_opens_a_listener_per_upstream_and_names_them_in_the_rules(mode: str, extra: list[str]) -> None:
     session = LabSession(SessionSpec(lab_args=["--gateway", mode]))
     try:
@@ -45,7 +46,11 @@ def test_rules_text_comments_what_kind_each_listener_serves() -> None:
 
 
 def test_mitmdump_command_adds_the_extra_listeners() -> None:
-    urls = {"gateway": "http://127.0.0.1:1", "auth": "http://127.0.0.1:2", "backend": "http://127.0.0.1:3",
-            "relay": "http://127.0.0.1:4"}
+    urls = {
+        "gateway": "http://127.0.0.1:1",
+        "auth": "http://127.0.0.1:2",
+        "backend": "http://127.0.0.1:3",
+        "relay": "http://127.0.0.1:4",
+    }
     cmd = mitmdump_command(urls, {"gateway": 11, "auth": 12, "backend": 13, "relay": 14})
     assert cmd.count("--mode reverse:") == 4 and "reverse:http://127.0.0.1:4@14" in cmd

@@ -108,8 +108,14 @@ class GatewayMode(Protocol):
     async def authorize(self, request: Request, trace: dict[str, str]) -> Verdict: ...
 
 
-_NAMES = {"token": "token", "exchange": "token", "introspection": "introspection", "jwks": "JWKS",
-          "userinfo": "userinfo", "forward_auth": "authorizer"}
+_NAMES = {
+    "token": "token",
+    "exchange": "token",
+    "introspection": "introspection",
+    "jwks": "JWKS",
+    "userinfo": "userinfo",
+    "forward_auth": "authorizer",
+}
 
 
 class Callouts:
@@ -120,14 +126,24 @@ class Callouts:
         self.stats = stats
         self.timeout = timeout
 
-    async def call(self, kind: str, method: str, url: str, *, trace: dict[str, str], background: bool = False,
-                   headers: dict[str, str] | None = None, **kwargs: Any) -> Answer:
+    async def call(
+        self,
+        kind: str,
+        method: str,
+        url: str,
+        *,
+        trace: dict[str, str],
+        background: bool = False,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Answer:
         self.stats.callouts[kind] += 1
         self.stats.bump("background_callouts" if background else "inline_callouts")
         what = _NAMES.get(kind, kind) + " endpoint"
         try:
-            r = await self.client.request(method, url, headers={**trace, **(headers or {})}, timeout=self.timeout,
-                                          **kwargs)
+            r = await self.client.request(
+                method, url, headers={**trace, **(headers or {})}, timeout=self.timeout, **kwargs
+            )
         except httpx.TimeoutException:
             return self._failed(kind, Answer(None, None, {}, f"{what} timed out"))
         except httpx.HTTPError as exc:
@@ -185,8 +201,11 @@ def unauthorized(stats: GatewayStats, reason: str, *, status: int = 401) -> Repl
     """The caller is refused, RFC 6750 style."""
     stats.bump("denied")
     code = "insufficient_scope" if status == 403 else ("unauthorized" if reason == "missing" else "invalid_token")
-    challenge = 'Bearer realm="tokentax-lab-gateway"' if reason == "missing" else \
-        f'Bearer realm="tokentax-lab-gateway", error="{code}"'
+    challenge = (
+        'Bearer realm="tokentax-lab-gateway"'
+        if reason == "missing"
+        else f'Bearer realm="tokentax-lab-gateway", error="{code}"'
+    )
     return json_reply(status, {"error": code, "error_description": reason}, {"www-authenticate": challenge})
 
 

@@ -28,8 +28,7 @@ class TtlCache(Generic[T]):
         held = self._store.get(key)
         return held[0] if held is not None and held[1] > self.clock() else None
 
-    async def get(self, key: Hashable, fetch: Callable[[], Awaitable[T]],
-                  ttl: Callable[[T], float | None]) -> T:
+    async def get(self, key: Hashable, fetch: Callable[[], Awaitable[T]], ttl: Callable[[T], float | None]) -> T:
         held = self._store.get(key)
         if held is not None and held[1] > self.clock():
             self.stats.bump("cache_hits")

@@ -43,14 +43,26 @@ class Exchange:
         bearer = caller_bearer(request)
         if bearer is None:
             return unauthorized(self._stats, "missing")
-        form = {"grant_type": GRANT, "subject_token": bearer, "subject_token_type": ACCESS_TOKEN,
-                "audience": self.config.exchange_audience, "requested_token_type": ACCESS_TOKEN}
+        form = {
+            "grant_type": GRANT,
+            "subject_token": bearer,
+            "subject_token_type": ACCESS_TOKEN,
+            "audience": self.config.exchange_audience,
+            "requested_token_type": ACCESS_TOKEN,
+        }
         if self.config.scope:
             form["scope"] = self.config.scope
 
         async def ask() -> Answer:
-            return await self._callouts.call("exchange", "POST", self.url, trace=trace, data=form, auth=self._basic,
-                                             headers={"accept": "application/json"})
+            return await self._callouts.call(
+                "exchange",
+                "POST",
+                self.url,
+                trace=trace,
+                data=form,
+                auth=self._basic,
+                headers={"accept": "application/json"},
+            )
 
         if self._cached:
             key = (fingerprint(bearer), self.url, form["audience"], form.get("scope", ""), ACCESS_TOKEN)

@@ -45,8 +45,13 @@ class ForwardAuth:
     async def authorize(self, request: Request, trace: dict[str, str]) -> Verdict:
         credential = {k: request.headers[k] for k in ("authorization", "cookie") if k in request.headers}
         uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        headers = {**credential, "x-forwarded-uri": uri, "x-forwarded-method": request.method,
-                   "x-forwarded-host": request.headers.get("host", ""), "x-forwarded-proto": request.url.scheme}
+        headers = {
+            **credential,
+            "x-forwarded-uri": uri,
+            "x-forwarded-method": request.method,
+            "x-forwarded-host": request.headers.get("host", ""),
+            "x-forwarded-proto": request.url.scheme,
+        }
 
         async def ask() -> Answer:
             return await self._callouts.call("forward_auth", "GET", self.url, trace=trace, headers=headers)
@@ -60,7 +65,9 @@ class ForwardAuth:
             return Forward(caller_bearer(request), {k: answer.headers[k] for k in _PASS_UP if k in answer.headers})
         if answer.status in (401, 403):
             self._stats.bump("denied")
-            extra = {"www-authenticate": answer.headers["www-authenticate"]} if "www-authenticate" in answer.headers else {}
+            extra = (
+                {"www-authenticate": answer.headers["www-authenticate"]} if "www-authenticate" in answer.headers else {}
+            )
             return json_reply(answer.status, {"error": "forbidden" if answer.status == 403 else "unauthorized"}, extra)
         return unavailable(self._stats, "authorizer_failed", answer.error)
 

@@ -49,8 +49,9 @@ class Introspect:
         if self._policy == "none":
             answer = await self._introspect(bearer, trace)
         else:
-            answer = await self.cache.get(fingerprint(self.url, bearer), lambda: self._introspect(bearer, trace),
-                                          self._ttl)
+            answer = await self.cache.get(
+                fingerprint(self.url, bearer), lambda: self._introspect(bearer, trace), self._ttl
+            )
         if not answer.ok or not isinstance(answer.body, dict):
             return unavailable(self._stats, "introspection_failed", answer.error)
         if answer.body.get("active") is not True:
@@ -58,8 +59,15 @@ class Introspect:
         return Forward(bearer, {"x-auth-user": str(answer.body.get("sub", ""))})
 
     async def _introspect(self, bearer: str, trace: dict[str, str]) -> Answer:
-        return await self._callouts.call("introspection", "POST", self.url, trace=trace, data={"token": bearer},
-                                         auth=self._basic, headers={"accept": "application/json"})
+        return await self._callouts.call(
+            "introspection",
+            "POST",
+            self.url,
+            trace=trace,
+            data={"token": bearer},
+            auth=self._basic,
+            headers={"accept": "application/json"},
+        )
 
     def _ttl(self, answer: Answer) -> float | None:
         body = answer.body if isinstance(answer.body, dict) else {}

@@ -72,7 +72,11 @@ class JwksVerify:
                 self._stats.bump("cache_hits")
             else:
                 keys = await self._load(trace)
-            if keys is not None and kid not in keys and self.clock() - self._last_fetch >= self.config.jwks_refetch_interval:
+            if (
+                keys is not None
+                and kid not in keys
+                and self.clock() - self._last_fetch >= self.config.jwks_refetch_interval
+            ):
                 self._stats.bump("unknown_kid_refetches")
                 keys = await self._load(trace) or keys
         if keys is None:

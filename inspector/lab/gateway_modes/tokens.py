@@ -46,8 +46,9 @@ class TokenResult:
 class TokenClient:
     """Makes one client_credentials call; knows nothing about caching."""
 
-    def __init__(self, config: GatewayConfig, callouts: Callouts, stats: GatewayStats, *,
-                 base_url: str | None = None) -> None:
+    def __init__(
+        self, config: GatewayConfig, callouts: Callouts, stats: GatewayStats, *, base_url: str | None = None
+    ) -> None:
         self.config = config
         self.url = (base_url or config.auth_url).rstrip("/") + config.token_path
         self._callouts = callouts
@@ -68,14 +69,25 @@ class TokenClient:
 
     async def fetch(self, trace: dict[str, str], *, background: bool = False) -> TokenResult:
         self._stats.bump("token_fetches")
-        answer = await self._callouts.call("token", "POST", self.url, trace=trace, background=background,
-                                           headers={"accept": "application/json"}, data=self._form, auth=self._basic)
+        answer = await self._callouts.call(
+            "token",
+            "POST",
+            self.url,
+            trace=trace,
+            background=background,
+            headers={"accept": "application/json"},
+            data=self._form,
+            auth=self._basic,
+        )
         body = answer.body
         if answer.status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
             expires_in = body.get("expires_in")
-            return TokenResult(token=body["access_token"],
-                               expires_in=float(expires_in) if isinstance(expires_in, (int, float)) else None,
-                               status=200, error=None)
+            return TokenResult(
+                token=body["access_token"],
+                expires_in=float(expires_in) if isinstance(expires_in, (int, float)) else None,
+                status=200,
+                error=None,
+            )
         detail = answer.error or f"token endpoint answered {answer.status}"
         code = body.get("error") if isinstance(body, dict) else None
         if isinstance(code, str) and _RFC_ERROR.match(code):

@@ -40,8 +40,13 @@ class Userinfo:
             return unauthorized(self._stats, "missing")
 
         async def ask() -> Answer:
-            return await self._callouts.call("userinfo", "GET", self.url, trace=trace,
-                                             headers={"authorization": f"Bearer {bearer}", "accept": "application/json"})
+            return await self._callouts.call(
+                "userinfo",
+                "GET",
+                self.url,
+                trace=trace,
+                headers={"authorization": f"Bearer {bearer}", "accept": "application/json"},
+            )
 
         if self._cached:
             answer = await self.cache.get(fingerprint(self.url, bearer), ask, lambda a: self._ttl(a, bearer))
