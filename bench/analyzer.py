@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synth import events  # noqa: E402
-from inspector import events as E  # noqa: E402
+from inspector.schema import events as E  # noqa: E402
 from inspector.analyzer import Analyzer  # noqa: E402
-from inspector.sources.jsonl import read_events  # noqa: E402
+from inspector.capture.jsonl import read_events  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -31,12 +31,12 @@ from mitmproxy import connection, http  # noqa: E402
 from mitmproxy.io import FlowWriter  # noqa: E402
 from mitmproxy.proxy.mode_specs import ProxyMode  # noqa: E402
 
-from inspector import events as E  # noqa: E402
+from inspector.schema import events as E  # noqa: E402
 from inspector.record.flow_record import RecordContext, flow_event  # noqa: E402
 from inspector.record.roles import parse_listeners  # noqa: E402
-from inspector.report.render import render  # noqa: E402
-from inspector.sources.detect import LoadOptions  # noqa: E402
-from inspector.sources.load import analyze_file  # noqa: E402
+from inspector.views.report.render import render  # noqa: E402
+from inspector.capture.detect import LoadOptions  # noqa: E402
+from inspector.capture.load import analyze_file  # noqa: E402
 
 T0 = 1_800_000_000.0
 RATE = 5.0  # inbound requests per second (callouts of ~0.8 s overlap a few at a time)

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from inspector.mitmdump import SCRIPT, mitmdump_command  # noqa: E402
+from inspector.mitm.launch import SCRIPT, mitmdump_command  # noqa: E402
 
 BACKEND = r'''
 import asyncio, sys

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mitmproxy.http import Headers  # noqa: E402
 from mitmproxy.test import taddons, tflow  # noqa: E402
 
-from inspector.addon import TokenTax  # noqa: E402
+from inspector.mitm.addon import TokenTax  # noqa: E402
 
 T0 = 1_700_000_000.0
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.overhead import BACKEND, drive, free_port  # noqa: E402  (the same backend and client)
-from inspector.mitmdump import Mitmdump  # noqa: E402
+from inspector.mitm.launch import Mitmdump  # noqa: E402
 
 def dropped(metrics: str) -> int:
     with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10) as r:

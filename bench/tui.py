@@ -2,7 +2,7 @@
 
     uv run python bench/tui.py [--rate 5000] [--seconds 60] [--sources 1]
 
-A producer child process runs the addon's own stream server (inspector.sinks.stream)
+A producer child process runs the addon's own stream server (inspector.live.stream_server)
 and publishes realistic flow events (re-stamped from the committed naive-gateway
 capture) at --rate per second, plus an `addon` event and a `summary` of its own
 analyzer every 0.5 s, as the addon does. This process runs the real TokentaxApp
@@ -47,9 +47,9 @@ def templates() -> list[dict]:
 
 async def produce(rate: float, seconds: float) -> None:
     """Serve the stream; once a client attached, publish `rate` events/s for `seconds`; report."""
-    from inspector import events as E
+    from inspector.schema import events as E
     from inspector.analyzer import Analyzer
-    from inspector.sinks.stream import StreamServer
+    from inspector.live.stream_server import StreamServer
 
     analyzer = Analyzer()
     session = E.session_event(time.time(), source="bench", key_id="bench")
@@ -126,10 +126,10 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def consume(rate: float, seconds: float, sources: int = 1) -> int:
-    from inspector.sources.stream_client import StreamClient
-    from inspector.tui.app import TokentaxApp
-    from inspector.tui.components.flow_list import FlowList
-    from inspector.tui.feed import Feed, MultiFeed
+    from inspector.live.stream_client import StreamClient
+    from inspector.views.tui.app import TokentaxApp
+    from inspector.views.tui.components.flow_list import FlowList
+    from inspector.views.tui.feed import Feed, MultiFeed
 
     procs = [await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--produce", "--rate", str(rate / sources), "--seconds", str(seconds),

@@ -19,7 +19,7 @@ from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
 from inspector.analyzer.tokens import KeyTable, TokenTable
-from inspector.events import ADDON, FLOW, SESSION, Event
+from inspector.schema.events import ADDON, FLOW, SESSION, Event
 
 REPORT_SCHEMA = "tokentax.report/1"
 FAILED_BEARERS = ("empty", "garbage")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from inspector.events import Event
+from inspector.schema.events import Event
 
 # The time range a flow can have: what a timestamp can be shown as (datetime: years 1-9999).
 TS_MIN, TS_MAX = -62_135_596_800.0, 253_402_300_799.0

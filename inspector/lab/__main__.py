@@ -13,7 +13,7 @@ import asyncio
 import json
 import sys
 
-from inspector.errors import UserError
+from inspector.schema.errors import UserError
 from inspector.lab.lab_cli import add_lab_options, config_from_args
 
 PROG = "python -m inspector.lab"

@@ -23,7 +23,7 @@ from typing import Any, Self
 
 import uvicorn
 
-from inspector.errors import UserError
+from inspector.schema.errors import UserError
 
 LOOPBACK = "127.0.0.1"
 

@@ -187,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", default="10s", help="how long to send (default 10s)")
     parser.add_argument("--path", action="append", dest="paths", help="path to call (repeatable; {id} = random id)")
     args = parser.parse_args(argv)
-    from inspector.errors import UserError
-    from inspector.lab.durations import parse_duration
+    from inspector.schema.errors import UserError
+    from inspector.schema.units import parse_duration
 
     try:
         cfg = LoadConfig(

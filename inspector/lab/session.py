@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inspector.errors import UserError
-from inspector.mitmdump import Mitmdump
+from inspector.schema.errors import UserError
+from inspector.mitm.launch import Mitmdump
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from inspector.events import FLOW, SCHEMA_VERSION, Event
+from inspector.schema.events import FLOW, SCHEMA_VERSION, Event
 from inspector.record import roles as R
 from inspector.record import tokens as T
 from inspector.record.failures import error_facts

@@ -16,7 +16,7 @@ import pytest
 
 from inspector.analyzer import Analyzer
 from inspector.lab.session import LabSession, SessionSpec
-from inspector.sources.load import analyze_file
+from inspector.capture.load import analyze_file
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inspector.mitmdump import SCRIPT, Mitmdump, mitmdump_command
+from inspector.mitm.launch import SCRIPT, Mitmdump, mitmdump_command
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_traffic_passes_byte_for_byte(upstream: str, unused_port: int) -> None:
 def test_addon_error_is_counted_and_never_raised(caplog) -> None:
     from mitmproxy.test import taddons
 
-    from inspector.addon import TokenTax
+    from inspector.mitm.addon import TokenTax
 
     addon = TokenTax()
     with taddons.context(addon) as tctx:

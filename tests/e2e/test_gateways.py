@@ -6,7 +6,7 @@ import base64
 
 import httpx
 
-from inspector.report.render import render
+from inspector.views.report.render import render
 
 
 def test_naive_gateway_50_requests_50_callouts_49_redundant(lab_run) -> None:

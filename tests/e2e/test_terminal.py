@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from inspector.analyzer.findings import ms
-from inspector.sources.load import analyze_file
+from inspector.capture.load import analyze_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = ROOT / "tests" / "data" / "naive_gateway.jsonl"

@@ -33,7 +33,7 @@ from typing import Any
 
 import uvicorn
 
-from inspector.mitmdump import mitmdump_command
+from inspector.mitm.launch import mitmdump_command
 
 
 def free_port() -> int:
@@ -376,23 +376,23 @@ stream.StreamServer._handle = _small_sndbuf
 
 def addon_script(directory: Path, queue_limit: int | None = None, small_sndbuf: bool = False) -> Path:
     """A `-s` script loading the real addon, with test-only knobs for the stream to a stalled client:
-    `queue_limit` shrinks the per-client queue (inspector.sinks.stream.QUEUE_LIMIT, read at publish
+    `queue_limit` shrinks the per-client queue (inspector.live.stream_server.QUEUE_LIMIT, read at publish
     time, 20,000 by default); `small_sndbuf` fixes the kernel send buffer of stream connections at
     8 KiB (Linux otherwise autotunes it to ~4 MB, some 8,000 events, before the queue even fills)."""
-    lines = ["import inspector.sinks.stream as stream"]
+    lines = ["import inspector.live.stream_server as stream"]
     if queue_limit is not None:
         lines.append(f"stream.QUEUE_LIMIT = {queue_limit}")
     if small_sndbuf:
         lines.append(_SMALL_SNDBUF)
-    lines += ["from inspector.addon import TokenTax", "addons = [TokenTax()]"]
+    lines += ["from inspector.mitm.addon import TokenTax", "addons = [TokenTax()]"]
     path = directory / "tokentax_test_script.py"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def scripted_mitmdump(script: Path, args: list[str], **kw: Any) -> Any:
-    """inspector.mitmdump.Mitmdump (ready-line wait, stop, kill) running `script` instead of the packaged one."""
-    from inspector.mitmdump import Mitmdump
+    """inspector.mitm.launch.Mitmdump (ready-line wait, stop, kill) running `script` instead of the packaged one."""
+    from inspector.mitm.launch import Mitmdump
 
     class _Scripted(Mitmdump):
         @property

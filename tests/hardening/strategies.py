@@ -6,7 +6,7 @@ Two families:
   junk, non-JSON bytes, odd encodings), JWTs (bad base64, wrong segment counts, huge
   claims, non-object JSON, unicode) and headers (odd names and values, duplicates,
   non-UTF-8 bytes), assembled into real mitmproxy HTTPFlows by `build_flow`;
-- events (`event_streams`): what a reader hands the analyzer after `inspector.events.check`:
+- events (`event_streams`): what a reader hands the analyzer after `inspector.schema.events.check`:
   flow events with a valid role and numeric ts, and every optional field possibly missing
   or any JSON value; session, addon and unknown events with junk fields.
 

@@ -27,9 +27,9 @@ import pytest
 
 from inspector.analyzer.findings import ms
 from inspector.lab.session import LabSession, SessionSpec
-from inspector.mitmdump import Mitmdump
-from inspector.report.render import render
-from inspector.sources.load import analyze_file
+from inspector.mitm.launch import Mitmdump
+from inspector.views.report.render import render
+from inspector.capture.load import analyze_file
 from tests.hardening.servers import (
     FastBackend,
     Hammer,
@@ -331,7 +331,7 @@ def test_tui_killed_and_restarted_gets_session_and_totals_again(fast_upstream: F
 
 
 async def test_stream_client_reattaches_after_mitmdump_restarts(fast_upstream: FastBackend) -> None:
-    from inspector.sources.stream_client import DISCONNECTED, LIVE, StreamClient
+    from inspector.live.stream_client import DISCONNECTED, LIVE, StreamClient
 
     sport = free_port()
     proxy_port = free_port()
@@ -478,7 +478,7 @@ def test_capture_disk_fills_up_mid_session(fast_upstream: FastBackend, tiny_fs: 
 
 def test_unwritable_capture_path_at_startup_is_one_line(tmp_path: Path) -> None:
     """A path that cannot be opened is a bad option: one line, mitmdump stops (see README)."""
-    from inspector.mitmdump import SCRIPT, mitmdump_command
+    from inspector.mitm.launch import SCRIPT, mitmdump_command
 
     p = subprocess.run(mitmdump_command() + ["-q", "--listen-host", "127.0.0.1", "--listen-port", "0", "-s",
                                              str(SCRIPT), "--set", f"tokentax_save={tmp_path}"],

@@ -8,12 +8,12 @@ import json
 from mitmproxy.http import Headers
 from mitmproxy.test import tflow
 
-from inspector import events as E
+from inspector.schema import events as E
 from inspector.analyzer import Analyzer
 from inspector.record.fingerprint import Fingerprinter
 from inspector.record.flow_record import RecordContext, flow_event
-from inspector.report.render import FORMATS, render
-from tests.factory import backend, callout, flow
+from inspector.views.report.render import FORMATS, render
+from tests.support.factory import backend, callout, flow
 
 CTX = RecordContext(fpr=Fingerprinter(b"k" * 32))
 
@@ -110,7 +110,7 @@ async def test_stream_counts_no_drops_after_it_stopped(monkeypatch) -> None:  # 
     963 drops and the exit summary 961."""
     import asyncio
 
-    from inspector.sinks import stream as S
+    from inspector.live import stream_server as S
 
     monkeypatch.setattr(S, "QUEUE_LIMIT", 3)
     registered = asyncio.Event()

@@ -43,9 +43,9 @@ from starlette.routing import Route
 from inspector.analyzer import Analyzer
 from inspector.lab.session import LabSession, SessionSpec
 from inspector.record.fingerprint import Fingerprinter, key_from_text
-from inspector.report.render import FORMATS, render
-from inspector.sources.load import analyze_file
-from inspector.mitmdump import SCRIPT
+from inspector.views.report.render import FORMATS, render
+from inspector.capture.load import analyze_file
+from inspector.mitm.launch import SCRIPT
 from tests.hardening.servers import PlainMitmdump, StreamWatcher, ThreadedUvicorn, free_port
 
 FP_KEY = "audit-fingerprint-key"
@@ -249,10 +249,10 @@ def test_headless_output_and_logs_were_there_to_audit(audit: Audit) -> None:
 
 
 async def test_no_secret_on_the_tui_screen(audit: Audit) -> None:
-    pytest.importorskip("inspector.tui.app", reason="the TUI (inspector/tui) is not there yet")
+    pytest.importorskip("inspector.views.tui.app", reason="the TUI (inspector/tui) is not there yet")
     from inspector.analyzer.core import AnalyzerConfig
-    from inspector.tui.app import TokentaxApp
-    from inspector.tui.feed import RING, file_feed
+    from inspector.views.tui.app import TokentaxApp
+    from inspector.views.tui.feed import RING, file_feed
 
     screens: list[str] = []
     for path in (audit.capture, audit.raw_path):

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.mitmdump import Mitmdump
-from inspector.sinks.stream import HELLO_TIMEOUT_S
+from inspector.mitm.launch import Mitmdump
+from inspector.live.stream_server import HELLO_TIMEOUT_S
 from tests.hardening.servers import FastBackend, Hammer, StreamWatcher, free_port
 
 TOKEN = "stream-token-" + "Zq9" * 8

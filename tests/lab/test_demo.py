@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.cli import main
+from inspector.commands.main import main
 
 
 MARK = "TOKENTAX_TEST_MARK"

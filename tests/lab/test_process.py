@@ -13,9 +13,10 @@ import sys
 import httpx
 import pytest
 
-from inspector.cli import build_parser
-from inspector.errors import UserError
-from inspector.lab.lab_cli import config_from_args, mitmdump_command
+from inspector.commands.main import build_parser
+from inspector.schema.errors import UserError
+from inspector.commands.lab import mitmdump_command
+from inspector.lab.lab_cli import config_from_args
 
 GUARD = 60  # hang guard only, never a performance bound
 
@@ -141,7 +142,7 @@ def parse_lab(*argv: str) -> argparse.Namespace:
 def test_lab_options_build_the_config() -> None:
     args = parse_lab("--gateway", "poison", "--auth-latency", "50ms", "--auth-fail-first", "2", "--token-mode", "new",
                      "--expires-in", "3600", "--cache-skew", "1m", "--auth-port", "0")
-    assert args.func.__module__ == "inspector.lab.lab_cli"
+    assert args.func.__module__ == "inspector.commands.lab"
     cfg = config_from_args(args)
     assert cfg.gateway.strategy == "poison" and cfg.gateway.skew == 60.0
     assert cfg.auth.latency == pytest.approx(0.05) and cfg.auth.fail_first == 2

@@ -1,0 +1,38 @@
+"""Durations as people type them on a command line: `50ms`, `0.8s`, `2` (seconds), `1m`, `1h`.
+
+Pure and shared by every command that takes a time option, so they all accept and
+reject the same spellings with the same one-line error.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from inspector.schema.errors import UserError
+
+_UNITS: dict[str, float] = {
+    "": 1.0,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+}
+
+_DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*([a-zµ]*)$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds as a float; UserError naming the bad text for anything else (negative, no number, unknown unit)."""
+    raw = text.strip().lower() if isinstance(text, str) else ""
+    match = _DURATION.match(raw)
+    if not match or match.group(2) not in _UNITS:
+        raise UserError(f"invalid duration {text!r}: use a number with an optional unit ms, s, m or h (e.g. 50ms, 0.8s, 2)")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(seconds):
+        raise UserError(f"invalid duration {text!r}: too large")
+    return seconds
