@@ -87,8 +87,9 @@ def _tagged(items: Any, name: str) -> list[dict[str, Any]]:
     return [{**item, "source": name} for item in items or [] if isinstance(item, dict)]
 
 
-def combine(reports: Sequence[dict[str, Any]], names: Sequence[str] | None = None,
-            live: Sequence[bool] | None = None) -> dict[str, Any]:
+def combine(
+    reports: Sequence[dict[str, Any]], names: Sequence[str] | None = None, live: Sequence[bool] | None = None
+) -> dict[str, Any]:
     """One report over several: `reports[i]` is source `names[i]`'s latest summary report
     (an empty analyzer's snapshot for a source that sent none yet); `live[i]` says whether
     that source is attached now (default: all are)."""
@@ -178,8 +179,11 @@ def combine(reports: Sequence[dict[str, Any]], names: Sequence[str] | None = Non
             rr = r.get("rates") or {}
             for k in RATES:
                 rates[k] += _num(rr.get(k))
-        findings += [{**f, "title": f"{name}: {f.get('title', '')}", "source": name}
-                     for f in r.get("findings") or [] if isinstance(f, dict)]
+        findings += [
+            {**f, "title": f"{name}: {f.get('title', '')}", "source": name}
+            for f in r.get("findings") or []
+            if isinstance(f, dict)
+        ]
 
     inbound_total = flows["inbound"]
     callouts = calls["total"]
@@ -200,23 +204,35 @@ def combine(reports: Sequence[dict[str, Any]], names: Sequence[str] | None = Non
     return {
         "schema": REPORT_SCHEMA,
         "session": {"source": "live", "sources": names, "tool": (first.get("session") or {}).get("tool", "")},
-        "span": {"start": start, "end": end,
-                 "seconds": round(end - start, 3) if start is not None and end is not None else 0.0},
+        "span": {
+            "start": start,
+            "end": end,
+            "seconds": round(end - start, 3) if start is not None and end is not None else 0.0,
+        },
         "events": events,
         "flows": dict(flows),
-        "rates": {"window_s": (first.get("rates") or {}).get("window_s", 10.0),
-                  **{k: round(v, 3) for k, v in rates.items()},
-                  "series_end": series_end, "series": series},
+        "rates": {
+            "window_s": (first.get("rates") or {}).get("window_s", 10.0),
+            **{k: round(v, 3) for k, v in rates.items()},
+            "series_end": series_end,
+            "series": series,
+        },
         "callouts": {
             **{k: calls[k] for k in COUNTERS},
             "per_inbound": round(callouts / inbound_total, 3) if inbound_total else None,
             "redundant_share": round(calls["redundant"] / callouts, 4) if callouts else 0.0,
-            "p50_ms": None, "p95_ms": None,  # not summable: see combined.max_percentiles
+            "p50_ms": None,
+            "p95_ms": None,  # not summable: see combined.max_percentiles
             "max_ms": _max([(r.get("callouts") or {}).get("max_ms") for r in reports]),
             "failures": dict(failures),
         },
-        "inbound": {"total": inbound_total, "errors": inbound_errors, "ttfb_p50_ms": None, "ttfb_p95_ms": None,
-                    "ttfb_total_ms": round(ttfb_ms, 3)},
+        "inbound": {
+            "total": inbound_total,
+            "errors": inbound_errors,
+            "ttfb_p50_ms": None,
+            "ttfb_p95_ms": None,
+            "ttfb_total_ms": round(ttfb_ms, 3),
+        },
         "tokens": tokens[:TOP_TOKENS],
         "tokens_distinct": tokens_distinct,
         "lifetimes": [{"seconds": s, "source": src, "count": n} for (s, src), n in lifetimes.most_common(5)],
@@ -229,10 +245,12 @@ def combine(reports: Sequence[dict[str, Any]], names: Sequence[str] | None = Non
             "caller_seconds_per_day": round(caller_s_day, 1),
         },
         "correlation": dict(correlation),
-        "aftermath": {"error_reused": error_reused, "bad_bearer_after_failure": bad_bearer,
-                      "examples": examples[:5]},
-        "stampedes": {"count": stampedes, "max_burst": max_burst,
-                      "threshold": (first.get("stampedes") or {}).get("threshold", 0)},
+        "aftermath": {"error_reused": error_reused, "bad_bearer_after_failure": bad_bearer, "examples": examples[:5]},
+        "stampedes": {
+            "count": stampedes,
+            "max_burst": max_burst,
+            "threshold": (first.get("stampedes") or {}).get("threshold", 0),
+        },
         "routes": routes[:TOP_ROUTES],
         "gateway": gateways,
         "errors": errors,

@@ -99,16 +99,25 @@ def _well_formed(ev: Event) -> bool:
     never makes them; the full check (`_ok`) also tests that floats are finite.
     """
     g = ev.get
-    if not (type(g("id")) in _S and type(g("method")) in _S and type(g("host")) in _S and type(g("path")) in _S
-            and type(g("port")) in _I and type(g("status")) in _I and type(g("key")) in _D
-            and type(g("error")) in _D and _time(g("end"))):
+    if not (
+        type(g("id")) in _S
+        and type(g("method")) in _S
+        and type(g("host")) in _S
+        and type(g("path")) in _S
+        and type(g("port")) in _I
+        and type(g("status")) in _I
+        and type(g("key")) in _D
+        and type(g("error")) in _D
+        and _time(g("end"))
+    ):
         return False
     error = g("error")
     if error is not None and type(error.get("kind")) not in _S:
         return False
     timing = g("timing")
-    if timing is not None and (type(timing) is not dict or type(timing.get("ttfb")) not in _N
-                               or type(timing.get("total")) not in _N):
+    if timing is not None and (
+        type(timing) is not dict or type(timing.get("ttfb")) not in _N or type(timing.get("total")) not in _N
+    ):
         return False
     tr = g("trace")
     if tr is not None and (type(tr) is not dict or type(tr.get("id")) not in _S):
@@ -122,8 +131,12 @@ def _well_formed(ev: Event) -> bool:
             return False
     tok = g("token")
     if tok is not None:
-        if type(tok) is not dict or type(tok.get("fp")) not in _S or type(tok.get("error")) not in _S \
-                or type(tok.get("expires_in")) not in _N:
+        if (
+            type(tok) is not dict
+            or type(tok.get("fp")) not in _S
+            or type(tok.get("error")) not in _S
+            or type(tok.get("expires_in")) not in _N
+        ):
             return False
         j = tok.get("jwt")
         if j is not None and (type(j) is not dict or type(j.get("exp")) not in _N or type(j.get("iat")) not in _N):

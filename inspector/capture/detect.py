@@ -78,8 +78,10 @@ def detect(path: Path) -> str:
         raise UserError(f"{path}: the file is empty")
     kind = sniff(head)
     if kind is None:
-        raise UserError(f"{path}: not a tokentax capture, mitmproxy flow file or HAR file"
-                        + (" (inside gzip)" if compressed else ""))
+        raise UserError(
+            f"{path}: not a tokentax capture, mitmproxy flow file or HAR file"
+            + (" (inside gzip)" if compressed else "")
+        )
     return kind
 
 

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from inspector.schema import events as E
-from inspector.schema.errors import UserError
+from inspector.capture.detect import LoadOptions
 from inspector.record import roles as R
 from inspector.record.flow_record import RecordContext, flow_event
-from inspector.capture.detect import LoadOptions
+from inspector.schema import events as E
+from inspector.schema.errors import UserError
 
 PROGRESS_EVERY = 256
 _READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
@@ -55,9 +55,12 @@ def record_context(opts: LoadOptions) -> RecordContext:
 
 def roles_note(path: Path, opts: LoadOptions) -> None:
     if not opts.inbound:
-        note(opts, f"{path}: no --inbound given: roles are inferred by shape (token requests are callouts, "
-                   f"bearer-carrying calls are backends; inbound requests cannot be told apart); "
-                   f"pass --inbound PORT or the client-facing mode spec")
+        note(
+            opts,
+            f"{path}: no --inbound given: roles are inferred by shape (token requests are callouts, "
+            f"bearer-carrying calls are backends; inbound requests cannot be told apart); "
+            f"pass --inbound PORT or the client-facing mode spec",
+        )
 
 
 def iter_flows(fh: IO[bytes], path: Path, warn: Any = None) -> Iterator[Any]:
@@ -96,8 +99,10 @@ def _damaged(fh: IO[bytes], path: Path, n: int, why: str, warn: Any) -> None:
         why = "cut short or corrupt data" if at_eof else "corrupt data"
     if n and at_eof:
         if warn is not None:
-            warn(f"{path}: the last flow is cut short (the file was not closed cleanly); read {n} whole flows "
-                 f"and skipped the rest")
+            warn(
+                f"{path}: the last flow is cut short (the file was not closed cleanly); read {n} whole flows "
+                f"and skipped the rest"
+            )
         return
     if n == 0:
         raise UserError(f"{path}: not a readable mitmproxy flow file ({why})")
@@ -126,16 +131,22 @@ def read_flow_file(fh: IO[bytes], path: Path, opts: LoadOptions) -> Iterator[E.E
             continue
         if not started:
             started = True
-            yield E.session_event(flow.request.timestamp_start, source="mitm", key_id=ctx.fpr.key_id,
-                                  inbound=opts.inbound, roles_inferred=not opts.inbound)
+            yield E.session_event(
+                flow.request.timestamp_start,
+                source="mitm",
+                key_id=ctx.fpr.key_id,
+                inbound=opts.inbound,
+                roles_inferred=not opts.inbound,
+            )
         http_flows += 1
         if opts.progress is not None and http_flows % PROGRESS_EVERY == 0:
             opts.progress(_tell(fh))
         try:
             ev = flow_event(flow, ctx)
-        except Exception as exc:  # noqa: BLE001 - one odd flow must not hide where it is
-            raise UserError(f"{path}: flow {http_flows + skipped} cannot be read as an HTTP exchange "
-                            f"({type(exc).__name__})") from None
+        except Exception as exc:
+            raise UserError(
+                f"{path}: flow {http_flows + skipped} cannot be read as an HTTP exchange ({type(exc).__name__})"
+            ) from None
         yield ev
     if opts.progress is not None:
         opts.progress(_tell(fh))

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
-from inspector.schema import events as E
-from inspector.schema.errors import UserError
-from inspector.record import roles as R
-from inspector.record.flow_record import RecordContext, flow_event
 from inspector.capture.detect import LoadOptions
 from inspector.capture.flowfile import note, record_context, roles_note
+from inspector.record import roles as R
+from inspector.record.flow_record import RecordContext, flow_event
+from inspector.schema import events as E
+from inspector.schema.errors import UserError
 
 PROGRESS_EVERY = 256
 
@@ -51,10 +51,10 @@ def load_har_document(fh: IO[bytes], path: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise UserError(f"{path}: not a valid HAR file (broken JSON: {exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("log"), dict):
-        raise UserError(f"{path}: not a HAR file (no \"log\" object)")
+        raise UserError(f'{path}: not a HAR file (no "log" object)')
     entries = doc["log"].get("entries")
     if not isinstance(entries, list):
-        raise UserError(f"{path}: not a HAR file (\"log\" has no \"entries\" list)")
+        raise UserError(f'{path}: not a HAR file ("log" has no "entries" list)')
     return doc
 
 
@@ -163,9 +163,12 @@ def _har_context(path: Path, opts: LoadOptions) -> RecordContext:
     if opts.inbound:
         rules, unmatched = inbound_host_rules(opts.inbound)
         if unmatched:
-            note(opts, f"{path}: a HAR file does not record proxy listeners, so --inbound {', '.join(unmatched)} "
-                       f"cannot match; give the reverse spec (reverse:http://GATEWAY:PORT@LISTEN) or an "
-                       f"[inbound] hosts rule")
+            note(
+                opts,
+                f"{path}: a HAR file does not record proxy listeners, so --inbound {', '.join(unmatched)} "
+                f"cannot match; give the reverse spec (reverse:http://GATEWAY:PORT@LISTEN) or an "
+                f"[inbound] hosts rule",
+            )
         ctx.rules = R.Rules(rules + ctx.rules.rules, ctx.rules.token_paths, ctx.rules.routes)
     return ctx
 
@@ -179,7 +182,7 @@ def iter_har_flows(doc: dict[str, Any], path: Path) -> Iterator[tuple[int, Any]]
             if not isinstance(entry, dict) or not isinstance(entry.get("request"), dict):
                 raise ValueError("no request object")
             flow = maker.flow(entry)
-        except Exception as exc:  # noqa: BLE001 - mitmproxy's reader raises anything on bad input
+        except Exception as exc:
             detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
             raise UserError(f"{path}: HAR entry {i} cannot be read ({detail})") from None
         yield i, flow
@@ -202,11 +205,17 @@ def read_har(fh: IO[bytes], path: Path, opts: LoadOptions) -> Iterator[E.Event]:
     for i, flow in iter_har_flows(doc, path):
         if not started:
             started = True
-            yield E.session_event(flow.request.timestamp_start, source="har", key_id=ctx.fpr.key_id,
-                                  inbound=opts.inbound, roles_inferred=not opts.inbound)
+            yield E.session_event(
+                flow.request.timestamp_start,
+                source="har",
+                key_id=ctx.fpr.key_id,
+                inbound=opts.inbound,
+                roles_inferred=not opts.inbound,
+            )
         try:
             ev = flow_event(flow, ctx)
-        except Exception as exc:  # noqa: BLE001
-            raise UserError(f"{path}: HAR entry {i} cannot be read as an HTTP exchange "
-                            f"({type(exc).__name__})") from None
+        except Exception as exc:
+            raise UserError(
+                f"{path}: HAR entry {i} cannot be read as an HTTP exchange ({type(exc).__name__})"
+            ) from None
         yield ev

@@ -14,8 +14,9 @@ from inspector.schema import events as E
 from inspector.schema.errors import UserError
 
 
-def read_events(fh: IO[bytes], name: str, warn: Callable[[str], None] | None = None,
-                progress: Callable[[int], None] | None = None) -> Iterator[E.Event]:
+def read_events(
+    fh: IO[bytes], name: str, warn: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None
+) -> Iterator[E.Event]:
     lineno = 0
     pending_error: tuple[int, str] | None = None
     read = 0
@@ -46,5 +47,7 @@ def read_events(fh: IO[bytes], name: str, warn: Callable[[str], None] | None = N
     if pending_error is not None:
         # A bad final line that still ends in a newline: also what a crash leaves mid-write.
         if warn is not None:
-            warn(f"{name}: line {pending_error[0]} is unreadable ({pending_error[1]}); skipped it as a cut-short "
-                 f"last line")
+            warn(
+                f"{name}: line {pending_error[0]} is unreadable ({pending_error[1]}); skipped it as a cut-short "
+                f"last line"
+            )

@@ -17,8 +17,12 @@ def _warn(msg: str) -> None:
     print(f"tokentax: warning: {msg}", file=sys.stderr)
 
 
-def analyze_file(path: str | Path, opts: LoadOptions | None = None, analyzer: Analyzer | None = None,
-                 show_progress: bool | None = None) -> Analyzer:
+def analyze_file(
+    path: str | Path,
+    opts: LoadOptions | None = None,
+    analyzer: Analyzer | None = None,
+    show_progress: bool | None = None,
+) -> Analyzer:
     """Read a capture into an analyzer. Shows a rich progress bar on a terminal after half a second."""
     opts = opts or LoadOptions()
     if opts.warn is None:
@@ -41,8 +45,14 @@ def analyze_file(path: str | Path, opts: LoadOptions | None = None, analyzer: An
                 return
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-            progress = Progress(TextColumn("reading {task.description}"), BarColumn(), DownloadColumn(),
-                                TimeRemainingColumn(), transient=True, console=None)
+            progress = Progress(
+                TextColumn("reading {task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+                console=None,
+            )
             progress.start()
             task = progress.add_task(path.name, total=size or None)
         progress.update(task, completed=min(done, size) if size else done)

@@ -28,10 +28,21 @@ from inspector.record.fingerprint import Fingerprinter
 FP_PREFIX = "tokentax-fp-"
 
 # Body, form and query fields whose values are credentials.
-SECRET_FIELDS = frozenset({
-    "access_token", "refresh_token", "id_token", "client_secret",
-    "password", "client_assertion", "assertion", "subject_token", "actor_token", "device_code", "code_verifier",
-})
+SECRET_FIELDS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "password",
+        "client_assertion",
+        "assertion",
+        "subject_token",
+        "actor_token",
+        "device_code",
+        "code_verifier",
+    }
+)
 AUTH_HEADERS = ("authorization", "proxy-authorization")
 MIN_SWEEP_LEN = 8  # shorter secrets are replaced where they are expected, never swept (false hits)
 
@@ -228,7 +239,7 @@ class Redactor:
         if rep is None:
             return run
         self.counts["other occurrences"] += 1
-        return rep + run[len(core):]
+        return rep + run[len(core) :]
 
     def sweep_bytes(self, data: bytes) -> bytes:
         if not self._runs and not self._literals:
@@ -249,7 +260,7 @@ class Redactor:
             if rep is None:
                 return run
             self.counts["other occurrences"] += 1
-            return rep + run[len(core):]
+            return rep + run[len(core) :]
 
         return _RUN_B.sub(sub, data) if runs else data
 
@@ -357,8 +368,9 @@ def redact_har_entry(entry: dict[str, Any], r: Redactor) -> None:
         if isinstance(post, dict):
             _har_pairs(post.get("params"), r, "postData params")
             if isinstance(post.get("text"), str):
-                post["text"] = r.body(post["text"].encode("utf-8", "surrogateescape"), str(post.get("mimeType", "")),
-                                      "request").decode("utf-8", "surrogateescape")
+                post["text"] = r.body(
+                    post["text"].encode("utf-8", "surrogateescape"), str(post.get("mimeType", "")), "request"
+                ).decode("utf-8", "surrogateescape")
     resp = entry.get("response")
     if isinstance(resp, dict):
         _har_pairs(resp.get("headers"), r, "headers")
@@ -374,8 +386,9 @@ def redact_har_entry(entry: dict[str, Any], r: Redactor) -> None:
                 if raw is not None:
                     content["text"] = base64.b64encode(r.body(raw, mime, "response")).decode("ascii")
             else:
-                content["text"] = r.body(content["text"].encode("utf-8", "surrogateescape"), mime,
-                                         "response").decode("utf-8", "surrogateescape")
+                content["text"] = r.body(content["text"].encode("utf-8", "surrogateescape"), mime, "response").decode(
+                    "utf-8", "surrogateescape"
+                )
 
 
 def sweep_json(doc: Any, r: Redactor) -> Any:

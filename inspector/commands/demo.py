@@ -20,19 +20,38 @@ FOREVER_S = 7 * 86400
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the lab gateway behind the inspector and show the token tax live",
-                       description="Run a gateway, auth server and backend on loopback with mitmdump and the "
-                                   "addon on every hop, send traffic, and show what it costs.")
-    p.add_argument("--gateway", choices=("naive", "cached", "poison"), default="naive",
-                   help="naive: a token per request (default); cached: a correct cache; poison: caches errors")
-    p.add_argument("--auth-latency", default="0.8s", metavar="DURATION",
-                   help="token endpoint latency, e.g. 50ms or 0.8s (default 0.8s, as in the real case)")
+    p = sub.add_parser(
+        "demo",
+        help="run the lab gateway behind the inspector and show the token tax live",
+        description="Run a gateway, auth server and backend on loopback with mitmdump and the "
+        "addon on every hop, send traffic, and show what it costs.",
+    )
+    p.add_argument(
+        "--gateway",
+        choices=("naive", "cached", "poison"),
+        default="naive",
+        help="naive: a token per request (default); cached: a correct cache; poison: caches errors",
+    )
+    p.add_argument(
+        "--auth-latency",
+        default="0.8s",
+        metavar="DURATION",
+        help="token endpoint latency, e.g. 50ms or 0.8s (default 0.8s, as in the real case)",
+    )
     p.add_argument("--auth-fail-first", default="0", metavar="N", help="the first N token requests fail (401)")
-    p.add_argument("--token-mode", choices=("same", "new"), default="same",
-                   help="same: the auth server re-issues its token until expiry; new: a new token per call")
+    p.add_argument(
+        "--token-mode",
+        choices=("same", "new"),
+        default="same",
+        help="same: the auth server re-issues its token until expiry; new: a new token per call",
+    )
     p.add_argument("--rate", default="5", metavar="REQ/S", help="inbound requests per second (default 5)")
-    p.add_argument("--duration", default=None, metavar="DURATION",
-                   help="stop after this long (default: 10s headless, until you quit in the TUI)")
+    p.add_argument(
+        "--duration",
+        default=None,
+        metavar="DURATION",
+        help="stop after this long (default: 10s headless, until you quit in the TUI)",
+    )
     p.add_argument("--headless", action="store_true", help="no TUI: status lines, then the summary")
     p.add_argument("--save", metavar="PATH", help="also write the JSONL capture here")
     p.set_defaults(func=run)
@@ -66,23 +85,53 @@ def run(args: argparse.Namespace) -> int:
     headless = args.headless or not _tui_available()
     if not args.headless and headless:
         print("tokentax: the TUI is not available; running headless", file=sys.stderr)
-    lab_args = ["--gateway", args.gateway, "--auth-latency", args.auth_latency, "--token-mode", args.token_mode,
-                "--auth-fail-first", str(fail_first)]
-    spec = SessionSpec(lab_args=lab_args, save=args.save, status="1" if headless else "0", echo=headless,
-                       mitm_args=[] if headless else ["--set", "tokentax_summary=false"])
-    print(f"tokentax demo: {args.gateway} gateway, auth latency {args.auth_latency}, {rate:g} req/s"
-          + (f" for {duration:g} s" if duration < FOREVER_S else "") + "; starting the lab and mitmdump...",
-          flush=True)
+    lab_args = [
+        "--gateway",
+        args.gateway,
+        "--auth-latency",
+        args.auth_latency,
+        "--token-mode",
+        args.token_mode,
+        "--auth-fail-first",
+        str(fail_first),
+    ]
+    spec = SessionSpec(
+        lab_args=lab_args,
+        save=args.save,
+        status="1" if headless else "0",
+        echo=headless,
+        mitm_args=[] if headless else ["--set", "tokentax_summary=false"],
+    )
+    print(
+        f"tokentax demo: {args.gateway} gateway, auth latency {args.auth_latency}, {rate:g} req/s"
+        + (f" for {duration:g} s" if duration < FOREVER_S else "")
+        + "; starting the lab and mitmdump...",
+        flush=True,
+    )
     session = LabSession(spec)
     load: subprocess.Popen[bytes] | None = None
     try:
         session.start()
-        print(f"tokentax demo: gateway {session.gateway_url} (through mitmdump), stream {session.mitm.stream}",
-              flush=True)
-        load = subprocess.Popen([sys.executable, "-m", "inspector.lab.loadgen", session.gateway_url,
-                                 "--rate", str(rate), "--concurrency", "64", "--duration", f"{duration}s"],
-                                stdout=subprocess.DEVNULL if not headless else None,
-                                stderr=subprocess.DEVNULL if not headless else None, stdin=subprocess.DEVNULL)
+        print(
+            f"tokentax demo: gateway {session.gateway_url} (through mitmdump), stream {session.mitm.stream}", flush=True
+        )
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "inspector.lab.loadgen",
+                session.gateway_url,
+                "--rate",
+                str(rate),
+                "--concurrency",
+                "64",
+                "--duration",
+                f"{duration}s",
+            ],
+            stdout=subprocess.DEVNULL if not headless else None,
+            stderr=subprocess.DEVNULL if not headless else None,
+            stdin=subprocess.DEVNULL,
+        )
         if headless:
             failure = _watch(session, load, duration)
         else:
@@ -133,8 +182,8 @@ def _tui_available() -> bool:
 
 def _run_tui(session, load) -> str | None:  # type: ignore[no-untyped-def]
     """The TUI attached to the demo's stream; quitting it ends the demo."""
-    from inspector.live.stream_client import parse_address
     from inspector.commands.tui import run_live
+    from inspector.live.stream_client import parse_address
 
     host, port = parse_address(session.mitm.stream)
     run_live(host, port, "", session.mitm)

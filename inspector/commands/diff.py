@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-
 FORMATS = ("text", "md", "json")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("diff", help="compare two captures: figures side by side, findings that came or went",
-                       description="Analyze two captures (JSONL, mitmproxy flows or HAR) and compare their "
-                                   "figures and findings: before a gateway change and after it.")
+    p = sub.add_parser(
+        "diff",
+        help="compare two captures: figures side by side, findings that came or went",
+        description="Analyze two captures (JSONL, mitmproxy flows or HAR) and compare their "
+        "figures and findings: before a gateway change and after it.",
+    )
     p.add_argument("before", metavar="BEFORE", help="capture of the session before the change")
     p.add_argument("after", metavar="AFTER", help="capture of the session after the change")
     p.add_argument("--format", "-f", choices=FORMATS, default="text")
@@ -22,10 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspector.views.report.diff import diff, render_diff
-    from inspector.views.report.render import write_output
     from inspector.capture.detect import LoadOptions
     from inspector.capture.load import analyze_file
+    from inspector.views.report.diff import diff, render_diff
+    from inspector.views.report.render import write_output
 
     snaps = []
     for path in (args.before, args.after):

@@ -21,7 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         ),
     )
     add_lab_options(parser)
-    parser.add_argument("--direct", action="store_true", help="gateway calls auth and backend directly (no proxy in between)")
+    parser.add_argument(
+        "--direct", action="store_true", help="gateway calls auth and backend directly (no proxy in between)"
+    )
     parser.set_defaults(func=run)
 
 

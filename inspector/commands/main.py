@@ -36,17 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tokentax {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    seen: set[str] = set()
-    for name, module_name in COMMANDS.items():
-        if module_name in seen:
-            continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a subcommand not built yet
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        seen.add(module_name)
+    for module_name in dict.fromkeys(COMMANDS.values()):
+        module = importlib.import_module(module_name)
         module.add_parser(sub)
     return parser
 
@@ -55,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv:
-        # No arguments: the live TUI with its own mitmdump child, if built; else the demo.
-        argv = ["tui"] if "tui" in parser._subparsers._group_actions[0].choices else ["demo"]  # type: ignore[union-attr]
+        argv = ["tui"]  # no arguments: the live TUI with its own mitmdump child
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

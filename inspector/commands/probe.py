@@ -35,17 +35,32 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     p.add_argument("urls", nargs="*", metavar="URL", help="http:// or https:// URL to probe")
-    p.add_argument("--label", action="append", default=[], metavar="NAME=URL",
-                   help="a labelled URL; direct, gateway and auth drive the tax estimate")
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="a labelled URL; direct, gateway and auth drive the tax estimate",
+    )
     p.add_argument("-n", dest="count", default="20", metavar="N", help="samples per URL (default 20)")
     p.add_argument("--interval", default="1s", help="pace of rounds: 50ms, 1s, 0.5 (default 1s)")
     p.add_argument("--timeout", default="10s", help="per-request timeout (default 10s)")
-    p.add_argument("-H", "--header", action="append", default=[], metavar="'Name: value'",
-                   help="request header (repeatable); Authorization/Cookie values are never echoed")
+    p.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="request header (repeatable); Authorization/Cookie values are never echoed",
+    )
     p.add_argument("--method", default=None, help="GET or POST (default GET, POST with --data)")
     p.add_argument("--data", default=None, help="request body (implies POST)")
-    p.add_argument("--auth-basic", default=None, metavar="CLIENT:SECRET",
-                   help="probe the auth URL with a client_credentials token request (secret and token never shown)")
+    p.add_argument(
+        "--auth-basic",
+        default=None,
+        metavar="CLIENT:SECRET",
+        help="probe the auth URL with a client_credentials token request (secret and token never shown)",
+    )
     p.add_argument("--reuse", action="store_true", help="keep one connection per URL instead of a fresh one per sample")
     p.add_argument("--format", default="text", help="text or json (default text)")
     p.set_defaults(func=run)
@@ -139,11 +154,15 @@ def build_targets(args: argparse.Namespace) -> tuple[list[Target], bool]:
     for label, url in pairs:
         if label == "auth" and auth_header is not None:
             kept = tuple(h for h in headers if h[0].lower() not in ("authorization", "content-type"))
-            targets.append(Target(
-                url=url, label=label, method="POST",
-                headers=(*kept, auth_header, ("Content-Type", "application/x-www-form-urlencoded")),
-                body=b"grant_type=client_credentials",
-            ))
+            targets.append(
+                Target(
+                    url=url,
+                    label=label,
+                    method="POST",
+                    headers=(*kept, auth_header, ("Content-Type", "application/x-www-form-urlencoded")),
+                    body=b"grant_type=client_credentials",
+                )
+            )
         else:
             targets.append(Target(url=url, label=label, method=method, headers=headers, body=body))
     return targets, token_request
@@ -171,7 +190,11 @@ def run(args: argparse.Namespace) -> int:
     if err.is_terminal:
         with err.status("probing") as status:
             results = run_probe(
-                targets, count=count, interval=interval, timeout=timeout, reuse=args.reuse,
+                targets,
+                count=count,
+                interval=interval,
+                timeout=timeout,
+                reuse=args.reuse,
                 on_round=lambda i: status.update(f"probing: round {i + 1}/{count}"),
             )
     else:

@@ -23,26 +23,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from inspector.schema.errors import UserError
 from inspector.mitm.launch import SCRIPT, mitmdump_command, pick_error
+from inspector.schema.errors import UserError
 
 READY_PREFIX = "tokentax: ready"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("record", help="run mitmdump headless with tokentax, saving a capture",
-                       description="Run mitmdump with the tokentax addon and save a JSONL capture, with a live "
-                                   "status line. Everything after -- goes to mitmdump (modes, listen ports, ...). "
-                                   "Ctrl+C stops it.",
-                       epilog="example: tokentax record -o gw.jsonl --inbound 8081 -- "
-                              "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082")
+    p = sub.add_parser(
+        "record",
+        help="run mitmdump headless with tokentax, saving a capture",
+        description="Run mitmdump with the tokentax addon and save a JSONL capture, with a live "
+        "status line. Everything after -- goes to mitmdump (modes, listen ports, ...). "
+        "Ctrl+C stops it.",
+        epilog="example: tokentax record -o gw.jsonl --inbound 8081 -- "
+        "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082",
+    )
     p.add_argument("-o", "--output", default="", help="JSONL capture to write (default: tokentax-<time>.jsonl)")
-    p.add_argument("--raw", default="", metavar="FLOWFILE",
-                   help="also save mitmproxy's raw flow file (contains tokens and secrets: redact before sharing)")
+    p.add_argument(
+        "--raw",
+        default="",
+        metavar="FLOWFILE",
+        help="also save mitmproxy's raw flow file (contains tokens and secrets: redact before sharing)",
+    )
     p.add_argument("--inbound", default="", help="listeners that face clients: ports or mode specs")
     p.add_argument("--force", action="store_true", help="overwrite the capture file if it exists")
-    p.add_argument("--status-interval", type=float, default=None, metavar="SECONDS",
-                   help="seconds between status updates (default: 0.5 on a terminal, 5 otherwise)")
+    p.add_argument(
+        "--status-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between status updates (default: 0.5 on a terminal, 5 otherwise)",
+    )
     p.add_argument("mitmdump_args", nargs=argparse.REMAINDER, help="-- then arguments for mitmdump")
     p.set_defaults(func=run)
 
@@ -51,9 +63,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_argv(capture: Path, raw: str, inbound: str, user_args: list[str]) -> list[str]:
-    argv = [*mitmdump_command(), "-q", "-s", str(SCRIPT),
-            "--set", f"tokentax_save={capture}", "--set", "tokentax_status=0",
-            "--set", "tokentax_stream=off", "--set", "tokentax_summary=false"]
+    argv = [
+        *mitmdump_command(),
+        "-q",
+        "-s",
+        str(SCRIPT),
+        "--set",
+        f"tokentax_save={capture}",
+        "--set",
+        "tokentax_status=0",
+        "--set",
+        "tokentax_stream=off",
+        "--set",
+        "tokentax_summary=false",
+    ]
     if inbound:
         argv += ["--set", f"tokentax_inbound={inbound}"]
     if raw:
@@ -133,10 +156,12 @@ def status_text(tail: Tail, elapsed: float) -> str:
     s = tail.analyzer.snapshot()
     fl, c = s["flows"], s["callouts"]
     per = c["per_inbound"]
-    return (f"recording {int(elapsed)//60:d}:{int(elapsed) % 60:02d}  flows {sum(fl.values())} "
-            f"(in {fl['inbound']}, callouts {fl['callout']}, backend {fl['backend']})  "
-            f"per-req {'-' if per is None else f'{per:.2f}'}  redundant {c['redundant']}  "
-            f"tax {ms(s['tax']['ms_per_inbound'])}/req  capture {human_bytes(tail.offset)}")
+    return (
+        f"recording {int(elapsed) // 60:d}:{int(elapsed) % 60:02d}  flows {sum(fl.values())} "
+        f"(in {fl['inbound']}, callouts {fl['callout']}, backend {fl['backend']})  "
+        f"per-req {'-' if per is None else f'{per:.2f}'}  redundant {c['redundant']}  "
+        f"tax {ms(s['tax']['ms_per_inbound'])}/req  capture {human_bytes(tail.offset)}"
+    )
 
 
 class StatusLine:
@@ -167,7 +192,7 @@ class StatusLine:
                 width = os.get_terminal_size(self.stream.fileno()).columns - 1
             except (OSError, ValueError):
                 pass
-            self.stream.write("\r\x1b[K" + text[:max(20, width)])
+            self.stream.write("\r\x1b[K" + text[: max(20, width)])
             self.shown = True
         else:
             self.stream.write(text + "\n")
@@ -247,12 +272,23 @@ def run(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
     status = StatusLine(err, args.status_interval)
     if args.raw:
-        status.print(f"tokentax: warning: the raw flow file {args.raw} keeps whole requests and responses, with "
-                     f"tokens, cookies and client secrets; run `tokentax redact {args.raw} OUT` before sharing it")
+        status.print(
+            f"tokentax: warning: the raw flow file {args.raw} keeps whole requests and responses, with "
+            f"tokens, cookies and client secrets; run `tokentax redact {args.raw} OUT` before sharing it"
+        )
     argv = build_argv(capture, args.raw, args.inbound, user_args)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, encoding="utf-8", errors="replace", bufsize=1, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+            start_new_session=True,
+        )
     except OSError as exc:
         raise UserError(f"cannot start mitmdump ({argv[0]}): {exc.strerror or exc}") from None
     try:
@@ -263,8 +299,9 @@ def run(args: argparse.Namespace) -> int:
             proc.wait()
 
 
-def _supervise(proc: subprocess.Popen[str], capture: Path, args: argparse.Namespace, status: StatusLine,
-               out: IO[str]) -> int:
+def _supervise(
+    proc: subprocess.Popen[str], capture: Path, args: argparse.Namespace, status: StatusLine, out: IO[str]
+) -> int:
     q: queue.Queue[tuple[str, str | None]] = queue.Queue()
     for name, stream in (("out", proc.stdout), ("err", proc.stderr)):
         threading.Thread(target=_pump, args=(stream, name, q), daemon=True).start()

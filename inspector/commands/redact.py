@@ -26,11 +26,14 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("redact", help="replace secrets in a mitmproxy flow file or HAR by their fingerprints",
-                       description="Copy a raw mitmproxy flow file or HAR file with every Authorization, "
-                                   "Proxy-Authorization, Cookie and Set-Cookie value, every access/refresh/id "
-                                   "token and client secret replaced by tokentax-fp-<fingerprint>. The output "
-                                   "has the input's format and still opens in mitmproxy and tokentax.")
+    p = sub.add_parser(
+        "redact",
+        help="replace secrets in a mitmproxy flow file or HAR by their fingerprints",
+        description="Copy a raw mitmproxy flow file or HAR file with every Authorization, "
+        "Proxy-Authorization, Cookie and Set-Cookie value, every access/refresh/id "
+        "token and client secret replaced by tokentax-fp-<fingerprint>. The output "
+        "has the input's format and still opens in mitmproxy and tokentax.",
+    )
     p.add_argument("input", metavar="IN", help="mitmproxy .mitm/.flows or HAR file (gzip ok)")
     p.add_argument("output", metavar="OUT", help="where to write the redacted copy (same format)")
     p.add_argument("--key", default="", help="fingerprint key (any text); default: random for this run")
@@ -134,9 +137,9 @@ def redact_har_file(src: Path, dst: Path, redactor: Redactor) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspector.record.fingerprint import Fingerprinter, key_from_text
     from inspector.capture.detect import HAR, JSONL, detect
     from inspector.capture.redact import Redactor
+    from inspector.record.fingerprint import Fingerprinter, key_from_text
 
     src, dst = _paths(args)
     kind = detect(src)
@@ -149,8 +152,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         n = redact_flow_file(src, dst, redactor)
         what = "flows"
-    print(f"tokentax: wrote {dst}: {n} {what}, {redactor.secrets_seen} distinct secrets replaced by "
-          f"tokentax-fp-<fingerprint> (key id {redactor.fpr.key_id})")
+    print(
+        f"tokentax: wrote {dst}: {n} {what}, {redactor.secrets_seen} distinct secrets replaced by "
+        f"tokentax-fp-<fingerprint> (key id {redactor.fpr.key_id})"
+    )
     if not redactor.counts:
         print("  nothing to redact: no credentials found")
     for what_, count in sorted(redactor.counts.items(), key=lambda kv: (-kv[1], kv[0])):

@@ -9,8 +9,11 @@ from inspector.views.report.render import FORMATS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="analyze a capture (JSONL, mitmproxy flows, HAR) and print the report",
-                       description="Analyze a saved capture and render its figures and findings.")
+    p = sub.add_parser(
+        "report",
+        help="analyze a capture (JSONL, mitmproxy flows, HAR) and print the report",
+        description="Analyze a saved capture and render its figures and findings.",
+    )
     p.add_argument("file", help="capture file: tokentax JSONL, mitmproxy .mitm/.flows, or HAR (gzip ok)")
     p.add_argument("--format", "-f", choices=FORMATS, default="text")
     p.add_argument("-o", "--output", help="write the report here instead of standard output")
@@ -20,9 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspector.views.report.render import render, write_output
     from inspector.capture.detect import LoadOptions
     from inspector.capture.load import analyze_file
+    from inspector.views.report.render import render, write_output
 
     analyzer = analyze_file(args.file, LoadOptions(inbound=args.inbound, rules=args.rules))
     snap = analyzer.snapshot()

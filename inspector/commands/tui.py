@@ -11,43 +11,55 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inspector.schema.errors import UserError
 from inspector.mitm.options import DEFAULT_STREAM
+from inspector.schema.errors import UserError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     tui = subparsers.add_parser(
-        "tui", help="start mitmdump with the addon and watch it live (the default command)",
+        "tui",
+        help="start mitmdump with the addon and watch it live (the default command)",
         description="Start mitmdump with the tokentax addon as a child process and attach the TUI to it. "
-                    "Arguments after -- go to mitmdump, e.g. tokentax tui -- --mode reverse:http://127.0.0.1:8000@8080 "
-                    "--set tokentax_inbound=8080. The child stops when the TUI exits.")
-    tui.add_argument("--ready-timeout", type=float, default=30.0, metavar="SECONDS",
-                     help="how long to wait for mitmdump to get ready (default: 30)")
-    tui.add_argument("mitm_args", nargs=argparse.REMAINDER, metavar="-- MITMDUMP_ARGS",
-                     help="arguments for mitmdump")
+        "Arguments after -- go to mitmdump, e.g. tokentax tui -- --mode reverse:http://127.0.0.1:8000@8080 "
+        "--set tokentax_inbound=8080. The child stops when the TUI exits.",
+    )
+    tui.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for mitmdump to get ready (default: 30)",
+    )
+    tui.add_argument("mitm_args", nargs=argparse.REMAINDER, metavar="-- MITMDUMP_ARGS", help="arguments for mitmdump")
     tui.set_defaults(func=run_tui)
 
     attach = subparsers.add_parser(
-        "attach", help="attach the TUI to running proxies' event streams (one or several)",
+        "attach",
+        help="attach the TUI to running proxies' event streams (one or several)",
         description="Attach to the live event stream of one or more mitmdumps running the tokentax addon. "
-                    "With several, the figures are their sum (Sources tab, key 5: each one's own), the flows list "
-                    "has a source column, and source:NAME in the filter keeps one source's flows. A source that "
-                    "is down is shown as such and reattached when it comes back; the others keep updating.")
-    attach.add_argument("addresses", nargs="*", metavar="HOST:PORT",
-                        help=f"stream addresses (default: {DEFAULT_STREAM})")
-    attach.add_argument("--token", default="", help="stream token (for every address), if the proxies set "
-                                                    "tokentax_stream_token")
+        "With several, the figures are their sum (Sources tab, key 5: each one's own), the flows list "
+        "has a source column, and source:NAME in the filter keeps one source's flows. A source that "
+        "is down is shown as such and reattached when it comes back; the others keep updating.",
+    )
+    attach.add_argument(
+        "addresses", nargs="*", metavar="HOST:PORT", help=f"stream addresses (default: {DEFAULT_STREAM})"
+    )
+    attach.add_argument(
+        "--token", default="", help="stream token (for every address), if the proxies set tokentax_stream_token"
+    )
     attach.set_defaults(func=run_attach)
 
     open_ = subparsers.add_parser(
-        "open", help="open a saved capture in the TUI",
-        description="Read a capture (tokentax JSONL, mitmproxy flows, HAR) and browse it in the TUI.")
+        "open",
+        help="open a saved capture in the TUI",
+        description="Read a capture (tokentax JSONL, mitmproxy flows, HAR) and browse it in the TUI.",
+    )
     open_.add_argument("file", metavar="FILE", help="capture file")
     open_.add_argument("--inbound", default="", help="listeners that faced clients (for raw flow files)")
     open_.set_defaults(func=run_open)
 
 
-def _out_dir():  # noqa: ANN202 - a Path
+def _out_dir():
     from pathlib import Path
 
     return Path.cwd()
@@ -60,8 +72,9 @@ def run_open(args: argparse.Namespace) -> int:
     from inspector.capture.load import analyze_file
     from inspector.views.tui.feed import RING, file_feed
 
-    analyzer = analyze_file(args.file, LoadOptions(inbound=args.inbound),
-                            analyzer=Analyzer(AnalyzerConfig(recent_flows=RING)))
+    analyzer = analyze_file(
+        args.file, LoadOptions(inbound=args.inbound), analyzer=Analyzer(AnalyzerConfig(recent_flows=RING))
+    )
     if analyzer.events == 0 and not analyzer.session:
         raise UserError(f"{args.file}: no tokentax events in this capture")
     from inspector.views.tui.app import TokentaxApp
@@ -125,7 +138,7 @@ def run_live_many(addrs: list[tuple[str, int]], token: str) -> int:
     return int(app.run() or 0)
 
 
-def run_live(host: str, port: int, token: str, child=None) -> int:  # noqa: ANN001
+def run_live(host: str, port: int, token: str, child=None) -> int:
     from inspector.live.stream_client import StreamClient
     from inspector.views.tui.app import TokentaxApp
     from inspector.views.tui.feed import Feed

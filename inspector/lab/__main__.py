@@ -13,8 +13,8 @@ import asyncio
 import json
 import sys
 
-from inspector.schema.errors import UserError
 from inspector.lab.lab_cli import add_lab_options, config_from_args
+from inspector.schema.errors import UserError
 
 PROG = "python -m inspector.lab"
 

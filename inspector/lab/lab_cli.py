@@ -17,7 +17,7 @@ from inspector.schema.errors import UserError
 from inspector.schema.units import parse_duration
 
 if TYPE_CHECKING:
-    from inspector.lab.stack import LabConfig, LabStack
+    from inspector.lab.stack import LabConfig
 
 STRATEGY_CHOICES = ("naive", "cached", "poison")
 
@@ -25,31 +25,75 @@ STRATEGY_CHOICES = ("naive", "cached", "poison")
 def add_lab_options(parser: argparse.ArgumentParser) -> None:
     """The lab's behaviour and placement options (durations accept 50ms, 0.8s, 2)."""
     g = parser.add_argument_group("gateway")
-    g.add_argument("--gateway", choices=STRATEGY_CHOICES, default="naive", help="how the gateway gets service tokens (default: naive)")
+    g.add_argument(
+        "--gateway",
+        choices=STRATEGY_CHOICES,
+        default="naive",
+        help="how the gateway gets service tokens (default: naive)",
+    )
     g.add_argument("--scope", default=None, help="scope the gateway asks for (default: all)")
     g.add_argument("--audience", default=None, help="audience the gateway asks for")
-    g.add_argument("--cache-skew", default="60s", metavar="DURATION", help="cached: refresh this long before expiry (at most half the lifetime)")
-    g.add_argument("--gateway-auth-timeout", default="10s", metavar="DURATION", help="how long the gateway waits for a token")
+    g.add_argument(
+        "--cache-skew",
+        default="60s",
+        metavar="DURATION",
+        help="cached: refresh this long before expiry (at most half the lifetime)",
+    )
+    g.add_argument(
+        "--gateway-auth-timeout", default="10s", metavar="DURATION", help="how long the gateway waits for a token"
+    )
     g.add_argument("--no-trace-propagation", action="store_true", help="gateway drops traceparent/x-request-id")
-    g.add_argument("--gateway-auth-url", default=None, metavar="URL", help="base URL the gateway calls for tokens (default: the lab auth server)")
-    g.add_argument("--gateway-backend-url", default=None, metavar="URL", help="base URL the gateway forwards to (default: the lab backend)")
+    g.add_argument(
+        "--gateway-auth-url",
+        default=None,
+        metavar="URL",
+        help="base URL the gateway calls for tokens (default: the lab auth server)",
+    )
+    g.add_argument(
+        "--gateway-backend-url",
+        default=None,
+        metavar="URL",
+        help="base URL the gateway forwards to (default: the lab backend)",
+    )
     a = parser.add_argument_group("auth server")
-    a.add_argument("--auth-latency", default="0.8s", metavar="DURATION", help="token endpoint think time (default: 0.8s)")
-    a.add_argument("--token-mode", choices=("same", "new"), default="same", help="same: re-issue the token until it expires; new: a new token per call")
-    a.add_argument("--expires-in", default="38399", metavar="SECONDS", help="token lifetime in seconds (default: 38399)")
+    a.add_argument(
+        "--auth-latency", default="0.8s", metavar="DURATION", help="token endpoint think time (default: 0.8s)"
+    )
+    a.add_argument(
+        "--token-mode",
+        choices=("same", "new"),
+        default="same",
+        help="same: re-issue the token until it expires; new: a new token per call",
+    )
+    a.add_argument(
+        "--expires-in", default="38399", metavar="SECONDS", help="token lifetime in seconds (default: 38399)"
+    )
     a.add_argument("--auth-fail-first", default="0", metavar="N", help="the first N token requests fail")
-    a.add_argument("--auth-fail-kind", choices=("401", "500", "timeout"), default="401", help="how they fail (default: 401 invalid_client)")
+    a.add_argument(
+        "--auth-fail-kind",
+        choices=("401", "500", "timeout"),
+        default="401",
+        help="how they fail (default: 401 invalid_client)",
+    )
     a.add_argument("--auth-401-rate", default="0", metavar="RATE", help="share of token requests answered 401 (0..1)")
     a.add_argument("--auth-500-rate", default="0", metavar="RATE", help="share answered 500 (0..1)")
     a.add_argument("--auth-timeout-rate", default="0", metavar="RATE", help="share held without an answer (0..1)")
-    a.add_argument("--auth-hold", default="30s", metavar="DURATION", help="how long a simulated timeout holds the request")
+    a.add_argument(
+        "--auth-hold", default="30s", metavar="DURATION", help="how long a simulated timeout holds the request"
+    )
     a.add_argument("--client-id", default="tokentax-gateway", help="the gateway's client_id")
     a.add_argument("--client-secret", default=None, help="the gateway's client secret (default: random per run)")
     a.add_argument("--seed", type=int, default=None, help="seed for the failure rates")
     b = parser.add_argument_group("backend and ports")
     b.add_argument("--backend-latency", default="20ms", metavar="DURATION", help="backend think time (default: 20ms)")
     for name in ("auth", "backend", "gateway"):
-        b.add_argument(f"--{name}-port", type=int, default=0, metavar="PORT", help=f"{name} port on 127.0.0.1 (default: any free port)")
+        b.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=0,
+            metavar="PORT",
+            help=f"{name} port on 127.0.0.1 (default: any free port)",
+        )
 
 
 def _count(text: str, what: str) -> int:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inspector.schema.errors import UserError
 from inspector.mitm.launch import Mitmdump
+from inspector.schema.errors import UserError
 
 
 def free_port() -> int:
@@ -54,8 +54,14 @@ class LabProcess:
 
     def start(self, timeout: float = 30.0) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "inspector.lab", *self.args, "--watch-stdin"]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         ready = threading.Event()
 
         def read_stdout() -> None:
@@ -106,11 +112,15 @@ class LabSession:
     def __init__(self, spec: SessionSpec | None = None) -> None:
         self.spec = spec or SessionSpec()
         self.ports = {"auth": free_port(), "backend": free_port(), "gateway": free_port()}
-        self.lab = LabProcess([
-            *self.spec.lab_args,
-            "--gateway-auth-url", f"http://127.0.0.1:{self.ports['auth']}",
-            "--gateway-backend-url", f"http://127.0.0.1:{self.ports['backend']}",
-        ])
+        self.lab = LabProcess(
+            [
+                *self.spec.lab_args,
+                "--gateway-auth-url",
+                f"http://127.0.0.1:{self.ports['auth']}",
+                "--gateway-backend-url",
+                f"http://127.0.0.1:{self.ports['backend']}",
+            ]
+        )
         self.mitm: Mitmdump | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="tokentax-lab-")
         self.rules_path = Path(self._tmp.name) / "roles.toml"
@@ -129,14 +139,22 @@ class LabSession:
         info = {**self.lab.info, **self.spec.upstreams}
         p = self.ports
         args = [
-            "--listen-host", "127.0.0.1",  # mitmproxy listens on every interface unless told
-            "--mode", f"reverse:{info['gateway']}@{p['gateway']}",
-            "--mode", f"reverse:{info['auth']}@{p['auth']}",
-            "--mode", f"reverse:{info['backend']}@{p['backend']}",
-            "--set", f"tokentax_inbound={p['gateway']}",
-            "--set", f"tokentax_rules={self.rules_path}",
-            "--set", f"tokentax_stream={self.spec.stream}",
-            "--set", f"tokentax_status={self.spec.status}",
+            "--listen-host",
+            "127.0.0.1",  # mitmproxy listens on every interface unless told
+            "--mode",
+            f"reverse:{info['gateway']}@{p['gateway']}",
+            "--mode",
+            f"reverse:{info['auth']}@{p['auth']}",
+            "--mode",
+            f"reverse:{info['backend']}@{p['backend']}",
+            "--set",
+            f"tokentax_inbound={p['gateway']}",
+            "--set",
+            f"tokentax_rules={self.rules_path}",
+            "--set",
+            f"tokentax_stream={self.spec.stream}",
+            "--set",
+            f"tokentax_status={self.spec.status}",
         ]
         if self.spec.save:
             args += ["--set", f"tokentax_save={self.spec.save}"]
@@ -147,7 +165,8 @@ class LabSession:
             self.lab.start()
             self.rules_path.write_text(
                 f'[callout]\nlisteners = ["{self.ports["auth"]}"]\n\n[backend]\nlisteners = ["{self.ports["backend"]}"]\n',
-                encoding="utf-8")
+                encoding="utf-8",
+            )
             self.mitm = Mitmdump(self.mitm_args(), echo=self.spec.echo).start()
         except BaseException:
             self.stop()

@@ -75,7 +75,11 @@ class LabStack:
         cfg = self.config
         socks = []
         try:
-            for port, what in ((cfg.auth_port, "auth server"), (cfg.backend_port, "backend"), (cfg.gateway_port, "gateway")):
+            for port, what in (
+                (cfg.auth_port, "auth server"),
+                (cfg.backend_port, "backend"),
+                (cfg.gateway_port, "gateway"),
+            ):
                 socks.append(bind_loopback(port, what))
         except BaseException:
             for sock in socks:

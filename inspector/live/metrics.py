@@ -38,25 +38,45 @@ ROLES = ("inbound", "callout", "backend", "other")
 # Fixed `le` bounds in seconds, shared by both histograms so fleet-wide sums line up.
 # Dense around 50 ms - 1 s, where token callouts live (the case that started this: 800 ms).
 LE_BOUNDS_S: tuple[float, ...] = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.4, 0.5, 0.75,
-    1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.25,
+    0.4,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
 )
 
 # Every metric this module exposes (histograms by their base name): docs and tests check
 # dashboard and alert expressions against this set.
-METRIC_NAMES: frozenset[str] = frozenset({
-    "tokentax_flows_total",
-    "tokentax_callouts_total",
-    "tokentax_redundant_callouts_total",
-    "tokentax_identical_callouts_total",
-    "tokentax_token_tax_seconds_total",
-    "tokentax_callout_duration_seconds",
-    "tokentax_inbound_ttfb_seconds",
-    "tokentax_tokens_active",
-    "tokentax_addon_errors_total",
-    "tokentax_stream_dropped_events_total",
-    "tokentax_otlp_dropped_traces_total",
-})
+METRIC_NAMES: frozenset[str] = frozenset(
+    {
+        "tokentax_flows_total",
+        "tokentax_callouts_total",
+        "tokentax_redundant_callouts_total",
+        "tokentax_identical_callouts_total",
+        "tokentax_token_tax_seconds_total",
+        "tokentax_callout_duration_seconds",
+        "tokentax_inbound_ttfb_seconds",
+        "tokentax_tokens_active",
+        "tokentax_addon_errors_total",
+        "tokentax_stream_dropped_events_total",
+        "tokentax_otlp_dropped_traces_total",
+    }
+)
 
 
 def _upper_ms(idx: int) -> float:
@@ -96,8 +116,12 @@ class AnalyzerCollector(Collector):
     drops): figures the analyzer cannot know, still read rather than copied.
     """
 
-    def __init__(self, analyzer: Analyzer, clock: Callable[[], float] = time.time,
-                 extra: Callable[[], Iterable[Metric]] | None = None) -> None:
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        clock: Callable[[], float] = time.time,
+        extra: Callable[[], Iterable[Metric]] | None = None,
+    ) -> None:
         self.analyzer = analyzer
         self.clock = clock
         self.extra = extra
@@ -107,33 +131,46 @@ class AnalyzerCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         a = self.analyzer
-        flows = CounterMetricFamily("tokentax_flows", "HTTP flows seen, by role (inbound, callout, backend, other).",
-                                    labels=["role"])
+        flows = CounterMetricFamily(
+            "tokentax_flows", "HTTP flows seen, by role (inbound, callout, backend, other).", labels=["role"]
+        )
         for role in ROLES:
             flows.add_metric([role], a.flows.get(role, 0))
         yield flows
-        callouts = CounterMetricFamily("tokentax_callouts", "Token callouts, by outcome (ok: a token came back).",
-                                       labels=["outcome"])
+        callouts = CounterMetricFamily(
+            "tokentax_callouts", "Token callouts, by outcome (ok: a token came back).", labels=["outcome"]
+        )
         callouts.add_metric(["ok"], a.callouts_ok)
         callouts.add_metric(["error"], a.callouts_failed)
         yield callouts
-        yield CounterMetricFamily("tokentax_redundant_callouts",
-                                  "Token callouts made while a token for the same key was still valid.",
-                                  value=a.redundant)
-        yield CounterMetricFamily("tokentax_identical_callouts",
-                                  "Token callouts that returned a token seen before.", value=a.identical)
-        yield CounterMetricFamily("tokentax_token_tax_seconds",
-                                  "Time inbound requests spent in redundant token callouts.",
-                                  value=a.redundant_ms / 1000.0)
+        yield CounterMetricFamily(
+            "tokentax_redundant_callouts",
+            "Token callouts made while a token for the same key was still valid.",
+            value=a.redundant,
+        )
+        yield CounterMetricFamily(
+            "tokentax_identical_callouts", "Token callouts that returned a token seen before.", value=a.identical
+        )
+        yield CounterMetricFamily(
+            "tokentax_token_tax_seconds",
+            "Time inbound requests spent in redundant token callouts.",
+            value=a.redundant_ms / 1000.0,
+        )
         yield self._histogram("tokentax_callout_duration_seconds", "Token callout duration.", a.callout_hist)
-        yield self._histogram("tokentax_inbound_ttfb_seconds", "Inbound time to first byte (what callers feel).",
-                              a.ttfb_hist)
-        yield GaugeMetricFamily("tokentax_tokens_active", "Distinct tokens whose expiry is still ahead.",
-                                value=a.tokens_active(self.clock()))
-        yield CounterMetricFamily("tokentax_addon_errors", "Errors inside the addon (flows passed untouched).",
-                                  value=a.addon_errors)
-        yield CounterMetricFamily("tokentax_stream_dropped_events",
-                                  "Events the live stream dropped for slow clients.", value=a.dropped)
+        yield self._histogram(
+            "tokentax_inbound_ttfb_seconds", "Inbound time to first byte (what callers feel).", a.ttfb_hist
+        )
+        yield GaugeMetricFamily(
+            "tokentax_tokens_active",
+            "Distinct tokens whose expiry is still ahead.",
+            value=a.tokens_active(self.clock()),
+        )
+        yield CounterMetricFamily(
+            "tokentax_addon_errors", "Errors inside the addon (flows passed untouched).", value=a.addon_errors
+        )
+        yield CounterMetricFamily(
+            "tokentax_stream_dropped_events", "Events the live stream dropped for slow clients.", value=a.dropped
+        )
         if self.extra is not None:
             yield from self.extra()
 
@@ -144,8 +181,9 @@ class AnalyzerCollector(Collector):
 
 def otlp_dropped_family(dropped: int) -> Metric:
     """The OTLP exporter's drops: its own figure (the analyzer cannot know it), read at scrape time."""
-    return CounterMetricFamily("tokentax_otlp_dropped_traces", "Traces the OTLP exporter dropped (queue full or "
-                               "POST failed).", value=dropped)
+    return CounterMetricFamily(
+        "tokentax_otlp_dropped_traces", "Traces the OTLP exporter dropped (queue full or POST failed).", value=dropped
+    )
 
 
 def make_registry(collector: Collector) -> CollectorRegistry:
@@ -184,7 +222,7 @@ class MetricsServer:
             w.close()
         try:
             await asyncio.wait_for(self._server.wait_closed(), 2)
-        except Exception:  # noqa: BLE001 - shutting down anyway
+        except Exception:
             pass
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -204,7 +242,7 @@ class MetricsServer:
                     return
         except (ConnectionError, OSError):
             return
-        except Exception as exc:  # noqa: BLE001 - a scrape must never hurt the proxy
+        except Exception as exc:
             log.warning(f"tokentax: metrics request failed: {type(exc).__name__}")
         finally:
             self._writers.discard(writer)
@@ -225,17 +263,17 @@ class MetricsServer:
         if method not in ("GET", "HEAD"):
             self._write(writer, 405, b"method not allowed\n", "text/plain; charset=utf-8", False, keep)
         elif path != "/metrics":
-            self._write(writer, 404, b"tokentax serves /metrics\n", "text/plain; charset=utf-8",
-                        method == "HEAD", keep)
+            self._write(writer, 404, b"tokentax serves /metrics\n", "text/plain; charset=utf-8", method == "HEAD", keep)
         else:
             self.scrapes += 1
             self._write(writer, 200, generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4, method == "HEAD", keep)
         return keep
 
     @staticmethod
-    def _write(writer: asyncio.StreamWriter, status: int, body: bytes, ctype: str, head_only: bool,
-               keep: bool) -> None:
+    def _write(writer: asyncio.StreamWriter, status: int, body: bytes, ctype: str, head_only: bool, keep: bool) -> None:
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}[status]
-        hdr = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: {ctype}\r\ncontent-length: {len(body)}\r\n"
-               f"connection: {'keep-alive' if keep else 'close'}\r\n\r\n").encode("latin-1")
+        hdr = (
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: {ctype}\r\ncontent-length: {len(body)}\r\n"
+            f"connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
+        ).encode("latin-1")
         writer.write(hdr if head_only else hdr + body)

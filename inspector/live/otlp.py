@@ -125,7 +125,9 @@ def _span(ev: Event, trace_id: bytes, span_id: bytes, parent: bytes, kind: int, 
     attrs = span_attributes(ev, mode)
     failed = any(a.key == "error.type" for a in attrs)
     return Span(
-        trace_id=trace_id, span_id=span_id, parent_span_id=parent,
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
         name=f"{ev.get('role', 'other')} {ev.get('method') or 'HTTP'}",
         kind=kind,
         start_time_unix_nano=_nanos(ev.get("ts")),
@@ -136,17 +138,30 @@ def _span(ev: Event, trace_id: bytes, span_id: bytes, parent: bytes, kind: int, 
 
 
 def export_request(spans: list[Span]) -> ExportTraceServiceRequest:
-    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(
-        resource=Resource(attributes=[_attr("service.name", SERVICE_NAME)]),
-        scope_spans=[ScopeSpans(scope=InstrumentationScope(name="tokentax", version="0.1.0"), spans=spans)],
-    )])
+    return ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(
+                resource=Resource(attributes=[_attr("service.name", SERVICE_NAME)]),
+                scope_spans=[ScopeSpans(scope=InstrumentationScope(name="tokentax", version="0.1.0"), spans=spans)],
+            )
+        ]
+    )
 
 
 class OtlpExporter:
     """Queue inbound requests with their hops on the flow path; encode and POST in a task."""
 
-    def __init__(self, url: str, analyzer: Analyzer, *, max_queue: int = 2_048, max_hops: int = 20_000,
-                 batch: int = 64, flush_s: float = 1.0, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        analyzer: Analyzer,
+        *,
+        max_queue: int = 2_048,
+        max_hops: int = 20_000,
+        batch: int = 64,
+        flush_s: float = 1.0,
+        timeout_s: float = 10.0,
+    ) -> None:
         require_proto()
         self.url = url
         self.analyzer = analyzer
@@ -210,7 +225,7 @@ class OtlpExporter:
                 await self.flush()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - exporting must never hurt the proxy
+            except Exception as exc:
                 self._warn(f"export failed: {type(exc).__name__}")
 
     async def flush(self) -> None:
@@ -226,8 +241,7 @@ class OtlpExporter:
     async def _post(self, body: bytes, traces: int) -> None:
         assert self._client is not None
         try:
-            resp = await self._client.post(self.url, content=body,
-                                           headers={"content-type": "application/x-protobuf"})
+            resp = await self._client.post(self.url, content=body, headers={"content-type": "application/x-protobuf"})
         except httpx.HTTPError as exc:
             self.failed_posts += 1
             self.dropped += traces
@@ -253,14 +267,14 @@ class OtlpExporter:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            except (asyncio.CancelledError, Exception):
                 pass
             self._task = None
         if self._client is None:
             return
         try:
             await asyncio.wait_for(self.flush(), timeout_s)
-        except Exception:  # noqa: BLE001 - shutting down anyway
+        except Exception:
             self.dropped += len(self.queue)
             self.queue.clear()
         await self._client.aclose()

@@ -14,13 +14,11 @@ of events a second. `events()` is the one-at-a-time form for simple consumers.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 
 from inspector.schema import events as E
-from inspector.mitm.options import parse_hostport
+from inspector.schema.stream import hello_line, parse_hostport
 
-HELLO = "tokentax/1"
 READ_SIZE = 256 * 1024
 MAX_LINE = 4 * 1024 * 1024  # a line longer than this is garbage, not an event
 
@@ -46,9 +44,17 @@ class StreamClient:
     is not live. `connects` counts successful connections (2 or more means a reattach).
     """
 
-    def __init__(self, host: str, port: int, token: str = "", *, min_backoff: float = 0.1,
-                 max_backoff: float = 2.0, connect_timeout: float = 3.0,
-                 on_state: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        token: str = "",
+        *,
+        min_backoff: float = 0.1,
+        max_backoff: float = 2.0,
+        connect_timeout: float = 3.0,
+        on_state: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.host, self.port, self.token = host, port, token
         self.min_backoff, self.max_backoff = min_backoff, max_backoff
         self.connect_timeout = connect_timeout
@@ -91,7 +97,8 @@ class StreamClient:
         while not self._closed:
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port, limit=MAX_LINE), self.connect_timeout)
+                    asyncio.open_connection(self.host, self.port, limit=MAX_LINE), self.connect_timeout
+                )
             except (OSError, TimeoutError) as exc:
                 self._set_state(DISCONNECTED if self.connects else CONNECTING, _why(exc))
                 await self._backoff(delay)
@@ -100,7 +107,7 @@ class StreamClient:
             self._writer = writer
             refused = ""
             try:
-                writer.write((json.dumps({"hello": HELLO, "token": self.token}) + "\n").encode())
+                writer.write(hello_line(self.token))
                 await writer.drain()
                 first = True
                 buf = b""
@@ -176,7 +183,7 @@ def probe(host: str, port: int, token: str = "", timeout: float = 5.0) -> str | 
 
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall((json.dumps({"hello": HELLO, "token": token}) + "\n").encode())
+            sock.sendall(hello_line(token))
             buf = b""
             while b"\n" not in buf:
                 chunk = sock.recv(65536)

@@ -17,10 +17,10 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
+from inspector.schema.stream import HELLO, HELLO_TIMEOUT_S, refused_line
+
 log = logging.getLogger("tokentax.stream")
 
-HELLO = "tokentax/1"
-HELLO_TIMEOUT_S = 5.0
 QUEUE_LIMIT = 20_000
 
 
@@ -70,11 +70,17 @@ class StreamServer:
                 raise ValueError("bad hello")
             if self.token and not hmac.compare_digest(str(hello.get("token", "")), self.token):
                 self.refused += 1
-                writer.write(b'{"v":1,"type":"refused","reason":"bad or missing stream token"}\n')
+                writer.write(refused_line("bad or missing stream token"))
                 await writer.drain()
                 raise PermissionError("bad token")
-        except (asyncio.TimeoutError, ValueError, PermissionError, ConnectionError, UnicodeDecodeError,
-                asyncio.LimitOverrunError):
+        except (
+            TimeoutError,
+            ValueError,
+            PermissionError,
+            ConnectionError,
+            UnicodeDecodeError,
+            asyncio.LimitOverrunError,
+        ):
             writer.close()
             return
         client = _Client(writer, peer)
@@ -130,5 +136,5 @@ class StreamServer:
         if self._server is not None:
             try:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - shutdown best effort
+            except (TimeoutError, Exception):
                 pass

@@ -18,16 +18,16 @@ from typing import Any
 
 from mitmproxy import ctx, exceptions
 
-from inspector.schema import events as E
 from inspector.analyzer import Analyzer
-from inspector.mitm.options import DEFAULT_STREAM, parse_endpoint, parse_metrics, parse_otlp_url, parse_seconds
-from inspector.record import roles as R
-from inspector.record.fingerprint import Fingerprinter, key_from_text
-from inspector.record.flow_record import RecordContext, connect_error_event, flow_event
 from inspector.live.capture_writer import CaptureWriter
 from inspector.live.metrics import AnalyzerCollector, MetricsServer, make_registry, otlp_dropped_family
 from inspector.live.otlp import OtlpExporter, require_proto
 from inspector.live.stream_server import StreamServer
+from inspector.mitm.options import DEFAULT_STREAM, parse_endpoint, parse_metrics, parse_otlp_url, parse_seconds
+from inspector.record import roles as R
+from inspector.record.fingerprint import Fingerprinter, key_from_text
+from inspector.record.flow_record import RecordContext, connect_error_event, flow_event
+from inspector.schema import events as E
 
 log = logging.getLogger("tokentax")
 
@@ -56,23 +56,33 @@ class TokenTax:
     # -- options -------------------------------------------------------------------------
 
     def load(self, loader: Any) -> None:
-        loader.add_option("tokentax_inbound", str, "",
-                          "Listeners that face clients: ports or mode specs, comma separated.")
+        loader.add_option(
+            "tokentax_inbound", str, "", "Listeners that face clients: ports or mode specs, comma separated."
+        )
         loader.add_option("tokentax_rules", str, "", "TOML file of role rules (hosts, paths, listeners per role).")
         loader.add_option("tokentax_save", str, "", "Append tokentax events to this JSONL capture file.")
-        loader.add_option("tokentax_stream", str, DEFAULT_STREAM,
-                          "HOST:PORT of the live event stream for TUIs (port 0 picks one), or 'off'.")
+        loader.add_option(
+            "tokentax_stream",
+            str,
+            DEFAULT_STREAM,
+            "HOST:PORT of the live event stream for TUIs (port 0 picks one), or 'off'.",
+        )
         loader.add_option("tokentax_stream_token", str, "", "Token stream clients must present.")
         loader.add_option("tokentax_status", str, "5", "Seconds between headless status lines; 0 turns them off.")
-        loader.add_option("tokentax_fingerprint_key", str, "",
-                          "Key for token fingerprints; empty means random per session.")
+        loader.add_option(
+            "tokentax_fingerprint_key", str, "", "Key for token fingerprints; empty means random per session."
+        )
         loader.add_option("tokentax_summary", bool, True, "Print the findings summary when mitmdump exits.")
-        loader.add_option("tokentax_metrics", str, "off",
-                          "HOST:PORT to serve Prometheus /metrics on (port 0 picks one), or 'off'.")
-        loader.add_option("tokentax_metrics_expose", bool, False,
-                          "Allow tokentax_metrics on a non-loopback address.")
-        loader.add_option("tokentax_otlp", str, "",
-                          "OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); needs tokentax[otel].")
+        loader.add_option(
+            "tokentax_metrics", str, "off", "HOST:PORT to serve Prometheus /metrics on (port 0 picks one), or 'off'."
+        )
+        loader.add_option("tokentax_metrics_expose", bool, False, "Allow tokentax_metrics on a non-loopback address.")
+        loader.add_option(
+            "tokentax_otlp",
+            str,
+            "",
+            "OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); needs tokentax[otel].",
+        )
 
     def configure(self, updated: set[str]) -> None:
         o = ctx.options
@@ -118,8 +128,13 @@ class TokenTax:
     def _session_event(self) -> E.Event:
         if self._session is None:
             o = ctx.options
-            self._session = E.session_event(time.time(), source="live", key_id=self.rctx.fpr.key_id,
-                                            inbound=o.tokentax_inbound, roles_inferred=not self.rctx.inbound)
+            self._session = E.session_event(
+                time.time(),
+                source="live",
+                key_id=self.rctx.fpr.key_id,
+                inbound=o.tokentax_inbound,
+                roles_inferred=not self.rctx.inbound,
+            )
             self.analyzer.ingest(self._session)
         return self._session
 
@@ -137,8 +152,12 @@ class TokenTax:
                 where = f"{bound[0]}:{bound[1]}"
             except OSError as exc:
                 self.stream = None
-                print(f"tokentax: cannot listen for TUIs on {host}:{port}: {exc.strerror or exc}; "
-                      f"stream off (set tokentax_stream=HOST:PORT or off)", file=sys.stderr, flush=True)
+                print(
+                    f"tokentax: cannot listen for TUIs on {host}:{port}: {exc.strerror or exc}; "
+                    f"stream off (set tokentax_stream=HOST:PORT or off)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         metrics = await self._start_metrics()
         if self._otlp_url is not None:
             self.otlp = OtlpExporter(self._otlp_url, self.analyzer)
@@ -158,8 +177,12 @@ class TokenTax:
             bound = await self.metrics.start()
         except OSError as exc:
             self.metrics = None
-            print(f"tokentax: cannot serve metrics on {host}:{port}: {exc.strerror or exc}; metrics off "
-                  f"(set tokentax_metrics=HOST:PORT or off)", file=sys.stderr, flush=True)
+            print(
+                f"tokentax: cannot serve metrics on {host}:{port}: {exc.strerror or exc}; metrics off "
+                f"(set tokentax_metrics=HOST:PORT or off)",
+                file=sys.stderr,
+                flush=True,
+            )
             return ", metrics off"
         return f", metrics {bound[0]}:{bound[1]}"
 
@@ -182,7 +205,7 @@ class TokenTax:
                 if self.status_interval and time.monotonic() - last_status >= self.status_interval:
                     last_status = time.monotonic()
                     self._print_status()
-            except Exception as exc:  # noqa: BLE001 - the proxy must go on
+            except Exception as exc:
                 self._count_error("tick", exc)
 
     def _tick(self, _last: float) -> None:
@@ -214,8 +237,11 @@ class TokenTax:
             await self.otlp.close()
         self._tick(0)
         if self.capture is not None:
-            self.capture.write(E.encode(E.addon_event(time.time(), errors=self.errors,
-                                                      dropped=self.stream.dropped if self.stream else 0)))
+            self.capture.write(
+                E.encode(
+                    E.addon_event(time.time(), errors=self.errors, dropped=self.stream.dropped if self.stream else 0)
+                )
+            )
             self.capture.close()
         if ctx.options.tokentax_summary:
             from rich.console import Console
@@ -247,13 +273,15 @@ class TokenTax:
                 tb = tb.tb_next
             loc = f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else "?"
             # The message is left out on purpose: it could quote traffic (a token, a header).
-            log.error(f"tokentax: addon error #{self.errors} in {where}: {type(exc).__name__} at {loc}; "
-                        f"flow passed through untouched")
+            log.error(
+                f"tokentax: addon error #{self.errors} in {where}: {type(exc).__name__} at {loc}; "
+                f"flow passed through untouched"
+            )
 
     def response(self, flow: Any) -> None:
         try:
             self._emit(flow_event(flow, self.rctx))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._count_error("response", exc)
 
     def error(self, flow: Any) -> None:
@@ -261,7 +289,7 @@ class TokenTax:
             if flow.request is None:
                 return
             self._emit(flow_event(flow, self.rctx))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._count_error("error", exc)
 
     def server_connect_error(self, data: Any) -> None:
@@ -274,5 +302,5 @@ class TokenTax:
             if not isinstance(data.client.proxy_mode, ReverseMode):
                 return  # other modes also raise a flow error for the same failure
             self._emit(connect_error_event(data.server, data.client, self.rctx, f"conn-{uuid.uuid4()}"))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._count_error("server_connect_error", exc)

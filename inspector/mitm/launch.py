@@ -48,7 +48,7 @@ def user_sets(args: list[str]) -> set[str]:
         if arg == "--set" and i + 1 < len(args):
             value = args[i + 1]
         elif arg.startswith("--set="):
-            value = arg[len("--set="):]
+            value = arg[len("--set=") :]
         if value:
             names.add(value.split("=", 1)[0].strip())
     return names
@@ -69,12 +69,17 @@ def pick_error(lines: list[str], errors_only: bool = False) -> str:
     """The line that says what went wrong: a specific error beats mitmproxy's generic epilogue."""
     clean = [_STAMP.sub("", line).strip() for line in lines]
     clean = [line for line in clean if line and not line.startswith("Traceback")]
-    for needles in (("address already in use", "failed to listen", "error:", "tokentax:", "cannot"),
-                    ("error", "failed")):
+    for needles in (
+        ("address already in use", "failed to listen", "error:", "tokentax:", "cannot"),
+        ("error", "failed"),
+    ):
         for line in reversed(clean):
             low = line.lower()
-            if any(n in low for n in needles) and not any(low.startswith(g) for g in _GENERIC) \
-                    and not low.startswith("tokentax: ready"):
+            if (
+                any(n in low for n in needles)
+                and not any(low.startswith(g) for g in _GENERIC)
+                and not low.startswith("tokentax: ready")
+            ):
                 m = re.match(r"^(?:\S*mitmdump|-c): (?:error: )?(.*)$", line)
                 return m.group(1) if m else line
     return "" if errors_only or not clean else clean[-1]
@@ -83,8 +88,14 @@ def pick_error(lines: list[str], errors_only: bool = False) -> str:
 class Mitmdump:
     """A mitmdump child with the addon. `start()` returns once the addon said it is ready."""
 
-    def __init__(self, args: list[str], *, echo: bool = False, defaults: dict[str, str] | None = None,
-                 on_line: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        echo: bool = False,
+        defaults: dict[str, str] | None = None,
+        on_line: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.args = list(args)
         self.echo = echo  # copy its output to our stdout
         self.on_line = on_line  # called as (line, "out"|"err") from reader threads
@@ -105,9 +116,17 @@ class Mitmdump:
         if self.echo:  # the child's summary is shown on our terminal: let it use our width
             env.setdefault("COLUMNS", str(shutil.get_terminal_size().columns))
         try:
-            self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                         stdin=subprocess.DEVNULL, env=env, bufsize=1, start_new_session=True,
-                                         errors="replace")
+            self.proc = subprocess.Popen(
+                self.command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                bufsize=1,
+                start_new_session=True,
+                errors="replace",
+            )
         except OSError as exc:
             raise UserError(f"cannot start mitmdump: {exc.strerror or exc}") from None
         for pipe, name in ((self.proc.stdout, "out"), (self.proc.stderr, "err")):
@@ -123,8 +142,10 @@ class Mitmdump:
             status = self.proc.wait()
             for t in self._threads:
                 t.join(timeout=5)
-            raise UserError(f"mitmdump exited with status {status} before it was ready: "
-                            f"{pick_error(list(self.lines)) or 'no output'}")
+            raise UserError(
+                f"mitmdump exited with status {status} before it was ready: "
+                f"{pick_error(list(self.lines)) or 'no output'}"
+            )
         return self
 
     def _read(self, pipe, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -158,8 +179,9 @@ class Mitmdump:
 
     def last_error(self) -> str:
         """The line most worth showing a user about how mitmdump is doing or why it stopped."""
-        return pick_error(list(self.lines)) or (f"exited with status {self.exit_status}"
-                                                 if self.exit_status is not None else "no output")
+        return pick_error(list(self.lines)) or (
+            f"exited with status {self.exit_status}" if self.exit_status is not None else "no output"
+        )
 
     def last_words(self) -> str:
         """The child's most telling error line, or "" when it said nothing wrong."""

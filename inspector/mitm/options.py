@@ -7,30 +7,12 @@ silently disables a script addon), so every value is parsed and checked here, an
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from urllib.parse import urlsplit
 
-DEFAULT_STREAM = "127.0.0.1:7391"
+from inspector.schema.stream import DEFAULT_STREAM, is_loopback, parse_hostport
 
-
-def parse_hostport(text: str, what: str) -> tuple[str, int]:
-    host, sep, port_s = text.strip().rpartition(":")
-    if not sep or not host:
-        raise ValueError(f"{what} must be HOST:PORT, got {text!r}")
-    host = host.strip("[]")
-    if not port_s.isdigit() or not 0 <= int(port_s) < 65536:
-        raise ValueError(f"{what} has a bad port {port_s!r} (expected 0-65535)")
-    return host, int(port_s)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["DEFAULT_STREAM", "is_loopback", "parse_hostport"]
 
 
 def parse_endpoint(text: str, what: str, token: str) -> tuple[str, int] | None:
@@ -67,8 +49,9 @@ def parse_metrics(text: str, expose: bool) -> tuple[str, int] | None:
         return None
     host, port = parse_hostport(text, "tokentax_metrics")
     if not is_loopback(host) and not expose:
-        raise ValueError(f"tokentax_metrics {text!r} is not a loopback address: "
-                         f"set tokentax_metrics_expose=true to expose it")
+        raise ValueError(
+            f"tokentax_metrics {text!r} is not a loopback address: set tokentax_metrics_expose=true to expose it"
+        )
     return host, port
 
 
@@ -79,8 +62,9 @@ def parse_otlp_url(text: str) -> str | None:
     url = text.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"tokentax_otlp must be an http(s) URL such as http://127.0.0.1:4318/v1/traces, "
-                         f"got {_redact_url(url)!r}")
+        raise ValueError(
+            f"tokentax_otlp must be an http(s) URL such as http://127.0.0.1:4318/v1/traces, got {_redact_url(url)!r}"
+        )
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:

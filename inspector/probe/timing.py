@@ -42,9 +42,7 @@ import httpx
 SCHEMA = "tokentax.probe/1"
 PHASES: tuple[str, ...] = ("dns", "connect", "tls", "wait", "ttfb", "total")
 # Header values never echoed anywhere; Authorization keeps its scheme ("Bearer ***").
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
-)
+SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"})
 _SENSITIVE_QUERY_WORDS = ("token", "secret", "password", "key", "signature", "code", "assertion")
 MASK = "***"
 
@@ -205,9 +203,7 @@ def measure_once(
             if url.scheme == "https":
                 extensions["sni_hostname"] = host
             url = url.copy_with(host=address)
-        request = client.build_request(
-            target.method, url, headers=headers, content=target.body, extensions=extensions
-        )
+        request = client.build_request(target.method, url, headers=headers, content=target.body, extensions=extensions)
         response = client.send(request)
         try:
             response.read()
@@ -344,9 +340,7 @@ def estimate_tax(
     added = gateway_ttfb_p50 - direct_ttfb_p50
     out["gateway_added_ms"] = round(added, 3)
     if added <= 0:
-        out["summary"] = (
-            f"gateway adds no measurable time over direct ({added:+.0f} ms at p50)"
-        )
+        out["summary"] = f"gateway adds no measurable time over direct ({added:+.0f} ms at p50)"
         return out
     text = f"gateway adds {added:.0f} ms over direct"
     if auth_ttfb_p50 is not None:
@@ -354,21 +348,15 @@ def estimate_tax(
         out["auth_share_pct"] = round(share, 1)
         if share > 100:
             text += (
-                f"; auth server alone takes {auth_ttfb_p50:.0f} ms: "
-                "a callout per request would more than explain it"
+                f"; auth server alone takes {auth_ttfb_p50:.0f} ms: a callout per request would more than explain it"
             )
         else:
-            text += (
-                f"; auth server alone takes {auth_ttfb_p50:.0f} ms: "
-                f"the callout explains {share:.0f} % of it"
-            )
+            text += f"; auth server alone takes {auth_ttfb_p50:.0f} ms: the callout explains {share:.0f} % of it"
     out["summary"] = text
     return out
 
 
-def estimate_from(
-    summaries: Sequence[Mapping[str, Any]], *, auth_token_request: bool = False
-) -> dict[str, Any] | None:
+def estimate_from(summaries: Sequence[Mapping[str, Any]], *, auth_token_request: bool = False) -> dict[str, Any] | None:
     """The tax estimate when targets are labelled `direct` and `gateway` (and `auth`), else None.
 
     `auth_token_request` says whether the auth target was asked for a real token; if
@@ -387,9 +375,7 @@ def estimate_from(
     if "auth" not in by_label:
         estimate["notes"].append("no auth target: label the token endpoint with --label auth=URL")
     elif not auth_token_request:
-        estimate["notes"].append(
-            "auth target probed without --auth-basic: its time may not be that of a token issue"
-        )
+        estimate["notes"].append("auth target probed without --auth-basic: its time may not be that of a token issue")
     return estimate
 
 

@@ -100,7 +100,7 @@ def bounded_decode(body: bytes, encoding: str) -> bytes | None:
 
             out = decode(body, enc)
             return out if isinstance(out, bytes) and len(out) <= MAX_PARSE_BYTES else None
-    except Exception:  # noqa: BLE001 - any codec failure: the body lies about its encoding
+    except Exception:
         # Read it as it is (as mitmproxy's get_content(strict=False) would); the JSON parse decides.
         return body if len(body) <= MAX_PARSE_BYTES else None
     return None

@@ -66,14 +66,23 @@ def check(obj: Any) -> None:
             raise EventError("flow event without a numeric 'ts'")
 
 
-def session_event(ts: float, *, source: str, key_id: str, inbound: str = "", roles_inferred: bool = False,
-                  tool: str = "") -> Event:
+def session_event(
+    ts: float, *, source: str, key_id: str, inbound: str = "", roles_inferred: bool = False, tool: str = ""
+) -> Event:
     if not tool:
         from inspector import __version__
 
         tool = f"tokentax {__version__}"
-    return {"v": SCHEMA_VERSION, "type": SESSION, "ts": ts, "tool": tool, "source": source, "key_id": key_id,
-            "inbound": inbound, "roles_inferred": roles_inferred}
+    return {
+        "v": SCHEMA_VERSION,
+        "type": SESSION,
+        "ts": ts,
+        "tool": tool,
+        "source": source,
+        "key_id": key_id,
+        "inbound": inbound,
+        "roles_inferred": roles_inferred,
+    }
 
 
 def addon_event(ts: float, *, errors: int, dropped: int, capture_error: str = "") -> Event:

@@ -31,7 +31,9 @@ def parse_duration(text: str) -> float:
     raw = text.strip().lower() if isinstance(text, str) else ""
     match = _DURATION.match(raw)
     if not match or match.group(2) not in _UNITS:
-        raise UserError(f"invalid duration {text!r}: use a number with an optional unit ms, s, m or h (e.g. 50ms, 0.8s, 2)")
+        raise UserError(
+            f"invalid duration {text!r}: use a number with an optional unit ms, s, m or h (e.g. 50ms, 0.8s, 2)"
+        )
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if not math.isfinite(seconds):
         raise UserError(f"invalid duration {text!r}: too large")

@@ -6,7 +6,7 @@ snapshots do not depend on where they run.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from inspector.analyzer.findings import human_seconds, ms
@@ -33,7 +33,7 @@ class Clock:
         if ts is None:
             return "-"
         dt = self._dt(ts)
-        zone = "UTC" if self.tz is timezone.utc else dt.astimezone().strftime("%Z")
+        zone = "UTC" if self.tz is UTC else dt.astimezone().strftime("%Z")
         return dt.strftime("%Y-%m-%d %H:%M:%S") + f" {zone}"
 
 

@@ -105,7 +105,7 @@ def test_correlation_exact_by_trace_under_concurrency() -> None:
     for group in zip(*evs):  # interleave: all callouts, then all backends, then all inbound
         for ev in group:
             a.ingest(ev)
-    for i, reqs in enumerate(evs):
+    for reqs in evs:
         inbound = reqs[2]
         hops = a.hops_for(inbound["id"])
         assert sorted(h.id for h in hops) == sorted([reqs[0]["id"], reqs[1]["id"]])

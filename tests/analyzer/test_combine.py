@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from inspector.analyzer import Analyzer
-from inspector.views.report.render import FORMATS, render
 from inspector.analyzer.combine import combine, source_figures, ttfb_total_ms
+from inspector.views.report.render import FORMATS, render
 from inspector.views.tui.components.kpi import kpi_values
 from tests.support.factory import flow, naive_request
 
@@ -113,8 +113,9 @@ def test_share_of_ttfb_from_a_proxy_without_ttfb_total(two) -> None:
     old = copy.deepcopy(ra)
     del old["inbound"]["ttfb_total_ms"]
     assert ttfb_total_ms(old) == pytest.approx(ra["inbound"]["ttfb_total_ms"], rel=1e-3)
-    assert combine([old, rb])["tax"]["share_of_ttfb"] == pytest.approx(combine([ra, rb])["tax"]["share_of_ttfb"],
-                                                                       abs=1e-3)
+    assert combine([old, rb])["tax"]["share_of_ttfb"] == pytest.approx(
+        combine([ra, rb])["tax"]["share_of_ttfb"], abs=1e-3
+    )
 
 
 def test_findings_stay_each_sources_own(two) -> None:
@@ -123,7 +124,8 @@ def test_findings_stay_each_sources_own(two) -> None:
     refetch = [f for f in c["findings"] if f["id"] == "token-refetch"]
     assert sorted(f["title"].split(": ", 1)[0] for f in refetch) == [A, B]
     assert [f["severity"] for f in c["findings"]] == sorted(
-        (f["severity"] for f in c["findings"]), key=["critical", "warning", "info", "ok"].index)
+        (f["severity"] for f in c["findings"]), key=["critical", "warning", "info", "ok"].index
+    )
 
 
 def test_empty_sources_and_one_source() -> None:

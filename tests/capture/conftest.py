@@ -55,8 +55,15 @@ class Mitmdump:
     def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self.lines: list[str] = []
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
         self._ready = False
         assert self.proc.stdout is not None
         for line in self.proc.stdout:  # blocks until a line or EOF: the readiness signal
@@ -101,12 +108,28 @@ class Session:
 
 def mitmdump_argv(stack: Stack, ports: tuple[int, int, int], capture: Path, raw: Path | None) -> list[str]:
     p_in, p_auth, p_back = ports
-    argv = [MITMDUMP, "-q", "-s", str(ADDON),
-            "--mode", f"reverse:{stack.gateway.url}@127.0.0.1:{p_in}",
-            "--mode", f"reverse:{stack.auth.url}@127.0.0.1:{p_auth}",
-            "--mode", f"reverse:{stack.backend.url}@127.0.0.1:{p_back}",
-            "--set", f"tokentax_inbound={p_in}", "--set", f"tokentax_save={capture}",
-            "--set", "tokentax_stream=off", "--set", "tokentax_status=0", "--set", "tokentax_summary=false"]
+    argv = [
+        MITMDUMP,
+        "-q",
+        "-s",
+        str(ADDON),
+        "--mode",
+        f"reverse:{stack.gateway.url}@127.0.0.1:{p_in}",
+        "--mode",
+        f"reverse:{stack.auth.url}@127.0.0.1:{p_auth}",
+        "--mode",
+        f"reverse:{stack.backend.url}@127.0.0.1:{p_back}",
+        "--set",
+        f"tokentax_inbound={p_in}",
+        "--set",
+        f"tokentax_save={capture}",
+        "--set",
+        "tokentax_stream=off",
+        "--set",
+        "tokentax_status=0",
+        "--set",
+        "tokentax_summary=false",
+    ]
     if raw is not None:
         argv += ["-w", str(raw)]
     return argv
@@ -137,10 +160,15 @@ def drive(stack: Stack, inbound_port: int, n: int) -> list[str]:
             cookie = "ck_" + secrets.token_urlsafe(16)
             query_token = "qt_" + secrets.token_urlsafe(16)
             sent += [bearer, cookie, query_token]
-            resp = client.get(f"http://127.0.0.1:{inbound_port}/api/orders{i % 3}",
-                              params={"access_token": query_token, "page": "1"},
-                              headers={"authorization": f"Bearer {bearer}", "cookie": f"session={cookie}; theme=dark",
-                                       "x-request-id": f"req-{i}-{secrets.token_hex(4)}"})
+            resp = client.get(
+                f"http://127.0.0.1:{inbound_port}/api/orders{i % 3}",
+                params={"access_token": query_token, "page": "1"},
+                headers={
+                    "authorization": f"Bearer {bearer}",
+                    "cookie": f"session={cookie}; theme=dark",
+                    "x-request-id": f"req-{i}-{secrets.token_hex(4)}",
+                },
+            )
             assert resp.status_code == 200, resp.text
     return sent
 
@@ -160,12 +188,25 @@ def record_session(base: Path, strategy: str, n: int = REQUESTS) -> Session:
         if md is not None:
             md.stop()
         stack.stop()
-    export = subprocess.run([MITMDUMP, "-q", "-nr", str(raw), "--set", f"hardump={har}"], capture_output=True,
-                            text=True, stdin=subprocess.DEVNULL)
+    export = subprocess.run(
+        [MITMDUMP, "-q", "-nr", str(raw), "--set", f"hardump={har}"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert export.returncode == 0 and har.is_file(), export.stdout + export.stderr
     stack.secrets.client.extend(sent)
-    return Session(base, capture, raw, har, strategy, ports[0], f"reverse:{stack.gateway.url}@127.0.0.1:{ports[0]}",
-                   stack.secrets.all(), n)
+    return Session(
+        base,
+        capture,
+        raw,
+        har,
+        strategy,
+        ports[0],
+        f"reverse:{stack.gateway.url}@127.0.0.1:{ports[0]}",
+        stack.secrets.all(),
+        n,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -190,5 +231,11 @@ def servers() -> Iterator[Stack]:
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`tokentax ...` as a real process (python -m inspector), for what in-process tests cannot see."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "inspector", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, cwd=cwd or REPO, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd or REPO,
+        env=env,
+    )

@@ -37,8 +37,9 @@ class ThreadedServer:
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
-                                       name=f"server-{self.port}")
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True, name=f"server-{self.port}"
+        )
         self.thread.start()
 
     def stop(self) -> None:
@@ -110,9 +111,11 @@ def gateway_app(sec: Secrets, cfg: GatewayConfig) -> Starlette:
     lock = asyncio.Lock()
 
     async def fetch_token(client: httpx.AsyncClient, rid: str) -> str:
-        resp = await client.post(cfg.auth_url + TOKEN_PATH, headers={"x-request-id": rid},
-                                 data={"grant_type": "client_credentials", "client_id": sec.client_id,
-                                       "client_secret": sec.client_secret})
+        resp = await client.post(
+            cfg.auth_url + TOKEN_PATH,
+            headers={"x-request-id": rid},
+            data={"grant_type": "client_credentials", "client_id": sec.client_id, "client_secret": sec.client_secret},
+        )
         resp.raise_for_status()
         body = resp.json()
         cache["token"], cache["until"] = body["access_token"], time.time() + body["expires_in"] - 60
@@ -126,8 +129,10 @@ def gateway_app(sec: Secrets, cfg: GatewayConfig) -> Starlette:
                     token = cache["token"] if cache.get("until", 0) > time.time() else await fetch_token(client, rid)
             else:
                 token = await fetch_token(client, rid)
-            resp = await client.get(f"{cfg.backend_url}/api/{request.path_params['name']}",
-                                    headers={"authorization": f"Bearer {token}", "x-request-id": rid})
+            resp = await client.get(
+                f"{cfg.backend_url}/api/{request.path_params['name']}",
+                headers={"authorization": f"Bearer {token}", "x-request-id": rid},
+            )
         return JSONResponse(resp.json(), status_code=resp.status_code)
 
     return Starlette(routes=[Route("/api/{name}", proxy)])

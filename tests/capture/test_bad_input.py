@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.commands.main import build_parser, main
 from inspector.capture.load import analyze_file
+from inspector.commands.main import build_parser, main
 
 from .conftest import Session, run_cli
 
@@ -33,7 +33,7 @@ def make_bad(kind: str, tmp: Path, session: Session) -> tuple[Path, str]:
         data = bytearray(session.raw.read_bytes())
         first_len = int(data[: data.index(b":")])
         cut = len(str(first_len)) + 1 + first_len + 1  # the first whole flow, then junk
-        p.write_bytes(bytes(data[:cut]) + b"12:not a flow at all" + bytes(data[cut + 20:]))
+        p.write_bytes(bytes(data[:cut]) + b"12:not a flow at all" + bytes(data[cut + 20 :]))
         return p, "damaged mitmproxy flow file after 1 flows"
     if kind == "truncated-gzip":
         p.write_bytes(gzip.compress(session.raw.read_bytes())[:60])
@@ -75,8 +75,23 @@ def make_bad(kind: str, tmp: Path, session: Session) -> tuple[Path, str]:
     raise AssertionError(kind)
 
 
-KINDS = ["empty", "blank", "truncated-flow", "corrupt-flow", "truncated-gzip", "binary", "png", "json-doc", "fake-har",
-         "broken-har", "har-bad-entry", "newer-schema", "bad-jsonl-line", "missing", "directory"]
+KINDS = [
+    "empty",
+    "blank",
+    "truncated-flow",
+    "corrupt-flow",
+    "truncated-gzip",
+    "binary",
+    "png",
+    "json-doc",
+    "fake-har",
+    "broken-har",
+    "har-bad-entry",
+    "newer-schema",
+    "bad-jsonl-line",
+    "missing",
+    "directory",
+]
 
 
 def assert_one_line_error(err: str, path: Path, expected: str) -> None:
@@ -117,8 +132,9 @@ def test_open_bad_input(kind: str, tmp_path: Path, naive_session: Session, capsy
 
 def test_unreadable_file(tmp_path: Path, naive_session: Session, capsys) -> None:
     if os.geteuid() == 0:
-        pytest.skip("running as root: permissions cannot make a file unreadable (the directory case covers "
-                    "open() failing)")
+        pytest.skip(
+            "running as root: permissions cannot make a file unreadable (the directory case covers open() failing)"
+        )
     p = tmp_path / "locked.jsonl"
     p.write_bytes(naive_session.capture.read_bytes())
     p.chmod(0)

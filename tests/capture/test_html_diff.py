@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 from inspector.analyzer import Analyzer
+from inspector.analyzer.waterfall import sample_waterfall
+from inspector.capture.load import analyze_file
 from inspector.commands.main import main
 from inspector.views.report.diff import diff, figures_of
 from inspector.views.report.html import rates_svg, to_html
-from inspector.analyzer.waterfall import sample_waterfall
-from inspector.capture.load import analyze_file
 
 from .conftest import Session
 
@@ -53,18 +53,35 @@ def test_html_escapes_everything_from_traffic() -> None:
     snap = Analyzer().snapshot()
     evil = '<script>alert("x")</script>'
     snap["findings"] = [{"id": "token-refetch", "severity": "critical", "title": evil, "evidence": [evil]}]
-    snap["routes"] = [{"role": "backend", "route": f"GET h:1/{evil}", "count": 1, "errors": 0, "p50_ms": 1.0,
-                       "p95_ms": 1.0}]
-    rows = [{"label": evil, "role": "inbound", "start_ms": 0, "connect": 0, "tls": 0, "send": 1, "wait": 5,
-             "receive": 1, "total": 7, "mode": "request"}]
+    snap["routes"] = [
+        {"role": "backend", "route": f"GET h:1/{evil}", "count": 1, "errors": 0, "p50_ms": 1.0, "p95_ms": 1.0}
+    ]
+    rows = [
+        {
+            "label": evil,
+            "role": "inbound",
+            "start_ms": 0,
+            "connect": 0,
+            "tls": 0,
+            "send": 1,
+            "wait": 5,
+            "receive": 1,
+            "total": 7,
+            "mode": "request",
+        }
+    ]
     page = to_html(snap, rows)
     assert "<script" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
 
 
 def test_rates_chart_draws_both_series() -> None:
-    svg = rates_svg({"series": {"inbound": [0, 0, 3, 4, 2], "callout": [0, 0, 3, 4, 2], "redundant": [0, 0, 2, 4, 2]},
-                     "series_end": 1_700_000_000})
+    svg = rates_svg(
+        {
+            "series": {"inbound": [0, 0, 3, 4, 2], "callout": [0, 0, 3, 4, 2], "redundant": [0, 0, 2, 4, 2]},
+            "series_end": 1_700_000_000,
+        }
+    )
     assert svg.count("<polyline") == 3
     points = re.findall(r'points="([^"]+)"', svg)
     assert all(len(p.split()) == 5 for p in points)
@@ -93,9 +110,20 @@ def test_diff_cli_formats(naive_session: Session, cached_session: Session, capsy
     assert main(["diff", str(naive_session.capture), str(cached_session.capture)]) == 0
     text = capsys.readouterr().out
     assert "The token tax is gone" in text and "gone" in text and "[token-refetch]" in text
-    assert main(["diff", str(naive_session.raw), str(cached_session.raw), "--inbound",
-                 ",".join(str(p) for p in (naive_session.inbound_port, cached_session.inbound_port)),
-                 "-f", "json"]) == 0
+    assert (
+        main(
+            [
+                "diff",
+                str(naive_session.raw),
+                str(cached_session.raw),
+                "--inbound",
+                ",".join(str(p) for p in (naive_session.inbound_port, cached_session.inbound_port)),
+                "-f",
+                "json",
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert d["schema"] == "tokentax.diff/1" and d["tax_gone"] is True
     assert main(["diff", str(naive_session.capture), str(cached_session.capture), "-f", "md"]) == 0

@@ -6,29 +6,41 @@ import gzip
 import json
 from pathlib import Path
 
-from inspector.commands.main import main
 from inspector.capture.detect import LoadOptions, load_events
 from inspector.capture.load import analyze_file
+from inspector.commands.main import main
 
 from .conftest import Session
 
 
 def counts(s: dict) -> dict:
     c = s["callouts"]
-    return {"callout": c["total"], "redundant": c["redundant"], "identical": c["identical"],
-            "inbound": s["flows"]["inbound"], "backend": s["flows"]["backend"], "failed": c["failed"]}
+    return {
+        "callout": c["total"],
+        "redundant": c["redundant"],
+        "identical": c["identical"],
+        "inbound": s["flows"]["inbound"],
+        "backend": s["flows"]["backend"],
+        "failed": c["failed"],
+    }
 
 
 def snap(path: Path, inbound: str = "", warnings: list[str] | None = None) -> dict:
-    warn = (warnings.append if warnings is not None else (lambda _m: None))
+    warn = warnings.append if warnings is not None else (lambda _m: None)
     return analyze_file(path, LoadOptions(inbound=inbound, warn=warn), show_progress=False).snapshot()
 
 
 def test_jsonl_flowfile_and_har_agree(naive_session: Session) -> None:
     s = naive_session
     live = counts(snap(s.capture))
-    assert live == {"callout": s.requests, "redundant": s.requests - 1, "identical": s.requests - 3,
-                    "inbound": s.requests, "backend": s.requests, "failed": 0}
+    assert live == {
+        "callout": s.requests,
+        "redundant": s.requests - 1,
+        "identical": s.requests - 3,
+        "inbound": s.requests,
+        "backend": s.requests,
+        "failed": 0,
+    }
     assert counts(snap(s.raw, s.inbound_spec)) == live
     assert counts(snap(s.raw, str(s.inbound_port))) == live  # a bare listener port works for flow files
     assert counts(snap(s.har, s.inbound_spec)) == live
@@ -95,11 +107,27 @@ def _browser_entry(start: str, url: str, timings: dict, status: int = 200, **ext
     entry = {
         "startedDateTime": start,
         "time": sum(v for v in timings.values() if v > 0),
-        "request": {"method": "GET", "url": url, "httpVersion": "http/2.0", "headers": [], "cookies": [],
-                    "queryString": [], "headersSize": -1, "bodySize": 0},
-        "response": {"status": status, "statusText": "", "httpVersion": "http/2.0", "headers": [], "cookies": [],
-                     "content": {"size": 0, "mimeType": "text/plain"}, "redirectURL": "", "headersSize": -1,
-                     "bodySize": 0},
+        "request": {
+            "method": "GET",
+            "url": url,
+            "httpVersion": "http/2.0",
+            "headers": [],
+            "cookies": [],
+            "queryString": [],
+            "headersSize": -1,
+            "bodySize": 0,
+        },
+        "response": {
+            "status": status,
+            "statusText": "",
+            "httpVersion": "http/2.0",
+            "headers": [],
+            "cookies": [],
+            "content": {"size": 0, "mimeType": "text/plain"},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": 0,
+        },
         "cache": {},
         "timings": timings,
         "serverIPAddress": "10.0.0.1",
@@ -110,25 +138,40 @@ def _browser_entry(start: str, url: str, timings: dict, status: int = 200, **ext
 
 def test_browser_style_har(tmp_path: Path) -> None:
     """A HAR as browsers write it: sequential phases, params-only form bodies, failed entries, a BOM."""
-    token_entry = _browser_entry("2026-01-01T10:00:00.000Z", "https://idp.example/oauth2/token",
-                                 {"blocked": 1, "dns": 2, "connect": 10, "ssl": 6, "send": 1, "wait": 50,
-                                  "receive": 3})
+    token_entry = _browser_entry(
+        "2026-01-01T10:00:00.000Z",
+        "https://idp.example/oauth2/token",
+        {"blocked": 1, "dns": 2, "connect": 10, "ssl": 6, "send": 1, "wait": 50, "receive": 3},
+    )
     token_entry["request"]["method"] = "POST"
-    token_entry["request"]["postData"] = {"mimeType": "application/x-www-form-urlencoded",
-                                          "params": [{"name": "grant_type", "value": "client_credentials"},
-                                                     {"name": "client_id", "value": "web"}]}
-    token_entry["response"]["content"] = {"size": 60, "mimeType": "application/json",
-                                          "text": '{"access_token":"abcdefgh12345678","token_type":"Bearer",'
-                                                  '"expires_in":600}'}
-    reused = _browser_entry("2026-01-01T10:00:01.000Z", "https://idp.example/oauth2/token",
-                            {"blocked": 0, "dns": -1, "connect": -1, "ssl": -1, "send": 1, "wait": 40, "receive": 2})
+    token_entry["request"]["postData"] = {
+        "mimeType": "application/x-www-form-urlencoded",
+        "params": [{"name": "grant_type", "value": "client_credentials"}, {"name": "client_id", "value": "web"}],
+    }
+    token_entry["response"]["content"] = {
+        "size": 60,
+        "mimeType": "application/json",
+        "text": '{"access_token":"abcdefgh12345678","token_type":"Bearer","expires_in":600}',
+    }
+    reused = _browser_entry(
+        "2026-01-01T10:00:01.000Z",
+        "https://idp.example/oauth2/token",
+        {"blocked": 0, "dns": -1, "connect": -1, "ssl": -1, "send": 1, "wait": 40, "receive": 2},
+    )
     reused["request"] = dict(token_entry["request"])
     reused["response"] = dict(token_entry["response"])
-    failed = _browser_entry("2026-01-01T10:00:02.000Z", "https://api.example/x", {"send": 0, "wait": 0, "receive": 0},
-                            status=0, time=120)
+    failed = _browser_entry(
+        "2026-01-01T10:00:02.000Z", "https://api.example/x", {"send": 0, "wait": 0, "receive": 0}, status=0, time=120
+    )
     failed["response"]["_error"] = "net::ERR_CONNECTION_RESET"
-    doc = {"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"}, "pages": [],
-                   "entries": [token_entry, reused, failed]}}
+    doc = {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "WebInspector", "version": "537.36"},
+            "pages": [],
+            "entries": [token_entry, reused, failed],
+        }
+    }
     har = tmp_path / "browser.har"
     har.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc).encode())
     evs = [e for e in load_events(har, LoadOptions()) if e["type"] == "flow"]

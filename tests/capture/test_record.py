@@ -10,34 +10,59 @@ import sys
 import threading
 from pathlib import Path
 
-from inspector.commands.main import main
 from inspector.capture.detect import LoadOptions
 from inspector.capture.load import analyze_file
+from inspector.commands.main import main
 from inspector.mitm.launch import pick_error
 
 from .conftest import REPO, drive, free_port, run_cli, stop_process
 from .servers import Stack
 
 
-def start_record(tmp_path: Path, stack: Stack) -> tuple[subprocess.Popen, list[str], threading.Thread,
-                                                        tuple[int, int, int], Path, Path]:
+def start_record(
+    tmp_path: Path, stack: Stack
+) -> tuple[subprocess.Popen, list[str], threading.Thread, tuple[int, int, int], Path, Path]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for _ in range(5):
         ports = (free_port(), free_port(), free_port())
         cap, raw = tmp_path / "rec.jsonl", tmp_path / "rec.mitm"
-        argv = [sys.executable, "-m", "inspector", "record", "-o", str(cap), "--raw", str(raw), "--force",
-                "--inbound", str(ports[0]), "--status-interval", "0", "--",
-                "--mode", f"reverse:{stack.gateway.url}@127.0.0.1:{ports[0]}",
-                "--mode", f"reverse:{stack.auth.url}@127.0.0.1:{ports[1]}",
-                "--mode", f"reverse:{stack.backend.url}@127.0.0.1:{ports[2]}"]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, cwd=tmp_path, env=env)
+        argv = [
+            sys.executable,
+            "-m",
+            "inspector",
+            "record",
+            "-o",
+            str(cap),
+            "--raw",
+            str(raw),
+            "--force",
+            "--inbound",
+            str(ports[0]),
+            "--status-interval",
+            "0",
+            "--",
+            "--mode",
+            f"reverse:{stack.gateway.url}@127.0.0.1:{ports[0]}",
+            "--mode",
+            f"reverse:{stack.auth.url}@127.0.0.1:{ports[1]}",
+            "--mode",
+            f"reverse:{stack.backend.url}@127.0.0.1:{ports[2]}",
+        ]
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+        )
         err: list[str] = []
         assert proc.stderr is not None
         for line in proc.stderr:  # readiness: the wrapper's "recording to" line
             err.append(line)
             if line.startswith("tokentax: recording to"):
-                drain = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+                drain = threading.Thread(target=err.extend, args=(proc.stderr,), daemon=True)
                 drain.start()
                 return proc, err, drain, ports, cap, raw
         stop_process(proc)
@@ -77,8 +102,15 @@ def test_record_startup_failure_is_one_line(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        res = run_cli("record", "-o", str(tmp_path / "c.jsonl"), "--",
-                      "--mode", f"reverse:http://127.0.0.1:9@127.0.0.1:{port}", cwd=tmp_path)
+        res = run_cli(
+            "record",
+            "-o",
+            str(tmp_path / "c.jsonl"),
+            "--",
+            "--mode",
+            f"reverse:http://127.0.0.1:9@127.0.0.1:{port}",
+            cwd=tmp_path,
+        )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()
@@ -89,8 +121,9 @@ def test_record_startup_failure_is_one_line(tmp_path: Path) -> None:
 def test_record_bad_mitmdump_argument(tmp_path: Path) -> None:
     res = run_cli("record", "-o", str(tmp_path / "c.jsonl"), "--", "--no-such-option", cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.strip().splitlines() == ["tokentax: error: mitmdump did not start: unrecognized arguments: "
-                                               "--no-such-option"]
+    assert res.stderr.strip().splitlines() == [
+        "tokentax: error: mitmdump did not start: unrecognized arguments: --no-such-option"
+    ]
 
 
 def test_record_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
@@ -102,8 +135,10 @@ def test_record_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
 
 
 def test_startup_error_picks_the_reason() -> None:
-    lines = ["[00:48:29.064] [Errno 98] reverse proxy failed to listen on 127.0.0.1:1: address already in use",
-             "Error logged during startup, exiting..."]
+    lines = [
+        "[00:48:29.064] [Errno 98] reverse proxy failed to listen on 127.0.0.1:1: address already in use",
+        "Error logged during startup, exiting...",
+    ]
     assert pick_error(lines).startswith("[Errno 98] reverse proxy failed")
     assert pick_error(["usage: mitmdump [options]", "/x/bin/mitmdump: error: bad"]) == "bad"
     assert pick_error([]) == ""

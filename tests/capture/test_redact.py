@@ -10,11 +10,11 @@ import pytest
 from mitmproxy.io import FlowReader, FlowWriter
 from mitmproxy.test import tflow
 
+from inspector.capture.detect import LoadOptions
+from inspector.capture.load import analyze_file
+from inspector.capture.redact import FP_PREFIX, Redactor, redact_flow
 from inspector.commands.main import main
 from inspector.record.fingerprint import Fingerprinter, key_from_text
-from inspector.capture.load import analyze_file
-from inspector.capture.detect import LoadOptions
-from inspector.capture.redact import FP_PREFIX, Redactor, redact_flow
 
 from .conftest import Session
 from .test_readers import counts
@@ -38,7 +38,9 @@ def test_flow_file_redacted(naive_session: Session, tmp_path: Path, capsys) -> N
     out = tmp_path / "red.mitm"
     assert main(["redact", str(s.raw), str(out), "--key", "k1"]) == 0
     printed = capsys.readouterr().out
-    assert f"wrote {out}" in printed and "authorization header" in printed and "client_secret in request form" in printed
+    assert (
+        f"wrote {out}" in printed and "authorization header" in printed and "client_secret in request form" in printed
+    )
     data = out.read_bytes()
     assert_no_secret(data, s.secrets)
     flows = read_flows(out)  # mitmproxy's own reader
@@ -89,13 +91,18 @@ def _token_flows() -> list:
     f1.request.headers["authorization"] = "Basic Y2xpZW50OnNlY3JldHNlY3JldA=="
     f1.request.headers["proxy-authorization"] = "Basic cHJveHk6cHJveHlwYXNzd29yZA=="
     f1.request.headers["cookie"] = "a=COOKIEONE12345; b=COOKIETWO12345"
-    f1.request.content = json.dumps({"grant_type": "password", "client_secret": "JSONCLIENTSECRET",
-                                     "password": "hunter2hunter2"}).encode()
+    f1.request.content = json.dumps(
+        {"grant_type": "password", "client_secret": "JSONCLIENTSECRET", "password": "hunter2hunter2"}
+    ).encode()
     f1.response.headers["content-type"] = "application/json"
     f1.response.headers["content-encoding"] = "gzip"
-    f1.response.content = json.dumps({"access_token": "ACCESSTOKEN123456", "token_type": "Bearer",
-                                      "nested": {"refresh_token": "REFRESHTOKEN12345",
-                                                 "id_token": "IDTOKEN1234567890"}}).encode()
+    f1.response.content = json.dumps(
+        {
+            "access_token": "ACCESSTOKEN123456",
+            "token_type": "Bearer",
+            "nested": {"refresh_token": "REFRESHTOKEN12345", "id_token": "IDTOKEN1234567890"},
+        }
+    ).encode()
     f2 = tflow.tflow(resp=True)
     f2.request.headers["authorization"] = "Bearer ACCESSTOKEN123456"
     f2.response.headers["content-type"] = "text/plain"
@@ -107,9 +114,20 @@ def _token_flows() -> list:
     return [f1, f2, f3]
 
 
-SYNTHETIC_SECRETS = ["QUERYSECRET123", "Y2xpZW50OnNlY3JldHNlY3JldA==", "cHJveHk6cHJveHlwYXNzd29yZA==",
-                     "COOKIEONE12345", "COOKIETWO12345", "JSONCLIENTSECRET", "hunter2hunter2", "ACCESSTOKEN123456",
-                     "REFRESHTOKEN12345", "IDTOKEN1234567890", "FORM%2BSECRET%2F1", "FORM+SECRET/1"]
+SYNTHETIC_SECRETS = [
+    "QUERYSECRET123",
+    "Y2xpZW50OnNlY3JldHNlY3JldA==",
+    "cHJveHk6cHJveHlwYXNzd29yZA==",
+    "COOKIEONE12345",
+    "COOKIETWO12345",
+    "JSONCLIENTSECRET",
+    "hunter2hunter2",
+    "ACCESSTOKEN123456",
+    "REFRESHTOKEN12345",
+    "IDTOKEN1234567890",
+    "FORM%2BSECRET%2F1",
+    "FORM+SECRET/1",
+]
 
 
 def test_every_kind_of_secret(tmp_path: Path, capsys) -> None:
@@ -123,14 +141,24 @@ def test_every_kind_of_secret(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out.mitm"
     assert main(["redact", str(src), str(out)]) == 0
     printed = capsys.readouterr().out
-    for what in ("proxy-authorization header", "cookie header", "access_token in query", "client_secret in request JSON",
-                 "password in request JSON", "refresh_token in response JSON", "id_token in response JSON",
-                 "client_secret in request form", "other occurrences"):
+    for what in (
+        "proxy-authorization header",
+        "cookie header",
+        "access_token in query",
+        "client_secret in request JSON",
+        "password in request JSON",
+        "refresh_token in response JSON",
+        "id_token in response JSON",
+        "client_secret in request form",
+        "other occurrences",
+    ):
         assert what in printed, what
     assert_no_secret(out.read_bytes(), SYNTHETIC_SECRETS)
     f1, f2, f3 = read_flows(out)
     assert f1.request.headers["authorization"].startswith(f"Basic {FP_PREFIX}")
-    assert f1.request.headers["cookie"].startswith(f"a={FP_PREFIX}") and f"; b={FP_PREFIX}" in f1.request.headers["cookie"]
+    assert (
+        f1.request.headers["cookie"].startswith(f"a={FP_PREFIX}") and f"; b={FP_PREFIX}" in f1.request.headers["cookie"]
+    )
     assert f1.request.query["x"] == "1"
     body = json.loads(f1.response.content)  # still gzip-encoded, still JSON
     assert f1.response.headers["content-encoding"] == "gzip"

@@ -10,15 +10,21 @@ from pathlib import Path
 import pytest
 
 from inspector.commands import main as cli
-from inspector.views.tui import app as app_module
-from inspector.mitm.launch import with_defaults
 from inspector.mitm.child import TUI_DEFAULTS
+from inspector.mitm.launch import with_defaults
+from inspector.views.tui import app as app_module
 from tests.support.procs import ROOT, free_port
 
 
 def tokentax(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def one_line_error(r: subprocess.CompletedProcess[str]) -> str:
@@ -73,8 +79,10 @@ def test_tui_with_stream_off() -> None:
 
 
 def test_our_defaults_give_way_to_the_users_settings() -> None:
-    argv = with_defaults(["--set", "tokentax_stream=127.0.0.1:9999", "--set=tokentax_status=3"],
-                         {"tokentax_stream": "127.0.0.1:0", **TUI_DEFAULTS})
+    argv = with_defaults(
+        ["--set", "tokentax_stream=127.0.0.1:9999", "--set=tokentax_status=3"],
+        {"tokentax_stream": "127.0.0.1:0", **TUI_DEFAULTS},
+    )
     assert argv.count("--set") + sum(a.startswith("--set=") for a in argv) == 3
     assert "tokentax_stream=127.0.0.1:0" not in argv and "tokentax_status=0" not in argv
     assert "tokentax_summary=false" in argv
@@ -123,13 +131,13 @@ def test_open_builds_a_file_app(fake_run: list[app_module.TokentaxApp], capture:
 
 
 @pytest.fixture
-def streams():  # noqa: ANN201 - yields a function starting stream servers
+def streams():
     """Real addon stream servers (inspector.live.stream_server) on a loop in a thread of this process."""
     import asyncio
     import threading
 
-    from inspector.schema import events as E
     from inspector.live.stream_server import StreamServer
+    from inspector.schema import events as E
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -153,7 +161,7 @@ def streams():  # noqa: ANN201 - yields a function starting stream servers
         loop.close()
 
 
-def test_attach_several_builds_one_app_over_all(fake_run: list[app_module.TokentaxApp], streams) -> None:  # noqa: ANN001
+def test_attach_several_builds_one_app_over_all(fake_run: list[app_module.TokentaxApp], streams) -> None:
     from inspector.views.tui.feed import MultiFeed
 
     a, b = streams("s3cret"), streams("s3cret")
@@ -165,7 +173,7 @@ def test_attach_several_builds_one_app_over_all(fake_run: list[app_module.Tokent
     assert all(c.token == "s3cret" for c in app.clients)
 
 
-def test_attach_one_address_stays_single(fake_run: list[app_module.TokentaxApp], streams) -> None:  # noqa: ANN001
+def test_attach_one_address_stays_single(fake_run: list[app_module.TokentaxApp], streams) -> None:
     a = streams()
     assert cli.main(["attach", a]) == 0
     app = fake_run[0]
@@ -187,7 +195,7 @@ def test_attach_several_none_up() -> None:
     assert "none of the 2 streams answers" in msg and "connection refused" in msg
 
 
-def test_attach_several_one_refuses_the_token(streams) -> None:  # noqa: ANN001
+def test_attach_several_one_refuses_the_token(streams) -> None:
     a, b = streams(), streams("s3cret")
     msg = one_line_error(tokentax("attach", a, b))
     assert f"{b} refused us" in msg

@@ -29,8 +29,7 @@ def test_open_capture_in_tmux_shows_redundant_and_tax() -> None:
     redundant = f"{snap['callouts']['redundant']} ({snap['callouts']['redundant_share'] * 100:.0f} %)"
     tax = ms(snap["tax"]["ms_per_inbound"])
     name = f"tokentax-test-{uuid.uuid4().hex[:8]}"
-    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "45",
-         f"{sys.executable} -m inspector open {CAPTURE}")
+    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "45", f"{sys.executable} -m inspector open {CAPTURE}")
     try:
         screen = ""
         deadline = time.monotonic() + 60

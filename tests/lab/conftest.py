@@ -21,8 +21,13 @@ async def make_lab() -> AsyncIterator[MakeLab]:
     """make_lab(strategy="cached", auth=dict(...), gateway=dict(...)) -> a started LabStack."""
     started: list[LabStack] = []
 
-    async def factory(strategy: str = "naive", *, auth: dict[str, Any] | None = None,
-                      gateway: dict[str, Any] | None = None, backend: dict[str, Any] | None = None) -> LabStack:
+    async def factory(
+        strategy: str = "naive",
+        *,
+        auth: dict[str, Any] | None = None,
+        gateway: dict[str, Any] | None = None,
+        backend: dict[str, Any] | None = None,
+    ) -> LabStack:
         config = LabConfig(
             auth=AuthConfig(**{"latency": 0.0, **(auth or {})}),
             backend=BackendConfig(**{"latency": 0.0, **(backend or {})}),

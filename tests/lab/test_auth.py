@@ -18,7 +18,9 @@ def creds(lab) -> tuple[str, str]:
 
 async def test_client_credentials_success_issues_rfc9068_jwt(make_lab, client) -> None:
     lab = await make_lab(auth={"expires_in": 38399})
-    r = await client.post(lab.urls.token_url, data={**FORM, "scope": "orders:read", "audience": "orders-api"}, auth=creds(lab))
+    r = await client.post(
+        lab.urls.token_url, data={**FORM, "scope": "orders:read", "audience": "orders-api"}, auth=creds(lab)
+    )
     assert r.status_code == 200
     assert r.headers["cache-control"] == "no-store"
     body = r.json()

@@ -9,7 +9,16 @@ from inspector.lab.common import jwt_encode
 
 def token(lab, **claims) -> str:
     now = int(time.time())
-    base = {"iss": lab.urls.auth, "sub": "gw", "client_id": "gw", "aud": "x", "scope": "s", "iat": now, "exp": now + 600, "jti": "j"}
+    base = {
+        "iss": lab.urls.auth,
+        "sub": "gw",
+        "client_id": "gw",
+        "aud": "x",
+        "scope": "s",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "j",
+    }
     return jwt_encode({**base, **claims}, lab.config.signing_key)
 
 

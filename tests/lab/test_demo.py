@@ -15,7 +15,6 @@ import pytest
 
 from inspector.commands.main import main
 
-
 MARK = "TOKENTAX_TEST_MARK"
 
 
@@ -26,13 +25,22 @@ def marked_env(tmp_path: Path) -> dict[str, str]:
 
 def demo(tmp_path: Path, *args: str, timeout: float = 120) -> tuple[subprocess.CompletedProcess, dict, Path]:
     cap = tmp_path / "s.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "inspector", "demo", "--headless", "--save", str(cap), *args],
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          env=marked_env(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "inspector", "demo", "--headless", "--save", str(cap), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=marked_env(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
-    report = subprocess.run([sys.executable, "-m", "inspector", "report", str(cap), "--format", "json"],
-                            capture_output=True, text=True, timeout=60)
+    report = subprocess.run(
+        [sys.executable, "-m", "inspector", "report", str(cap), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert report.returncode == 0, report.stderr
     return proc, json.loads(report.stdout), cap
 
@@ -83,16 +91,44 @@ def test_cached_demo_exactly_one_callout(tmp_path: Path) -> None:
 
 
 def test_poison_demo_error_cached(tmp_path: Path) -> None:
-    _, rep, _ = demo(tmp_path, "--gateway", "poison", "--auth-fail-first", "1", "--duration", "3",
-                     "--auth-latency", "50ms", "--rate", "10")
+    _, rep, _ = demo(
+        tmp_path,
+        "--gateway",
+        "poison",
+        "--auth-fail-first",
+        "1",
+        "--duration",
+        "3",
+        "--auth-latency",
+        "50ms",
+        "--rate",
+        "10",
+    )
     assert "error-cached" in {f["id"] for f in rep["findings"]}
 
 
 def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
     cap = tmp_path / "c.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "inspector", "demo", "--headless", "--duration", "600",
-                             "--auth-latency", "50ms", "--save", str(cap)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, env=marked_env(tmp_path))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inspector",
+            "demo",
+            "--headless",
+            "--duration",
+            "600",
+            "--auth-latency",
+            "50ms",
+            "--save",
+            str(cap),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=marked_env(tmp_path),
+    )
     assert proc.stdout is not None
     seen = ""
     for line in proc.stdout:  # wait until traffic flows: the first status line with flows in it
@@ -108,12 +144,15 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
         assert_free(port)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--rate", "fast"], "invalid --rate 'fast'"),
-    (["--auth-latency", "soon"], "invalid duration 'soon'"),
-    (["--duration", "0"], "--duration"),
-    (["--auth-fail-first", "-1"], "--auth-fail-first"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--rate", "fast"], "invalid --rate 'fast'"),
+        (["--auth-latency", "soon"], "invalid duration 'soon'"),
+        (["--duration", "0"], "--duration"),
+        (["--auth-fail-first", "-1"], "--auth-fail-first"),
+    ],
+)
 def test_bad_demo_options_one_line_exit_2(args: list[str], needle: str, capsys) -> None:
     assert main(["demo", "--headless", *args]) == 2
     err = capsys.readouterr().err

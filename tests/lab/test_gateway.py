@@ -141,8 +141,11 @@ async def test_gateway_uses_configured_auth_url(make_lab, client) -> None:
     other = await make_lab("naive")
     lab = await make_lab(
         "naive",
-        gateway={"auth_url": other.urls.auth, "client_id": other.config.auth.client_id,
-                 "client_secret": other.config.auth.client_secret},
+        gateway={
+            "auth_url": other.urls.auth,
+            "client_id": other.config.auth.client_id,
+            "client_secret": other.config.auth.client_secret,
+        },
     )
     r = await client.get(lab.urls.gateway + "/orders")
     assert other.auth.stats.calls == 1 and lab.auth.stats.calls == 0
@@ -152,8 +155,9 @@ async def test_gateway_uses_configured_auth_url(make_lab, client) -> None:
 
 
 async def test_gateway_times_out_a_held_token_call(make_lab, client) -> None:
-    lab = await make_lab("cached", auth={"fail_first": 1, "fail_kind": "timeout", "timeout_hold": 3600},
-                         gateway={"auth_timeout": 0.2})
+    lab = await make_lab(
+        "cached", auth={"fail_first": 1, "fail_kind": "timeout", "timeout_hold": 3600}, gateway={"auth_timeout": 0.2}
+    )
     r = await client.get(lab.urls.gateway + "/orders")
     assert r.status_code == 502 and "timed out" in r.json()["detail"]
     assert (await client.get(lab.urls.gateway + "/orders")).status_code == 200

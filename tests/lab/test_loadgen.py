@@ -31,7 +31,9 @@ async def test_loadgen_counts_errors_and_honours_stop(make_lab) -> None:
         if len(seen) == 3:
             stop.set()
 
-    stats = await run_load(LoadConfig(url=lab.urls.gateway, rate=1000, duration=3600, concurrency=1), stop=stop, on_result=on_result)
+    stats = await run_load(
+        LoadConfig(url=lab.urls.gateway, rate=1000, duration=3600, concurrency=1), stop=stop, on_result=on_result
+    )
     assert stats.sent == 3 and stats.errors == 3 and stats.ok == 0
     assert stats.statuses["502"] == 3
 

@@ -12,15 +12,36 @@ from inspector.lab.session import LabProcess
 
 def test_probe_sees_the_callout_in_the_gateway_route_only() -> None:
     secret = "probe-secret-" + secrets.token_urlsafe(16)
-    lab = LabProcess(["--gateway", "naive", "--auth-latency", "300ms", "--backend-latency", "5ms",
-                      "--client-secret", secret])
+    lab = LabProcess(
+        ["--gateway", "naive", "--auth-latency", "300ms", "--backend-latency", "5ms", "--client-secret", secret]
+    )
     info = lab.start()
     try:
         out = subprocess.run(
-            [sys.executable, "-m", "inspector", "probe", "-n", "5", "--interval", "0", "--format", "json",
-             "--label", f"direct={info['backend']}/inventory", "--label", f"gateway={info['gateway']}/inventory",
-             "--label", f"auth={info['token_url']}", "--auth-basic", f"{info['client_id']}:{secret}"],
-            capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "inspector",
+                "probe",
+                "-n",
+                "5",
+                "--interval",
+                "0",
+                "--format",
+                "json",
+                "--label",
+                f"direct={info['backend']}/inventory",
+                "--label",
+                f"gateway={info['gateway']}/inventory",
+                "--label",
+                f"auth={info['token_url']}",
+                "--auth-basic",
+                f"{info['client_id']}:{secret}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         lab.stop()
     assert out.returncode == 0, out.stderr

@@ -13,10 +13,10 @@ import sys
 import httpx
 import pytest
 
-from inspector.commands.main import build_parser
-from inspector.schema.errors import UserError
 from inspector.commands.lab import mitmdump_command
+from inspector.commands.main import build_parser
 from inspector.lab.lab_cli import config_from_args
+from inspector.schema.errors import UserError
 
 GUARD = 60  # hang guard only, never a performance bound
 
@@ -24,8 +24,12 @@ GUARD = 60  # hang guard only, never a performance bound
 async def spawn(*args: str, stdin: int = asyncio.subprocess.DEVNULL) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return await asyncio.create_subprocess_exec(
-        sys.executable, *args, stdin=stdin,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        sys.executable,
+        *args,
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
 
 
@@ -66,8 +70,16 @@ async def test_module_pins_ports_and_gateway_urls() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             ports.append(s.getsockname()[1])
-    proc = await spawn("-m", "inspector.lab", "--gateway-port", str(ports[0]),
-                       "--gateway-auth-url", f"http://127.0.0.1:{ports[1]}", "--gateway-backend-url", "http://127.0.0.1:9/")
+    proc = await spawn(
+        "-m",
+        "inspector.lab",
+        "--gateway-port",
+        str(ports[0]),
+        "--gateway-auth-url",
+        f"http://127.0.0.1:{ports[1]}",
+        "--gateway-backend-url",
+        "http://127.0.0.1:9/",
+    )
     try:
         ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), GUARD))
         assert ready["gateway"] == f"http://127.0.0.1:{ports[0]}"
@@ -121,7 +133,9 @@ async def test_tokentax_lab_prints_mitmdump_and_curl_and_stops_cleanly_on_ctrl_c
             assert line, "tokentax lab exited early"
             lines.append(line.strip())
         mitm = next(line for line in lines if line.startswith("mitmdump "))
-        assert mitm.startswith("mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py --mode reverse:http://127.0.0.1:")
+        assert mitm.startswith(
+            "mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py --mode reverse:http://127.0.0.1:"
+        )
         assert mitm.count("--mode reverse:") == 3
         inbound = mitm.rsplit("tokentax_inbound=", 1)[1]
         assert f"curl http://127.0.0.1:{inbound}/orders" in lines
@@ -140,8 +154,22 @@ def parse_lab(*argv: str) -> argparse.Namespace:
 
 
 def test_lab_options_build_the_config() -> None:
-    args = parse_lab("--gateway", "poison", "--auth-latency", "50ms", "--auth-fail-first", "2", "--token-mode", "new",
-                     "--expires-in", "3600", "--cache-skew", "1m", "--auth-port", "0")
+    args = parse_lab(
+        "--gateway",
+        "poison",
+        "--auth-latency",
+        "50ms",
+        "--auth-fail-first",
+        "2",
+        "--token-mode",
+        "new",
+        "--expires-in",
+        "3600",
+        "--cache-skew",
+        "1m",
+        "--auth-port",
+        "0",
+    )
     assert args.func.__module__ == "inspector.commands.lab"
     cfg = config_from_args(args)
     assert cfg.gateway.strategy == "poison" and cfg.gateway.skew == 60.0
@@ -151,9 +179,16 @@ def test_lab_options_build_the_config() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [("--auth-latency", "fast"), ("--auth-fail-first", "-1"), ("--auth-fail-first", "x"), ("--expires-in", "0"),
-     ("--auth-401-rate", "1.5"), ("--auth-401-rate", "0.6", "--auth-500-rate", "0.6"), ("--auth-port", "70000"),
-     ("--gateway-auth-url", "localhost:8080")],
+    [
+        ("--auth-latency", "fast"),
+        ("--auth-fail-first", "-1"),
+        ("--auth-fail-first", "x"),
+        ("--expires-in", "0"),
+        ("--auth-401-rate", "1.5"),
+        ("--auth-401-rate", "0.6", "--auth-500-rate", "0.6"),
+        ("--auth-port", "70000"),
+        ("--gateway-auth-url", "localhost:8080"),
+    ],
 )
 def test_lab_bad_values_raise_user_error(argv: tuple[str, ...]) -> None:
     with pytest.raises(UserError):
@@ -163,5 +198,7 @@ def test_lab_bad_values_raise_user_error(argv: tuple[str, ...]) -> None:
 def test_mitmdump_command_shape() -> None:
     urls = {"gateway": "http://127.0.0.1:1", "auth": "http://127.0.0.1:2", "backend": "http://127.0.0.1:3"}
     cmd = mitmdump_command(urls, {"gateway": 11, "auth": 12, "backend": 13})
-    assert cmd == ("mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py --mode reverse:http://127.0.0.1:1@11 "
-                   "--mode reverse:http://127.0.0.1:2@12 --mode reverse:http://127.0.0.1:3@13 --set tokentax_inbound=11")
+    assert cmd == (
+        "mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py --mode reverse:http://127.0.0.1:1@11 "
+        "--mode reverse:http://127.0.0.1:2@12 --mode reverse:http://127.0.0.1:3@13 --set tokentax_inbound=11"
+    )

@@ -66,8 +66,12 @@ def sample(samples: dict[tuple[str, frozenset], float], name: str, **labels: str
 
 def report_json(capture: Path) -> dict[str, Any]:
     """`tokentax report FILE --format json`, the CLI as users run it."""
-    p = subprocess.run([sys.executable, "-m", "inspector", "report", str(capture), "--format", "json"],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "inspector", "report", str(capture), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -105,9 +109,11 @@ def sidecars(tmp_path: Path) -> Iterator[Any]:
     def start(*lab_args: str, mitm_args: list[str] | None = None) -> Sidecar:
         secret = "lab-secret-" + secrets.token_urlsafe(24)
         capture = tmp_path / f"node{len(started)}.jsonl"
-        spec = SessionSpec(lab_args=["--auth-latency", "20ms", "--client-secret", secret, *lab_args],
-                           save=str(capture),
-                           mitm_args=["--set", "tokentax_metrics=127.0.0.1:0", *(mitm_args or [])])
+        spec = SessionSpec(
+            lab_args=["--auth-latency", "20ms", "--client-secret", secret, *lab_args],
+            save=str(capture),
+            mitm_args=["--set", "tokentax_metrics=127.0.0.1:0", *(mitm_args or [])],
+        )
         node = Sidecar(LabSession(spec), capture, secret)
         started.append(node)
         node.session.start()

@@ -78,15 +78,18 @@ def fleet_queries() -> list[str]:
 
 
 def test_every_query_names_only_metrics_that_exist() -> None:
-    for source, text in [("dashboard", " ".join(dashboard_exprs())),
-                         ("dashboard variables", json.dumps(dashboard()["templating"])),
-                         ("fleet.md queries", " ".join(fleet_queries()))]:
+    for source, text in [
+        ("dashboard", " ".join(dashboard_exprs())),
+        ("dashboard variables", json.dumps(dashboard()["templating"])),
+        ("fleet.md queries", " ".join(fleet_queries())),
+    ]:
         names = metric_names(text)
         assert names, source
         assert names <= METRIC_NAMES, (source, names - METRIC_NAMES)
     # and fleet.md's metrics table documents every metric there is
-    table = [line for line in (DOCS / "fleet.md").read_text(encoding="utf-8").splitlines()
-             if line.startswith("| `tokentax_")]
+    table = [
+        line for line in (DOCS / "fleet.md").read_text(encoding="utf-8").splitlines() if line.startswith("| `tokentax_")
+    ]
     assert {line.split("`")[1] for line in table} >= METRIC_NAMES
 
 
@@ -96,8 +99,9 @@ def test_brackets_balance_in_every_query() -> None:
             assert expr.count(o) == expr.count(c), expr
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None,
-                    reason="promtool not installed (Debian's prometheus package; .ci/run installs it)")
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool not installed (Debian's prometheus package; .ci/run installs it)"
+)
 def test_promtool_accepts_the_alert_rules(tmp_path: Path) -> None:
     rules = tmp_path / "tokentax-alerts.yml"
     rules.write_text(alert_rules(), encoding="utf-8")

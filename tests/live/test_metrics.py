@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from inspector.analyzer import Analyzer
 from inspector.analyzer.hist import LogHistogram
 from inspector.live.metrics import LE_BOUNDS_S, METRIC_NAMES, AnalyzerCollector, histogram_buckets
-from tests.support import factory as F
 from tests.live.conftest import report_json, sample, scrape, send
+from tests.support import factory as F
 
 
 def test_scraped_counters_equal_the_report_of_the_same_session(sidecars) -> None:

@@ -34,7 +34,7 @@ class Receiver:
         ctypes = self.content_types = []  # type: list[str]
 
         class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 bodies.append(body)
                 ctypes.append(self.headers.get("content-type", ""))
@@ -121,12 +121,18 @@ def test_each_inbound_request_is_one_trace_with_its_hops(sidecars, receiver: Rec
         assert sorted(attrs(h)["tokentax.role"] for h in hops) == ["backend", "callout"]
         for h in hops:
             assert h.parent_span_id == root.span_id and h.kind == Span.SpanKind.SPAN_KIND_CLIENT
-            assert root.start_time_unix_nano <= h.start_time_unix_nano <= h.end_time_unix_nano \
-                <= root.end_time_unix_nano
+            assert (
+                root.start_time_unix_nano <= h.start_time_unix_nano <= h.end_time_unix_nano <= root.end_time_unix_nano
+            )
         for s in trace_spans:
             a = attrs(s)
-            assert {"http.request.method", "url.path", "server.address", "server.port",
-                    "http.response.status_code"} <= set(a)
+            assert {
+                "http.request.method",
+                "url.path",
+                "server.address",
+                "server.port",
+                "http.response.status_code",
+            } <= set(a)
             assert a["http.response.status_code"] == 200 and "error.type" not in a
 
     # the travelling W3C trace id is the OTLP trace id, and those hops are exact
@@ -147,8 +153,9 @@ def test_each_inbound_request_is_one_trace_with_its_hops(sidecars, receiver: Rec
 
 
 def test_failed_hops_carry_error_type(sidecars, receiver: Receiver) -> None:
-    node = sidecars("--auth-fail-first", "1", "--auth-fail-kind", "500",
-                    mitm_args=["--set", f"tokentax_otlp={receiver.url}"])
+    node = sidecars(
+        "--auth-fail-first", "1", "--auth-fail-kind", "500", mitm_args=["--set", f"tokentax_otlp={receiver.url}"]
+    )
     send(node.url, 2)
     node.stop()
     failed = [s for s in receiver.spans() if attrs(s).get("error.type")]
@@ -170,8 +177,9 @@ def test_trace_id_joins_travelling_w3c_and_b3_ids_only() -> None:
 
     w3c = "4bf92f3577b34da6a3ce929d0e0e4736"
     assert trace_id_for({"trace": {"id": w3c, "src": "traceparent"}}) == bytes.fromhex(w3c)
-    assert trace_id_for({"trace": {"id": "a3ce929d0e0e4736", "src": "x-b3-traceid"}}) == \
-        bytes.fromhex("0" * 16 + "a3ce929d0e0e4736")
+    assert trace_id_for({"trace": {"id": "a3ce929d0e0e4736", "src": "x-b3-traceid"}}) == bytes.fromhex(
+        "0" * 16 + "a3ce929d0e0e4736"
+    )
     # a request id is no trace id, and the all-zero id is invalid: both get a fresh random one
     for ev in ({"trace": {"id": w3c, "src": "x-request-id"}}, {"trace": {"id": "0" * 32, "src": "traceparent"}}, {}):
         a, b = trace_id_for(ev), trace_id_for(ev)

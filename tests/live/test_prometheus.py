@@ -27,7 +27,8 @@ from tests.live.test_docs import alert_rules, dashboard_exprs, for_prometheus
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None, reason="prometheus binary not installed (Debian package 'prometheus'; .ci/run installs it)")
+    PROMETHEUS is None, reason="prometheus binary not installed (Debian package 'prometheus'; .ci/run installs it)"
+)
 
 DEADLINE_S = 90.0
 
@@ -69,14 +70,24 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[list[str]], tuple[str, subp
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             f"rule_files: [{str(rules)!r}]\n"
             "scrape_configs:\n  - job_name: tokentax\n    static_configs:\n"
-            f"      - targets: [{', '.join(repr(t) for t in targets)}]\n", encoding="utf-8")
+            f"      - targets: [{', '.join(repr(t) for t in targets)}]\n",
+            encoding="utf-8",
+        )
         port = free_port()
         assert PROMETHEUS is not None
         with (tmp_path / "prometheus.log").open("wb") as logf:  # a file, not a pipe nobody drains
-            proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}",
-                                     f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                     f"--web.listen-address=127.0.0.1:{port}"],
-                                    stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                [
+                    PROMETHEUS,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ],
+                stdout=logf,
+                stderr=logf,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         procs.append(proc)
         base = f"http://127.0.0.1:{port}"
         poll("prometheus /-/ready", lambda: httpx.get(f"{base}/-/ready", trust_env=False).status_code == 200, proc)
@@ -111,15 +122,18 @@ def test_fleet_sum_in_prometheus_equals_the_reports(sidecars, prometheus) -> Non
 
     def scraped_after_traffic() -> bool:
         active = httpx.get(f"{base}/api/v1/targets", trust_env=False).json()["data"]["activeTargets"]
-        fresh = {t["labels"]["instance"] for t in active
-                 if t["health"] == "up" and rfc3339(t["lastScrape"]) > traffic_done}
+        fresh = {
+            t["labels"]["instance"] for t in active if t["health"] == "up" and rfc3339(t["lastScrape"]) > traffic_done
+        }
         return fresh == set(targets)
 
     poll("both targets up and scraped after the traffic", scraped_after_traffic, proc)
     result = query(base, "sum(tokentax_redundant_callouts_total)")["result"]
     fleet_redundant = float(result[0]["value"][1])
-    per_node = {r["metric"]["instance"]: float(r["value"][1])
-                for r in query(base, "tokentax_redundant_callouts_total")["result"]}
+    per_node = {
+        r["metric"]["instance"]: float(r["value"][1])
+        for r in query(base, "tokentax_redundant_callouts_total")["result"]
+    }
 
     # the docs' alert rules loaded and evaluate; every dashboard query runs
     def rules_evaluated() -> list[dict[str, Any]]:
@@ -133,8 +147,11 @@ def test_fleet_sum_in_prometheus_equals_the_reports(sidecars, prometheus) -> Non
     assert all(r["health"] == "ok" for r in rules), rules
     for expr in dashboard_exprs():
         query(base, for_prometheus(expr))
-    ratio = query(base, "sum by (instance) (rate(tokentax_redundant_callouts_total[1m]))"
-                        " / sum by (instance) (rate(tokentax_callouts_total[1m]))")
+    ratio = query(
+        base,
+        "sum by (instance) (rate(tokentax_redundant_callouts_total[1m]))"
+        " / sum by (instance) (rate(tokentax_callouts_total[1m]))",
+    )
     assert ratio["resultType"] == "vector"
 
     naive.stop()

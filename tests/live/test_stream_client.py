@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from inspector.schema import events as E
-from inspector.live.stream_server import StreamServer
 from inspector.live.stream_client import DISCONNECTED, LIVE, REFUSED, StreamClient, parse_address, probe
+from inspector.live.stream_server import StreamServer
+from inspector.schema import events as E
 from tests.support.factory import flow
 from tests.support.pilot import until
 from tests.support.procs import free_port
@@ -62,8 +62,7 @@ async def test_reattaches_when_the_proxy_comes_back_on_the_same_port() -> None:
     port = free_port()
     server = await serve(port, "first")
     states: list[str] = []
-    client = StreamClient("127.0.0.1", port, min_backoff=0.02, max_backoff=0.2,
-                          on_state=lambda s, r: states.append(s))
+    client = StreamClient("127.0.0.1", port, min_backoff=0.02, max_backoff=0.2, on_state=lambda s, r: states.append(s))
     seen: list[E.Event] = []
 
     async def consume() -> None:

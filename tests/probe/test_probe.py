@@ -62,9 +62,13 @@ def _app(lab: Lab) -> Starlette:
         lab.seen.append({**{k.lower(): v for k, v in request.headers.items()}, "form": str(form)})
         return JSONResponse({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 38399})
 
-    return Starlette(routes=[
-        Route("/fast", fast), Route("/slow", slow), Route("/token", token, methods=["POST", "GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/fast", fast),
+            Route("/slow", slow),
+            Route("/token", token, methods=["POST", "GET"]),
+        ]
+    )
 
 
 @pytest.fixture
@@ -204,9 +208,20 @@ def test_mask_header_and_url() -> None:
 def test_cli_masks_header_values_but_sends_them(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     for fmt in ("json", "text"):
         code, out, err = _run_cli(
-            capsys, lab.base + "/fast", "-n", "1", "--interval", "0", "--format", fmt,
-            "-H", "Authorization: Bearer sekrit-bearer", "-H", "Cookie: sid=cookie-value",
-            "-H", "X-Trace: visible-value",
+            capsys,
+            lab.base + "/fast",
+            "-n",
+            "1",
+            "--interval",
+            "0",
+            "--format",
+            fmt,
+            "-H",
+            "Authorization: Bearer sekrit-bearer",
+            "-H",
+            "Cookie: sid=cookie-value",
+            "-H",
+            "X-Trace: visible-value",
         )
         assert code == 0
         assert "sekrit-bearer" not in out + err and "cookie-value" not in out + err
@@ -220,8 +235,16 @@ def test_cli_masks_header_values_but_sends_them(lab: Lab, capsys: pytest.Capture
 
 def test_cli_json_schema(lab: Lab, refused_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run_cli(
-        capsys, lab.base + "/fast", "--label", f"down={refused_url}", "-n", "2", "--interval", "0",
-        "--format", "json",
+        capsys,
+        lab.base + "/fast",
+        "--label",
+        f"down={refused_url}",
+        "-n",
+        "2",
+        "--interval",
+        "0",
+        "--format",
+        "json",
     )
     assert code == 1  # one URL never answered
     doc = json.loads(out)
@@ -239,9 +262,18 @@ def test_cli_json_schema(lab: Lab, refused_url: str, capsys: pytest.CaptureFixtu
 
 def test_cli_tax_estimate_with_token_request(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     args = [
-        "--label", f"direct={lab.base}/fast", "--label", f"gateway={lab.base}/slow",
-        "--label", f"auth={lab.base}/token", "--auth-basic", f"probe-client:{CLIENT_SECRET}",
-        "-n", "3", "--interval", "0",
+        "--label",
+        f"direct={lab.base}/fast",
+        "--label",
+        f"gateway={lab.base}/slow",
+        "--label",
+        f"auth={lab.base}/token",
+        "--auth-basic",
+        f"probe-client:{CLIENT_SECRET}",
+        "-n",
+        "3",
+        "--interval",
+        "0",
     ]
     code, out, err = _run_cli(capsys, *args, "--format", "json")
     assert code == 0
@@ -261,8 +293,19 @@ def test_cli_tax_estimate_with_token_request(lab: Lab, capsys: pytest.CaptureFix
 
 def test_cli_estimate_notes_untokened_auth(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run_cli(
-        capsys, "--label", f"direct={lab.base}/fast", "--label", f"gateway={lab.base}/fast",
-        "--label", f"auth={lab.base}/token", "-n", "1", "--interval", "0", "--format", "json",
+        capsys,
+        "--label",
+        f"direct={lab.base}/fast",
+        "--label",
+        f"gateway={lab.base}/fast",
+        "--label",
+        f"auth={lab.base}/token",
+        "-n",
+        "1",
+        "--interval",
+        "0",
+        "--format",
+        "json",
     )
     assert code == 0
     assert any("--auth-basic" in n for n in json.loads(out)["estimate"]["notes"])
@@ -285,9 +328,7 @@ def test_cli_estimate_notes_untokened_auth(lab: Lab, capsys: pytest.CaptureFixtu
         ([], "at least one URL"),
     ],
 )
-def test_cli_bad_input_is_one_line_exit_2(
-    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_bad_input_is_one_line_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run_cli(capsys, *argv)
     assert code == 2
     assert out == ""

@@ -10,11 +10,11 @@ from mitmproxy.connection import Server
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import tflow, tutils
 
-from inspector.schema import events as E
 from inspector.record import jwt, roles
 from inspector.record.fingerprint import Fingerprinter
 from inspector.record.flow_record import RecordContext, flow_event
 from inspector.record.tokens import bearer_facts
+from inspector.schema import events as E
 
 
 def _jwt(claims: dict) -> str:
@@ -22,16 +22,32 @@ def _jwt(claims: dict) -> str:
     return f"{enc({'alg': 'HS256', 'typ': 'at+jwt'})}.{enc(claims)}.{secrets.token_urlsafe(32)}"
 
 
-def _flow(method="GET", path="/", body=b"", headers=None, status=200, resp_body=b"", resp_headers=None,
-          listen_port=8080, mode="regular"):
+def _flow(
+    method="GET",
+    path="/",
+    body=b"",
+    headers=None,
+    status=200,
+    resp_body=b"",
+    resp_headers=None,
+    listen_port=8080,
+    mode="regular",
+):
     f = tflow.tflow(resp=True)
     f.client_conn.sockname = ("127.0.0.1", listen_port)
     f.client_conn.proxy_mode = ProxyMode.parse(mode)
-    f.request = tutils.treq(method=method.encode(), path=path.encode(), content=body,
-                            headers=tuple((k.encode(), v.encode()) for k, v in (headers or {}).items()))
+    f.request = tutils.treq(
+        method=method.encode(),
+        path=path.encode(),
+        content=body,
+        headers=tuple((k.encode(), v.encode()) for k, v in (headers or {}).items()),
+    )
     f.request.host, f.request.port = "auth.test", 443
-    f.response = tutils.tresp(status_code=status, content=resp_body,
-                              headers=tuple((k.encode(), v.encode()) for k, v in (resp_headers or {}).items()))
+    f.response = tutils.tresp(
+        status_code=status,
+        content=resp_body,
+        headers=tuple((k.encode(), v.encode()) for k, v in (resp_headers or {}).items()),
+    )
     return f
 
 
@@ -39,16 +55,30 @@ def test_token_response_becomes_fingerprint_and_facts_never_the_token() -> None:
     token = _jwt({"iss": "https://as", "exp": 2000038399, "iat": 2000000000, "client_id": "gw", "aud": "api"})
     secret = "s3cr3t-" + secrets.token_hex(8)
     basic = base64.b64encode(f"gw:{secret}".encode()).decode()
-    f = _flow("POST", "/oauth2/token", b"grant_type=client_credentials&scope=read",
-              {"content-type": "application/x-www-form-urlencoded", "authorization": f"Basic {basic}"},
-              resp_body=json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 38399,
-                                    "refresh_token": "r-" + secrets.token_hex(8)}).encode(),
-              resp_headers={"content-type": "application/json"})
+    f = _flow(
+        "POST",
+        "/oauth2/token",
+        b"grant_type=client_credentials&scope=read",
+        {"content-type": "application/x-www-form-urlencoded", "authorization": f"Basic {basic}"},
+        resp_body=json.dumps(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": 38399,
+                "refresh_token": "r-" + secrets.token_hex(8),
+            }
+        ).encode(),
+        resp_headers={"content-type": "application/json"},
+    )
     ctx = RecordContext()
     ev = flow_event(f, ctx)
     assert ev["role"] == "callout" and ev["role_by"] == "shape"
-    assert ev["key"] == {"endpoint": "auth.test:443/oauth2/token", "client_id": "gw", "grant_type": "client_credentials",
-                         "scope": "read"}
+    assert ev["key"] == {
+        "endpoint": "auth.test:443/oauth2/token",
+        "client_id": "gw",
+        "grant_type": "client_credentials",
+        "scope": "read",
+    }
     tok = ev["token"]
     assert tok["fp"] == ctx.fpr.fp(token)
     assert tok["expires_in"] == 38399 and tok["type"] == "Bearer" and tok["refresh"] is True
@@ -66,13 +96,16 @@ def test_fingerprint_is_keyed() -> None:
 
 
 def test_role_by_listener_then_rules_then_shape() -> None:
-    ctx = RecordContext(inbound=roles.parse_listeners("8080"),
-                        rules=roles.parse_rules('[callout]\nhosts = ["idp.example:*"]\n'))
+    ctx = RecordContext(
+        inbound=roles.parse_listeners("8080"), rules=roles.parse_rules('[callout]\nhosts = ["idp.example:*"]\n')
+    )
     assert flow_event(_flow(listen_port=8080), ctx)["role"] == "inbound"
     f = _flow(listen_port=9000)
     f.request.host = "idp.example"
     assert flow_event(f, ctx)["role"] == "callout"
-    assert flow_event(_flow(listen_port=9000, headers={"authorization": "Bearer abcdefghijkl"}), ctx)["role"] == "backend"
+    assert (
+        flow_event(_flow(listen_port=9000, headers={"authorization": "Bearer abcdefghijkl"}), ctx)["role"] == "backend"
+    )
     # no inbound listener known and no bearer: other
     assert flow_event(_flow(listen_port=9000), RecordContext())["role"] == "other"
 
@@ -97,9 +130,15 @@ def test_bad_listener_and_rules_are_one_line_errors() -> None:
 
 
 def test_token_error_response_rfc6749_5_2() -> None:
-    f = _flow("POST", "/oauth2/token", b"grant_type=client_credentials",
-              {"content-type": "application/x-www-form-urlencoded"}, status=401,
-              resp_body=b'{"error": "invalid_client"}', resp_headers={"content-type": "application/json"})
+    f = _flow(
+        "POST",
+        "/oauth2/token",
+        b"grant_type=client_credentials",
+        {"content-type": "application/x-www-form-urlencoded"},
+        status=401,
+        resp_body=b'{"error": "invalid_client"}',
+        resp_headers={"content-type": "application/json"},
+    )
     ev = flow_event(f, RecordContext())
     assert ev["role"] == "callout" and ev["status"] == 401
     assert ev["token"]["error"] == "invalid_client" and "fp" not in ev["token"]
@@ -117,15 +156,21 @@ def test_bearer_kinds() -> None:
 def test_jwt_decode_rejects_junk_without_raising() -> None:
     for junk in ("a.b.c", "....", "x", "eyJ.eyJ.", "W10.W10.x", "e30." + "A" * 20000 + ".x"):
         assert jwt.decode(junk) is None or isinstance(jwt.decode(junk), dict)
-    assert jwt.decode(_jwt({"exp": 10, "iat": 4, "aud": ["a", "b"]})) == {"alg": "HS256", "typ": "at+jwt", "exp": 10,
-                                                                          "iat": 4, "aud": ["a", "b"]}
+    assert jwt.decode(_jwt({"exp": 10, "iat": 4, "aud": ["a", "b"]})) == {
+        "alg": "HS256",
+        "typ": "at+jwt",
+        "exp": 10,
+        "iat": 4,
+        "aud": ["a", "b"],
+    }
 
 
 def test_timing_and_connection_reuse() -> None:
     ctx = RecordContext()
     f1 = _flow()
-    f1.server_conn = Server(address=("auth.test", 443), timestamp_start=100.0, timestamp_tcp_setup=100.010,
-                            timestamp_tls_setup=100.030)
+    f1.server_conn = Server(
+        address=("auth.test", 443), timestamp_start=100.0, timestamp_tcp_setup=100.010, timestamp_tls_setup=100.030
+    )
     f1.request.timestamp_start, f1.request.timestamp_end = 100.0, 100.001
     f1.response.timestamp_start, f1.response.timestamp_end = 100.530, 100.540
     t = flow_event(f1, ctx)["timing"]
@@ -145,14 +190,16 @@ def test_trace_ids_and_gateway_hints() -> None:
     ev = flow_event(_flow(headers={"traceparent": tp}, resp_headers={"via": "1.1 kong/3.4"}), RecordContext())
     assert ev["trace"] == {"id": "4bf92f3577b34da6a3ce929d0e0e4736", "src": "traceparent"}
     assert ev["gateway"] == ["Kong"]
-    ev = flow_event(_flow(headers={"x-request-id": "req-1"}, resp_headers={"x-envoy-upstream-service-time": "3"}),
-                    RecordContext())
+    ev = flow_event(
+        _flow(headers={"x-request-id": "req-1"}, resp_headers={"x-envoy-upstream-service-time": "3"}), RecordContext()
+    )
     assert ev["trace"]["id"] == "req-1" and ev["gateway"] == ["Envoy"]
 
 
 def test_error_flow_is_recorded() -> None:
-    f = _flow("POST", "/oauth2/token", b"grant_type=client_credentials",
-              {"content-type": "application/x-www-form-urlencoded"})
+    f = _flow(
+        "POST", "/oauth2/token", b"grant_type=client_credentials", {"content-type": "application/x-www-form-urlencoded"}
+    )
     f.response = None
     f.error = tflow.terr("Connection refused")
     ev = flow_event(f, RecordContext())
@@ -177,9 +224,14 @@ def test_compressed_token_response_parsed_but_never_a_bomb() -> None:
     from inspector.record.tokens import MAX_PARSE_BYTES, bounded_decode
 
     body = json.dumps({"access_token": "a" * 40, "token_type": "Bearer", "expires_in": 60}).encode()
-    f = _flow("POST", "/oauth2/token", b"grant_type=client_credentials",
-              {"content-type": "application/x-www-form-urlencoded"}, resp_body=gzip.compress(body),
-              resp_headers={"content-type": "application/json", "content-encoding": "gzip"})
+    f = _flow(
+        "POST",
+        "/oauth2/token",
+        b"grant_type=client_credentials",
+        {"content-type": "application/x-www-form-urlencoded"},
+        resp_body=gzip.compress(body),
+        resp_headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
     assert flow_event(f, RecordContext())["token"]["expires_in"] == 60
     bomb = gzip.compress(b"{" + b" " * (50 * MAX_PARSE_BYTES) + b"}")  # 12 MB of JSON in ~13 KB
     assert len(bomb) < MAX_PARSE_BYTES and bounded_decode(bomb, "gzip") is None

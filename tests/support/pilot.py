@@ -10,8 +10,13 @@ from typing import Any
 DEADLINE_S = 60.0
 
 
-async def until(cond: Callable[[], Any], what: str, *, deadline: float = DEADLINE_S,
-                step: Callable[[], Awaitable[Any]] | None = None) -> Any:
+async def until(
+    cond: Callable[[], Any],
+    what: str,
+    *,
+    deadline: float = DEADLINE_S,
+    step: Callable[[], Awaitable[Any]] | None = None,
+) -> Any:
     """Return cond()'s first truthy value; fail naming `what` if the deadline passes first.
 
     `step` is awaited between checks (a Pilot's pause, so the app runs its timers);
@@ -37,7 +42,15 @@ def screen_text(app: Any) -> str:
     from rich.console import Console
 
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()

@@ -78,17 +78,26 @@ class Child:
 
 def start_lab(*args: str) -> Child:
     """`python -m inspector.lab ARGS`; info is its ready JSON."""
-    proc = subprocess.Popen([sys.executable, "-m", "inspector.lab", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inspector.lab", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     line = read_line_until(proc, "{")
     return Child(proc, json.loads(line))
 
 
 def start_mitmdump(*args: str) -> Child:
     """mitmdump with the tokentax addon; info["stream"] is the stream address it printed."""
-    proc = subprocess.Popen([str(MITMDUMP), "-q", "-s", str(ADDON), "--set", "tokentax_status=0",
-                             "--set", "tokentax_summary=false", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(MITMDUMP), "-q", "-s", str(ADDON), "--set", "tokentax_status=0", "--set", "tokentax_summary=false", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     line = read_line_until(proc, "tokentax: ready;")
     stream = line.split("stream ", 1)[1].split(",", 1)[0].strip()
     return Child(proc, {"stream": stream})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -15,13 +15,13 @@ import pytest
 from inspector.analyzer import Analyzer
 from inspector.analyzer.core import AnalyzerConfig
 from inspector.capture.load import analyze_file
+from inspector.views.format import Clock
 from inspector.views.tui.app import TokentaxApp
 from inspector.views.tui.feed import RING, MultiFeed, file_feed
-from inspector.views.format import Clock
 from tests.support.procs import ROOT, Child, free_port, start_mitmdump
 
 CAPTURE = Path(__file__).resolve().parents[1] / "data" / "naive_gateway.jsonl"
-UTC = Clock(timezone.utc)
+UTC = Clock(UTC)
 
 
 def file_app(path: Path = CAPTURE, out_dir: Path | None = None) -> TokentaxApp:
@@ -34,8 +34,11 @@ def file_app(path: Path = CAPTURE, out_dir: Path | None = None) -> TokentaxApp:
 MULTI = ("127.0.0.1:7391", "127.0.0.1:7392")
 
 
-def multi_app(path: Path = CAPTURE, out_dir: Path | None = None,
-              states: tuple[tuple[str, str], ...] = (("live", ""), ("live", ""))) -> TokentaxApp:
+def multi_app(
+    path: Path = CAPTURE,
+    out_dir: Path | None = None,
+    states: tuple[tuple[str, str], ...] = (("live", ""), ("live", "")),
+) -> TokentaxApp:
     """Two sources with no socket: the capture's first half of flows as if from stream
     127.0.0.1:7391 and the second half from 127.0.0.1:7392, each preceded by its session
     and the summary its own proxy would have sent (an analyzer over that half)."""
@@ -45,7 +48,7 @@ def multi_app(path: Path = CAPTURE, out_dir: Path | None = None,
     evs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     session = next(e for e in evs if e["type"] == "session")
     flows = [e for e in evs if e["type"] == "flow"]
-    halves = (flows[: len(flows) // 2], flows[len(flows) // 2:])
+    halves = (flows[: len(flows) // 2], flows[len(flows) // 2 :])
     feed = MultiFeed(list(MULTI))
     for i, part in enumerate(halves):
         proxy = Analyzer()
@@ -103,13 +106,28 @@ async def live_stack() -> AsyncIterator[LiveStack]:
     from inspector.lab.stack import LabConfig, LabStack
 
     lg, la, lb, ls = free_port(), free_port(), free_port(), free_port()
-    lab = LabStack(LabConfig(auth=AuthConfig(latency=0.02), backend=BackendConfig(latency=0.0),
-                             gateway=GatewayConfig(strategy="naive", auth_url=f"http://127.0.0.1:{la}",
-                                                   backend_url=f"http://127.0.0.1:{lb}")))
+    lab = LabStack(
+        LabConfig(
+            auth=AuthConfig(latency=0.02),
+            backend=BackendConfig(latency=0.0),
+            gateway=GatewayConfig(
+                strategy="naive", auth_url=f"http://127.0.0.1:{la}", backend_url=f"http://127.0.0.1:{lb}"
+            ),
+        )
+    )
     await lab.start()
-    args = ["--mode", f"reverse:{lab.urls.gateway}@{lg}", "--mode", f"reverse:{lab.urls.auth}@{la}",
-            "--mode", f"reverse:{lab.urls.backend}@{lb}", "--set", f"tokentax_inbound={lg}",
-            "--set", f"tokentax_stream=127.0.0.1:{ls}"]
+    args = [
+        "--mode",
+        f"reverse:{lab.urls.gateway}@{lg}",
+        "--mode",
+        f"reverse:{lab.urls.auth}@{la}",
+        "--mode",
+        f"reverse:{lab.urls.backend}@{lb}",
+        "--set",
+        f"tokentax_inbound={lg}",
+        "--set",
+        f"tokentax_stream=127.0.0.1:{ls}",
+    ]
     stack = LiveStack(f"http://127.0.0.1:{lg}", ls, args)
     try:
         await stack.start()

@@ -77,21 +77,43 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         b, a = fb[f.name], fa[f.name]
         delta = round(a - b, 3) if a is not None and b is not None else None
         rel = round(delta / b, 4) if delta is not None and b else None
-        rows.append({"name": f.name, "label": f.label, "unit": f.unit, "better": f.better, "before": b, "after": a,
-                     "delta": delta, "relative": rel, "verdict": _verdict(b, a, f.better)})
+        rows.append(
+            {
+                "name": f.name,
+                "label": f.label,
+                "unit": f.unit,
+                "better": f.better,
+                "before": b,
+                "after": a,
+                "delta": delta,
+                "relative": rel,
+                "verdict": _verdict(b, a, f.better),
+            }
+        )
     fb_ids = {f["id"]: f for f in before["findings"]}
     fa_ids = {f["id"]: f for f in after["findings"]}
     appeared = [fa_ids[i] for i in fa_ids if i not in fb_ids]
     gone = [fb_ids[i] for i in fb_ids if i not in fa_ids]
-    changed = [{"id": i, "before": fb_ids[i]["severity"], "after": fa_ids[i]["severity"], "title": fa_ids[i]["title"]}
-               for i in fa_ids if i in fb_ids and fb_ids[i]["severity"] != fa_ids[i]["severity"]]
+    changed = [
+        {"id": i, "before": fb_ids[i]["severity"], "after": fa_ids[i]["severity"], "title": fa_ids[i]["title"]}
+        for i in fa_ids
+        if i in fb_ids and fb_ids[i]["severity"] != fa_ids[i]["severity"]
+    ]
     kept = [i for i in fa_ids if i in fb_ids]
     tb, ta = fb["tax_ms_per_request"], fa["tax_ms_per_request"]
     return {
         "schema": DIFF_SCHEMA,
         "sessions": {
-            "before": {"flows": before["flows"], "seconds": before["span"]["seconds"], "source": before["session"].get("source")},
-            "after": {"flows": after["flows"], "seconds": after["span"]["seconds"], "source": after["session"].get("source")},
+            "before": {
+                "flows": before["flows"],
+                "seconds": before["span"]["seconds"],
+                "source": before["session"].get("source"),
+            },
+            "after": {
+                "flows": after["flows"],
+                "seconds": after["span"]["seconds"],
+                "source": after["session"].get("source"),
+            },
         },
         "figures": rows,
         "findings": {"appeared": appeared, "gone": gone, "changed": changed, "kept": kept},
@@ -145,20 +167,31 @@ def _headline(d: dict[str, Any]) -> str:
     if d["tax_gone"]:
         return f"The token tax is gone: {fmt_value(tax['before'], 'ms')} per request before, none after."
     if tax["verdict"] == "better":
-        return f"The token tax went down: {fmt_value(tax['before'], 'ms')} -> {fmt_value(tax['after'], 'ms')} per request."
+        return (
+            f"The token tax went down: {fmt_value(tax['before'], 'ms')} -> {fmt_value(tax['after'], 'ms')} per request."
+        )
     if tax["verdict"] == "worse":
-        return f"The token tax went up: {fmt_value(tax['before'], 'ms')} -> {fmt_value(tax['after'], 'ms')} per request."
+        return (
+            f"The token tax went up: {fmt_value(tax['before'], 'ms')} -> {fmt_value(tax['after'], 'ms')} per request."
+        )
     return "The token tax did not change."
 
 
 def to_text(d: dict[str, Any]) -> str:
     rows = d["figures"]
     w = max(len(r["label"]) for r in rows)
-    lines = ["tokentax diff: before -> after", "", _headline(d), "",
-             f"{'figure':<{w}}  {'before':>12}  {'after':>12}  {'change':>18}  verdict"]
+    lines = [
+        "tokentax diff: before -> after",
+        "",
+        _headline(d),
+        "",
+        f"{'figure':<{w}}  {'before':>12}  {'after':>12}  {'change':>18}  verdict",
+    ]
     for r in rows:
-        lines.append(f"{r['label']:<{w}}  {fmt_value(r['before'], r['unit']):>12}  {fmt_value(r['after'], r['unit']):>12}"
-                     f"  {fmt_delta(r):>18}  {r['verdict']}")
+        lines.append(
+            f"{r['label']:<{w}}  {fmt_value(r['before'], r['unit']):>12}  {fmt_value(r['after'], r['unit']):>12}"
+            f"  {fmt_delta(r):>18}  {r['verdict']}"
+        )
     f = d["findings"]
     lines += ["", "Findings"]
     for x in f["gone"]:
@@ -173,11 +206,19 @@ def to_text(d: dict[str, Any]) -> str:
 
 
 def to_markdown(d: dict[str, Any]) -> str:
-    lines = ["# tokentax diff", "", _headline(d), "", "| figure | before | after | change | verdict |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "# tokentax diff",
+        "",
+        _headline(d),
+        "",
+        "| figure | before | after | change | verdict |",
+        "|---|---|---|---|---|",
+    ]
     for r in d["figures"]:
-        lines.append(f"| {r['label']} | {fmt_value(r['before'], r['unit'])} | {fmt_value(r['after'], r['unit'])} | "
-                     f"{fmt_delta(r)} | {r['verdict']} |")
+        lines.append(
+            f"| {r['label']} | {fmt_value(r['before'], r['unit'])} | {fmt_value(r['after'], r['unit'])} | "
+            f"{fmt_delta(r)} | {r['verdict']} |"
+        )
     f = d["findings"]
     lines += ["", "## Findings", ""]
     for x in f["gone"]:

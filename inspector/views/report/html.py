@@ -81,8 +81,9 @@ def kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _kpi_html(s: dict[str, Any]) -> str:
-    cards = "".join(f'<div class="kpi"><div class="v">{e(v)}</div><div class="k">{e(k)}</div></div>'
-                    for k, v in kpis(s))
+    cards = "".join(
+        f'<div class="kpi"><div class="v">{e(v)}</div><div class="k">{e(k)}</div></div>' for k, v in kpis(s)
+    )
     return f'<div class="kpis">{cards}</div>'
 
 
@@ -97,15 +98,18 @@ def _findings_html(findings: Sequence[dict[str, Any]]) -> str:
             f'<div class="finding" style="border-left-color:{color}">'
             f'<span class="sev" style="color:{color}">{e(SEVERITY_MARK.get(f["severity"], "-"))} {e(f["severity"])}</span>'
             f'<span class="id">[{e(f["id"])}]</span> {e(f["title"])}'
-            f'{f"<ul>{ev}</ul>" if ev else ""}</div>')
+            f"{f'<ul>{ev}</ul>' if ev else ''}</div>"
+        )
     return "\n".join(out)
 
 
 def _verdict_html(s: dict[str, Any]) -> str:
     fs = s["findings"]
     if not fs:
-        return ('<div class="verdict" style="border-color:#7f8c8d">No token callouts in this capture: '
-                'nothing to judge yet.</div>')
+        return (
+            '<div class="verdict" style="border-color:#7f8c8d">No token callouts in this capture: '
+            "nothing to judge yet.</div>"
+        )
     top = fs[0]
     color = SEVERITY_COLOR.get(top["severity"], "#7f8c8d")
     return f'<div class="verdict" style="border-color:{color}">{e(top["title"])}</div>'
@@ -139,7 +143,7 @@ def rates_svg(rates: dict[str, Any], width: int = 940, height: int = 230) -> str
     if not n or not any(any(series[name]) for name in names):
         return '<p class="muted">No traffic in the rate window.</p>'
     # drop the leading seconds before the first request (a short capture is mostly empty window)
-    first = min((next((i for i, v in enumerate(series[name]) if v), n) for name in names))
+    first = min(next((i for i, v in enumerate(series[name]) if v), n) for name in names)
     first = max(0, min(first, n - 10))
     data = {name: series[name][first:] for name in names}
     m = len(next(iter(data.values())))
@@ -154,35 +158,44 @@ def rates_svg(rates: dict[str, Any], width: int = 940, height: int = 230) -> str
     def y(v: float) -> float:
         return top + ph - ph * v / ymax
 
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="requests and token callouts per second">',
-             "<title>Inbound requests and token callouts per second</title>"]
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="requests and token callouts per second">',
+        "<title>Inbound requests and token callouts per second</title>",
+    ]
     for k in range(5):
         v = ymax * k / 4
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_num(y(v))}" y2="{_num(y(v))}" '
-                     f'stroke="#eaeded"/>')
-        parts.append(f'<text x="{left - 6}" y="{_num(y(v) + 4)}" font-size="11" text-anchor="end" '
-                     f'fill="#566573">{e(_num(v))}</text>')
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_num(y(v))}" y2="{_num(y(v))}" stroke="#eaeded"/>')
+        parts.append(
+            f'<text x="{left - 6}" y="{_num(y(v) + 4)}" font-size="11" text-anchor="end" '
+            f'fill="#566573">{e(_num(v))}</text>'
+        )
     for k in range(5):
         i = round((m - 1) * k / 4) if m > 1 else 0
         ago = m - 1 - i
         label = "now" if ago == 0 else f"-{ago} s"
         if end and ago == 0:
-            label = _dt.datetime.fromtimestamp(end, _dt.timezone.utc).strftime("%H:%M:%S UTC")
-        parts.append(f'<text x="{_num(x(i))}" y="{height - 10}" font-size="11" text-anchor="middle" '
-                     f'fill="#566573">{e(label)}</text>')
+            label = _dt.datetime.fromtimestamp(end, _dt.UTC).strftime("%H:%M:%S UTC")
+        parts.append(
+            f'<text x="{_num(x(i))}" y="{height - 10}" font-size="11" text-anchor="middle" '
+            f'fill="#566573">{e(label)}</text>'
+        )
     for name in names:
         color, dash = SERIES_STYLE[name]
         pts = " ".join(f"{_num(x(i))},{_num(y(v))}" for i, v in enumerate(data[name]))
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash_attr} points="{pts}">'
-                     f'<title>{e(name)} per second</title></polyline>')
+        parts.append(
+            f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash_attr} points="{pts}">'
+            f"<title>{e(name)} per second</title></polyline>"
+        )
     lx = left + 8
     for name in names:
         color, dash = SERIES_STYLE[name]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(f'<line x1="{lx}" x2="{lx + 18}" y1="{top + 6}" y2="{top + 6}" stroke="{color}" '
-                     f'stroke-width="2"{dash_attr}/>')
+        parts.append(
+            f'<line x1="{lx}" x2="{lx + 18}" y1="{top + 6}" y2="{top + 6}" stroke="{color}" '
+            f'stroke-width="2"{dash_attr}/>'
+        )
         label = {"inbound": "inbound requests", "callout": "token callouts", "redundant": "redundant callouts"}[name]
         parts.append(f'<text x="{lx + 22}" y="{top + 10}" font-size="12" fill="#1c2833">{e(label)}</text>')
         lx += 30 + 7 * len(label)
@@ -193,8 +206,10 @@ def rates_svg(rates: dict[str, Any], width: int = 940, height: int = 230) -> str
 def waterfall_svg(rows: Sequence[dict[str, Any]], width: int = 940) -> str:
     """One inbound request and its hops: bars of connect, TLS, send, wait, receive on one time axis."""
     if not rows:
-        return ('<p class="muted">No inbound request with correlated hops in this capture '
-                '(give --inbound so requests facing clients are known).</p>')
+        return (
+            '<p class="muted">No inbound request with correlated hops in this capture '
+            "(give --inbound so requests facing clients are known).</p>"
+        )
     label_w, right, top, row_h = 330, 16, 24, 26
     height = top + row_h * len(rows) + 40
     pw = width - label_w - right
@@ -204,14 +219,18 @@ def waterfall_svg(rows: Sequence[dict[str, Any]], width: int = 940) -> str:
     def x(t: float) -> float:
         return label_w + pw * t / tmax
 
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="hop waterfall of one inbound request">',
-             "<title>Hop waterfall of one inbound request</title>"]
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="hop waterfall of one inbound request">',
+        "<title>Hop waterfall of one inbound request</title>",
+    ]
     for k in range(6):
         t = tmax * k / 5
         parts.append(f'<line x1="{_num(x(t))}" x2="{_num(x(t))}" y1="{top - 6}" y2="{height - 34}" stroke="#eaeded"/>')
-        parts.append(f'<text x="{_num(x(t))}" y="{top - 10}" font-size="11" text-anchor="middle" '
-                     f'fill="#566573">{e(ms(t))}</text>')
+        parts.append(
+            f'<text x="{_num(x(t))}" y="{top - 10}" font-size="11" text-anchor="middle" '
+            f'fill="#566573">{e(ms(t))}</text>'
+        )
     for idx, r in enumerate(rows):
         yy = top + idx * row_h
         role = str(r.get("role", "other"))
@@ -226,23 +245,26 @@ def waterfall_svg(rows: Sequence[dict[str, Any]], width: int = 940) -> str:
         parts.append(f"<g><title>{e(tip)}</title>")
         parts.append(f'<rect x="4" y="{yy + 5}" width="6" height="14" fill="{ROLE_COLOR.get(role, "#7f8c8d")}"/>')
         tag = role if mode in ("request", "") else f"{role}, {mode}"
-        parts.append(f'<text x="16" y="{yy + 16}" font-size="12" fill="#1c2833">{e(short)} '
-                     f'<tspan fill="#7f8c8d">({e(tag)})</tspan></text>')
+        parts.append(
+            f'<text x="16" y="{yy + 16}" font-size="12" fill="#1c2833">{e(short)} '
+            f'<tspan fill="#7f8c8d">({e(tag)})</tspan></text>'
+        )
         t = float(r.get("start_ms") or 0.0)
         drawn = False
         for p, v in phases:
             if v <= 0:
                 continue
             w = max(pw * v / tmax, 1.0)
-            parts.append(f'<rect x="{_num(x(t))}" y="{yy + 4}" width="{_num(w)}" height="16" '
-                         f'fill="{PHASE_COLOR[p]}"/>')
+            parts.append(f'<rect x="{_num(x(t))}" y="{yy + 4}" width="{_num(w)}" height="16" fill="{PHASE_COLOR[p]}"/>')
             t += v
             drawn = True
         if not drawn:
             w = max(pw * float(r.get("total") or 0.0) / tmax, 1.0)
             parts.append(f'<rect x="{_num(x(t))}" y="{yy + 4}" width="{_num(w)}" height="16" fill="#bdc3c7"/>')
-        parts.append(f'<text x="{_num(min(x(float(r.get("start_ms") or 0) + float(r.get("total") or 0)) + 4, width - 60))}" '
-                     f'y="{yy + 16}" font-size="11" fill="#566573">{e(ms(float(r.get("total") or 0)))}</text>')
+        parts.append(
+            f'<text x="{_num(min(x(float(r.get("start_ms") or 0) + float(r.get("total") or 0)) + 4, width - 60))}" '
+            f'y="{yy + 16}" font-size="11" fill="#566573">{e(ms(float(r.get("total") or 0)))}</text>'
+        )
         parts.append("</g>")
     lx = label_w
     ly = height - 14
@@ -272,8 +294,16 @@ def _tokens_html(s: dict[str, Any]) -> str:
     rows = []
     for t in (s.get("tokens") or [])[:20]:
         life = human_seconds(t["lifetime_s"]) if t.get("lifetime_s") is not None else "-"
-        rows.append((t["fingerprint"], t.get("key") or "-", life, t.get("fetches", 0), t.get("uses", 0),
-                     ", ".join((t.get("routes") or [])[:4]) or "-"))
+        rows.append(
+            (
+                t["fingerprint"],
+                t.get("key") or "-",
+                life,
+                t.get("fetches", 0),
+                t.get("uses", 0),
+                ", ".join((t.get("routes") or [])[:4]) or "-",
+            )
+        )
     return _table(("fingerprint", "key", "lifetime", "fetches", "uses", "routes"), rows, {3, 4})
 
 
@@ -283,20 +313,24 @@ def _keys_html(s: dict[str, Any]) -> str:
 
 
 def _routes_html(s: dict[str, Any]) -> str:
-    rows = [(r["role"], r["route"], r["count"], r["errors"], ms(r.get("p50_ms")), ms(r.get("p95_ms")))
-            for r in (s.get("routes") or [])[:40]]
+    rows = [
+        (r["role"], r["route"], r["count"], r["errors"], ms(r.get("p50_ms")), ms(r.get("p95_ms")))
+        for r in (s.get("routes") or [])[:40]
+    ]
     return _table(("role", "route", "count", "errors", "p50", "p95"), rows, {2, 3, 4, 5})
 
 
 def _meta(s: dict[str, Any]) -> str:
     fl = s["flows"]
     sess = s.get("session") or {}
-    bits = [f"{human_seconds(s['span']['seconds'])} of traffic",
-            f"{sum(fl.values())} flows (inbound {fl['inbound']}, callout {fl['callout']}, backend {fl['backend']}, "
-            f"other {fl['other']})"]
+    bits = [
+        f"{human_seconds(s['span']['seconds'])} of traffic",
+        f"{sum(fl.values())} flows (inbound {fl['inbound']}, callout {fl['callout']}, backend {fl['backend']}, "
+        f"other {fl['other']})",
+    ]
     start = s["span"].get("start")
     if start:
-        bits.append("from " + _dt.datetime.fromtimestamp(start, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"))
+        bits.append("from " + _dt.datetime.fromtimestamp(start, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     if sess.get("source"):
         bits.append(f"source {sess['source']}")
     if sess.get("roles_inferred"):

@@ -21,8 +21,9 @@ def to_text(s: dict[str, Any], width: int = 100, color: bool = False) -> str:
     from inspector.views.report.text import summary_renderable
 
     buf = io.StringIO()
-    Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None,
-            soft_wrap=False).print(summary_renderable(s))
+    Console(
+        file=buf, width=width, force_terminal=color, color_system="standard" if color else None, soft_wrap=False
+    ).print(summary_renderable(s))
     return buf.getvalue()
 
 

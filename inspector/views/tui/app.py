@@ -17,19 +17,19 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from inspector.schema.events import Event
 from inspector.live.stream_client import StreamClient
-from inspector.mitm.child import MitmChild
+from inspector.schema.events import Event
+from inspector.views.format import Clock
 from inspector.views.tui.components.detail import DetailPane, detail_renderable
 from inspector.views.tui.components.dialogs import EXPORT_FORMATS, ExportScreen, HelpScreen
 from inspector.views.tui.components.findings import FindingsView
@@ -42,7 +42,6 @@ from inspector.views.tui.components.tokens import TokensTable
 from inspector.views.tui.components.waterfall import HopRow, Waterfall
 from inspector.views.tui.feed import Feed, MultiFeed
 from inspector.views.tui.filtering import compile_filter
-from inspector.views.format import Clock
 
 TABS = ("flows", "tokens", "timing", "findings")
 MULTI_TABS = TABS + ("sources",)
@@ -51,6 +50,19 @@ MULTI_TABS = TABS + ("sources",)
 # seconds, each a pause of 100-200 ms (measured in bench/tui.py). Collecting less often
 # keeps the pauses out of nearly every frame. Restored when the app ends.
 LIVE_GC_THRESHOLDS = (10_000, 20, 50)
+
+
+class MitmChild(Protocol):
+    """The mitmdump child a live TUI was started with (inspector.mitm.launch.Mitmdump), as
+    far as the UI reads it: views never start processes, commands hand one in."""
+
+    @property
+    def exit_status(self) -> int | None: ...
+
+    @property
+    def stream(self) -> str | None: ...
+
+    def last_words(self) -> str: ...
 
 
 class FilterInput(Input):
@@ -81,9 +93,17 @@ class TokentaxApp(App[int]):
         Binding("5", "tab('sources')", "Sources", show=False),
     ]
 
-    def __init__(self, feed: Feed | MultiFeed, *, client: StreamClient | None = None,
-                 clients: list[StreamClient] | None = None, child: MitmChild | None = None,
-                 clock: Clock | None = None, out_dir: Path | None = None, refresh_hz: float = 5.0) -> None:
+    def __init__(
+        self,
+        feed: Feed | MultiFeed,
+        *,
+        client: StreamClient | None = None,
+        clients: list[StreamClient] | None = None,
+        child: MitmChild | None = None,
+        clock: Clock | None = None,
+        out_dir: Path | None = None,
+        refresh_hz: float = 5.0,
+    ) -> None:
         """`client` reads the one stream of a Feed; `clients[i]` reads source i of a MultiFeed."""
         super().__init__()
         self.feed = feed
@@ -129,8 +149,11 @@ class TokentaxApp(App[int]):
                 example = "~d auth & ~m POST"
                 if isinstance(self.feed, MultiFeed):
                     example = f"source:{self.feed.names[0].rsplit(':', 1)[-1]} ~m POST"
-                yield FilterInput(placeholder=f"filter, e.g. {example}   (/ to focus, enter applies, "
-                                              "escape leaves, ? for the syntax)", id="filter")
+                yield FilterInput(
+                    placeholder=f"filter, e.g. {example}   (/ to focus, enter applies, "
+                    "escape leaves, ? for the syntax)",
+                    id="filter",
+                )
                 yield Static("", id="filter-error")
                 with Horizontal(id="flows-body"):
                     with Vertical(id="flows-main"):
@@ -416,14 +439,17 @@ class TokentaxApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Pause / resume display", "Freeze the screen; events keep being ingested",
-                            self.action_toggle_pause)
+        yield SystemCommand(
+            "Pause / resume display", "Freeze the screen; events keep being ingested", self.action_toggle_pause
+        )
         yield SystemCommand("Filter flows", "Focus the mitmproxy filter expression", self.action_focus_filter)
         yield SystemCommand("Save capture", "Write the flows the TUI holds as a JSONL capture", self.action_save)
         for ext, label in EXPORT_FORMATS:
-            yield SystemCommand(f"Export report as {label}", f"Write the report as .{ext}",
-                                lambda ext=ext: self.export_report(ext))
+            yield SystemCommand(
+                f"Export report as {label}", f"Write the report as .{ext}", lambda ext=ext: self.export_report(ext)
+            )
         yield SystemCommand("Help", "Keys and filter syntax", self.action_help)
         for tab in self.tabs:
-            yield SystemCommand(f"Show {tab.capitalize()}", f"Switch to the {tab} tab",
-                                lambda tab=tab: self.action_tab(tab))
+            yield SystemCommand(
+                f"Show {tab.capitalize()}", f"Switch to the {tab} tab", lambda tab=tab: self.action_tab(tab)
+            )

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inspector.schema import events as E
 from inspector.analyzer import Analyzer
 from inspector.analyzer.core import AnalyzerConfig
+from inspector.schema import events as E
 
 RING = 10_000  # flow events the TUI holds (flows list, waterfall, save)
 
@@ -184,8 +184,9 @@ class Feed:
             fh.write(E.encode(session))
             for ev in flows:
                 fh.write(E.encode(ev))
-            fh.write(E.encode(E.addon_event(time.time(), errors=self.addon_errors,
-                                            dropped=self.addon_dropped + self.lost)))
+            fh.write(
+                E.encode(E.addon_event(time.time(), errors=self.addon_errors, dropped=self.addon_dropped + self.lost))
+            )
         return len(flows)
 
 
@@ -256,7 +257,7 @@ class MultiFeed:
         append = self.ring.append
         for at in range(0, len(batch), HANDOVER):  # at most a ring's worth at a time: none is missed
             before = analyzer.events
-            feed.ingest(batch[at:at + HANDOVER] if len(batch) > HANDOVER else batch)
+            feed.ingest(batch[at : at + HANDOVER] if len(batch) > HANDOVER else batch)
             new = analyzer.events - before
             if new:
                 # the analyzer's own (sanitised) event objects, as the single-source ring holds them
@@ -313,15 +314,15 @@ class MultiFeed:
 
         key = tuple((id(f.remote), f.state) for f in self.sources)
         if self._report is not None and key != self._report_key:
-            states_same = self._report_key is not None and \
-                all(a[1] == b[1] for a, b in zip(key, self._report_key))
+            states_same = self._report_key is not None and all(a[1] == b[1] for a, b in zip(key, self._report_key))
             if states_same and time.monotonic() - self._report_at < self.recombine_s:
                 return self._report
         if self._report is None or key != self._report_key:
             self._report_at = time.monotonic()
             empty = self.empty_report()
-            self._report = combine([f.remote or empty for f in self.sources], self.names,
-                                   [f.state == "live" for f in self.sources])
+            self._report = combine(
+                [f.remote or empty for f in self.sources], self.names, [f.state == "live" for f in self.sources]
+            )
             self._report_key = key
         return self._report
 

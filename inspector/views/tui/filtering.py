@@ -97,7 +97,7 @@ _CLIENT = _Conn(None, None)
 class EventFlow(http.HTTPFlow):
     """A read-only HTTPFlow look-alike built from one flow event, for filter matching only."""
 
-    def __init__(self, ev: Event) -> None:  # noqa: D107 - no super().__init__: it is the expensive part
+    def __init__(self, ev: Event) -> None:
         self.request = _Request(ev)  # type: ignore[assignment]
         status = ev.get("status")
         self.response = _Response(status) if isinstance(status, int) else None  # type: ignore[assignment]
@@ -124,8 +124,9 @@ class Matcher:
 
     __slots__ = ("mitm", "sources", "default_source")
 
-    def __init__(self, mitm: flowfilter.TFilter | None, sources: frozenset[str] | None = None,
-                 default_source: str = "") -> None:
+    def __init__(
+        self, mitm: flowfilter.TFilter | None, sources: frozenset[str] | None = None, default_source: str = ""
+    ) -> None:
         self.mitm = mitm
         self.sources = sources
         self.default_source = default_source  # the source of an untagged event (one source attached)
@@ -139,8 +140,9 @@ class Matcher:
 def resolve_source(name: str, sources: Sequence[tuple[str, str]]) -> set[str]:
     """The addresses `source:NAME` means: the one whose address, short name or port is NAME,
     else every address containing NAME. ValueError (one line) when none does."""
-    exact = {addr for addr, short in sources
-             if name in (addr, short, addr.rsplit(":", 1)[-1], ":" + addr.rsplit(":", 1)[-1])}
+    exact = {
+        addr for addr, short in sources if name in (addr, short, addr.rsplit(":", 1)[-1], ":" + addr.rsplit(":", 1)[-1])
+    }
     found = exact or {addr for addr, _ in sources if name in addr}
     if not found:
         known = ", ".join(addr for addr, _ in sources) or "none"

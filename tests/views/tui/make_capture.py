@@ -14,7 +14,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from tests.support.procs import ROOT, free_port, start_lab, start_mitmdump  # noqa: E402
+from tests.support.procs import ROOT, free_port, start_lab, start_mitmdump
 
 OUT = ROOT / "tests" / "data" / "naive_gateway.jsonl"
 
@@ -52,15 +52,36 @@ async def traffic(url: str) -> None:
 
 def main() -> None:
     lg, la, lb = free_port(), free_port(), free_port()
-    lab = start_lab("--gateway", "naive", "--auth-latency", "120ms", "--backend-latency", "15ms",
-                    "--gateway-auth-url", f"http://127.0.0.1:{la}", "--gateway-backend-url", f"http://127.0.0.1:{lb}")
+    lab = start_lab(
+        "--gateway",
+        "naive",
+        "--auth-latency",
+        "120ms",
+        "--backend-latency",
+        "15ms",
+        "--gateway-auth-url",
+        f"http://127.0.0.1:{la}",
+        "--gateway-backend-url",
+        f"http://127.0.0.1:{lb}",
+    )
     OUT.unlink(missing_ok=True)
     try:
-        dump = start_mitmdump("--mode", f"reverse:{lab.info['gateway']}@{lg}",
-                              "--mode", f"reverse:{lab.info['auth']}@{la}",
-                              "--mode", f"reverse:{lab.info['backend']}@{lb}",
-                              "--set", f"tokentax_inbound={lg}", "--set", f"tokentax_save={OUT}",
-                              "--set", "tokentax_stream=off", "--set", "tokentax_fingerprint_key=tokentax-test-key")
+        dump = start_mitmdump(
+            "--mode",
+            f"reverse:{lab.info['gateway']}@{lg}",
+            "--mode",
+            f"reverse:{lab.info['auth']}@{la}",
+            "--mode",
+            f"reverse:{lab.info['backend']}@{lb}",
+            "--set",
+            f"tokentax_inbound={lg}",
+            "--set",
+            f"tokentax_save={OUT}",
+            "--set",
+            "tokentax_stream=off",
+            "--set",
+            "tokentax_fingerprint_key=tokentax-test-key",
+        )
         try:
             asyncio.run(traffic(f"http://127.0.0.1:{lg}"))
         finally:

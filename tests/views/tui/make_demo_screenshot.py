@@ -20,14 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from inspector.lab.session import LabSession, SessionSpec  # noqa: E402
-from inspector.live.stream_client import StreamClient, parse_address  # noqa: E402
-from inspector.views.tui.app import TokentaxApp  # noqa: E402
-from inspector.views.tui.components.flow_list import FlowList  # noqa: E402
-from inspector.views.tui.feed import Feed  # noqa: E402
-from tests.support.pilot import until  # noqa: E402
-from tests.views.tui.make_screenshot import svg_to_png  # noqa: E402
-from tests.support.procs import ROOT  # noqa: E402
+from inspector.lab.session import LabSession, SessionSpec
+from inspector.live.stream_client import StreamClient, parse_address
+from inspector.views.tui.app import TokentaxApp
+from inspector.views.tui.components.flow_list import FlowList
+from inspector.views.tui.feed import Feed
+from tests.support.pilot import until
+from tests.support.procs import ROOT
+from tests.views.tui.make_screenshot import svg_to_png
 
 OUT = ROOT / "docs" / "demo.png"
 SIZE = (160, 45)
@@ -46,12 +46,14 @@ async def shoot(session: LabSession) -> str:
     client = StreamClient(host, port)
     app = TokentaxApp(Feed(client.address, "live"), client=client, child=session.mitm)
     async with app.run_test(size=SIZE) as pilot:
+
         def counted() -> bool:
             remote = app.feed.remote
             return bool(remote) and remote["flows"]["inbound"] >= MIN_REQUESTS
 
-        await until(counted, f"{MIN_REQUESTS} inbound requests in the proxy's summary",
-                    deadline=DEADLINE_S, step=pilot.pause)
+        await until(
+            counted, f"{MIN_REQUESTS} inbound requests in the proxy's summary", deadline=DEADLINE_S, step=pilot.pause
+        )
         fl = app.query_one(FlowList)
 
         def complete_inbound() -> int | None:
@@ -63,8 +65,12 @@ async def shoot(session: LabSession) -> str:
             return None
 
         while True:
-            await until(lambda: complete_inbound() is not None, "an inbound request with its callout and backend hops",
-                        deadline=DEADLINE_S, step=pilot.pause)
+            await until(
+                lambda: complete_inbound() is not None,
+                "an inbound request with its callout and backend hops",
+                deadline=DEADLINE_S,
+                step=pilot.pause,
+            )
             await pilot.press("space")  # freeze the display: the rows must not move under the selection
             row = complete_inbound()
             if row is not None:
@@ -78,15 +84,19 @@ async def shoot(session: LabSession) -> str:
 
 
 def main() -> None:
-    spec = SessionSpec(lab_args=["--gateway", "naive", "--auth-latency", "0.8s"],
-                       mitm_args=["--set", "tokentax_summary=false"])
+    spec = SessionSpec(
+        lab_args=["--gateway", "naive", "--auth-latency", "0.8s"], mitm_args=["--set", "tokentax_summary=false"]
+    )
     session = LabSession(spec)
     load: subprocess.Popen[bytes] | None = None
     try:
         session.start()
-        load = subprocess.Popen([sys.executable, "-m", "inspector.lab.loadgen", session.gateway_url,
-                                 "--rate", "5", "--duration", "90s"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        load = subprocess.Popen(
+            [sys.executable, "-m", "inspector.lab.loadgen", session.gateway_url, "--rate", "5", "--duration", "90s"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         svg = asyncio.run(shoot(session))
     finally:
         if load is not None and load.poll() is None:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from inspector.views.tui.components.flow_list import FlowList  # noqa: E402
-from tests.support.tui import file_app  # noqa: E402
-from tests.support.procs import ROOT  # noqa: E402
+from inspector.views.tui.components.flow_list import FlowList
+from tests.support.procs import ROOT
+from tests.support.tui import file_app
 
 OUT = ROOT / "docs" / "tui.png"
 

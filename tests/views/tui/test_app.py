@@ -16,8 +16,8 @@ from inspector.views.tui.components.dialogs import ExportScreen, HelpScreen
 from inspector.views.tui.components.flow_list import FlowList, row_text
 from inspector.views.tui.components.kpi import Kpi
 from inspector.views.tui.components.waterfall import Waterfall, gateway_overhead_ms
-from tests.support.tui import UTC
 from tests.support.pilot import screen_text, until
+from tests.support.tui import UTC
 
 SIZE = (160, 45)
 MakeApp = Callable[..., TokentaxApp]
@@ -143,8 +143,11 @@ async def test_timing_tab_waterfall_of_selected_inbound(make_app: MakeApp) -> No
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         fl = app.query_one(FlowList)
-        row = next(r for r in range(fl.row_count) if fl.event_of_row(r)["role"] == "inbound"
-                   and app.feed.analyzer.hops_for(fl.event_of_row(r)["id"]))
+        row = next(
+            r
+            for r in range(fl.row_count)
+            if fl.event_of_row(r)["role"] == "inbound" and app.feed.analyzer.hops_for(fl.event_of_row(r)["id"])
+        )
         fl.select_row(row)
         await pilot.press("3")
         await pilot.pause()
@@ -269,8 +272,15 @@ async def test_command_palette_runs_the_same_actions(make_app: MakeApp) -> None:
         await pilot.press("enter")
         await until(lambda: app.last_saved is not None, "the capture to be saved", step=pilot.pause)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Pause / resume display", "Filter flows", "Export report as Markdown", "Export report as JSON",
-                      "Export report as HTML", "Help", "Show Timing"):
+        for title in (
+            "Pause / resume display",
+            "Filter flows",
+            "Export report as Markdown",
+            "Export report as JSON",
+            "Export report as HTML",
+            "Help",
+            "Show Timing",
+        ):
             assert title in titles
 
 

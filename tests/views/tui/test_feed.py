@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from inspector.schema import events as E
 from inspector.capture.load import analyze_file
+from inspector.schema import events as E
 from inspector.views.tui.feed import Feed
 from tests.support.factory import flow
 
 
 def summary(events: int, dropped: int = 0) -> E.Event:
-    return {"v": 1, "type": "summary", "ts": 1.0,
-            "report": {"events": events, "flows": {"inbound": events}, "addon": {"errors": 0, "dropped": dropped}}}
+    return {
+        "v": 1,
+        "type": "summary",
+        "ts": 1.0,
+        "report": {"events": events, "flows": {"inbound": events}, "addon": {"errors": 0, "dropped": dropped}},
+    }
 
 
 def test_flows_the_proxy_counted_but_we_never_got_are_lost() -> None:

@@ -8,8 +8,16 @@ from mitmproxy import flowfilter
 from inspector.views.tui.filtering import EventFlow, compile_filter, help_rows, matches
 from tests.support.factory import flow
 
-CALL = flow("callout", 100.0, 120, method="POST", host="auth.local", port=8443, path="/oauth2/token",
-            token={"fp": "fp1", "type": "Bearer", "expires_in": 3600})
+CALL = flow(
+    "callout",
+    100.0,
+    120,
+    method="POST",
+    host="auth.local",
+    port=8443,
+    path="/oauth2/token",
+    token={"fp": "fp1", "type": "Bearer", "expires_in": 3600},
+)
 CALL["scheme"] = "https"
 BACK = flow("backend", 100.2, 15, host="orders.internal", path="/orders/7", bearer={"fp": "fp1", "kind": "jwt"})
 IN_404 = flow("inbound", 100.0, 150, status=404, host="gw.example", port=443, path="/missing")
@@ -23,24 +31,27 @@ def pick(expr: str) -> list[dict]:
     return [ev for ev in EVENTS if matches(flt, ev)]
 
 
-@pytest.mark.parametrize("expr, expected", [
-    ("~d auth", [CALL]),
-    ("~d internal", [BACK, FAILED]),
-    ("~u /orders/7", [BACK]),
-    ("~u https://auth.local:8443/oauth2/token", [CALL]),
-    ("/missing", [IN_404]),  # a bare regex is a URL regex, as in mitmproxy
-    ("~c 404", [IN_404]),
-    ("~m POST", [CALL]),
-    ("!~m POST", [BACK, IN_404, FAILED]),
-    ("~m GET & ~c 200", [BACK]),
-    ("~c 404 | ~d auth", [CALL, IN_404]),
-    ("!(~c 200 | ~c 404)", [FAILED]),
-    ("~e", [FAILED]),
-    ("~s", [CALL, BACK, IN_404]),
-    ("~q", [FAILED]),
-    ("~http", EVENTS),
-    ("~dst orders.internal", [BACK]),
-])
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        ("~d auth", [CALL]),
+        ("~d internal", [BACK, FAILED]),
+        ("~u /orders/7", [BACK]),
+        ("~u https://auth.local:8443/oauth2/token", [CALL]),
+        ("/missing", [IN_404]),  # a bare regex is a URL regex, as in mitmproxy
+        ("~c 404", [IN_404]),
+        ("~m POST", [CALL]),
+        ("!~m POST", [BACK, IN_404, FAILED]),
+        ("~m GET & ~c 200", [BACK]),
+        ("~c 404 | ~d auth", [CALL, IN_404]),
+        ("!(~c 200 | ~c 404)", [FAILED]),
+        ("~e", [FAILED]),
+        ("~s", [CALL, BACK, IN_404]),
+        ("~q", [FAILED]),
+        ("~http", EVENTS),
+        ("~dst orders.internal", [BACK]),
+    ],
+)
 def test_operators_on_events(expr: str, expected: list[dict]) -> None:
     assert pick(expr) == expected
 

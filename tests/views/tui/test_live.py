@@ -15,8 +15,8 @@ from inspector.views.tui.app import TokentaxApp
 from inspector.views.tui.components.flow_list import FlowList
 from inspector.views.tui.components.kpi import Kpi, kpi_values
 from inspector.views.tui.feed import Feed
-from tests.support.tui import UTC, LiveStack
 from tests.support.pilot import screen_text, until
+from tests.support.tui import UTC, LiveStack
 
 SIZE = (160, 45)
 
@@ -38,8 +38,11 @@ async def test_live_flows_kpis_and_reattach(live_stack: LiveStack, tmp_path: Pat
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.feed.state == "live", "the stream to attach", step=pilot.pause)
         await send(live_stack.gateway_url, 6)
-        await until(lambda: remote_inbound(app) == 6 and app.feed.flows_seen == 18,
-                    "6 requests (18 flows) in the proxy's summary and in the flows list", step=pilot.pause)
+        await until(
+            lambda: remote_inbound(app) == 6 and app.feed.flows_seen == 18,
+            "6 requests (18 flows) in the proxy's summary and in the flows list",
+            step=pilot.pause,
+        )
         app._tick()
         fl = app.query_one(FlowList)
         assert fl.row_count == 18
@@ -65,8 +68,9 @@ async def test_live_flows_kpis_and_reattach(live_stack: LiveStack, tmp_path: Pat
         await live_stack.start()
         await until(lambda: app.feed.state == "live" and client.connects == 2, "the reattach", step=pilot.pause)
         await send(live_stack.gateway_url, 2)
-        await until(lambda: remote_inbound(app) == 2 and app.feed.flows_seen == 24,
-                    "the new proxy's flows", step=pilot.pause)
+        await until(
+            lambda: remote_inbound(app) == 2 and app.feed.flows_seen == 24, "the new proxy's flows", step=pilot.pause
+        )
         app._tick()
         assert fl.row_count == 24
         assert app._report is app.feed.remote and app.feed.remote["flows"]["inbound"] == 2

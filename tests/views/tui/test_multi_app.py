@@ -10,16 +10,16 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, TabbedContent
 
 from inspector.analyzer import Analyzer
-from inspector.capture.load import analyze_file
 from inspector.analyzer.combine import combine
+from inspector.capture.load import analyze_file
 from inspector.views.tui.components.dialogs import HelpScreen
 from inspector.views.tui.components.flow_list import FlowList, header_text, row_text
 from inspector.views.tui.components.kpi import Kpi, kpi_values
 from inspector.views.tui.components.sources import SourcesTable, source_rows
 from inspector.views.tui.components.waterfall import Waterfall
 from inspector.views.tui.feed import MultiFeed
-from tests.support.tui import MULTI, UTC, multi_app
 from tests.support.pilot import screen_text
+from tests.support.tui import MULTI, UTC, multi_app
 
 SIZE = (160, 45)
 A, B = MULTI
@@ -149,7 +149,7 @@ async def test_export_writes_the_combined_report(tmp_path: Path) -> None:
         assert data["callouts"]["p95_ms"] is None and data["combined"]["max_percentiles"]["callout_p95_ms"]
 
 
-async def test_single_source_app_has_no_sources_tab(make_app) -> None:  # noqa: ANN001
+async def test_single_source_app_has_no_sources_tab(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")

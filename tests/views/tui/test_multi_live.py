@@ -16,18 +16,18 @@ from typing import Any
 import httpx
 import pytest
 
-from inspector.lab.session import LabSession, SessionSpec
-from inspector.mitm.launch import Mitmdump
-from inspector.live.stream_client import StreamClient
 from inspector.analyzer.combine import combine
+from inspector.lab.session import LabSession, SessionSpec
+from inspector.live.stream_client import StreamClient
+from inspector.mitm.launch import Mitmdump
 from inspector.views.tui.app import TokentaxApp
 from inspector.views.tui.components.flow_list import FlowList, row_text
 from inspector.views.tui.components.kpi import Kpi, kpi_values
 from inspector.views.tui.components.sources import SourcesTable, source_rows
 from inspector.views.tui.feed import MultiFeed
-from tests.support.tui import UTC
 from tests.support.pilot import screen_text, until
 from tests.support.procs import free_port
+from tests.support.tui import UTC
 
 SIZE = (160, 45)
 
@@ -55,9 +55,14 @@ async def proxy_summary(address: str) -> dict[str, Any]:
 @pytest.fixture
 async def sidecars() -> AsyncIterator[list[LabSession]]:
     """Two sidecars: A in front of a naive gateway, B in front of a caching one."""
-    specs = [SessionSpec(lab_args=["--gateway", gw, "--auth-latency", "20ms"], stream=f"127.0.0.1:{free_port()}",
-                         mitm_args=["--set", "tokentax_summary=false"])
-             for gw in ("naive", "cached")]
+    specs = [
+        SessionSpec(
+            lab_args=["--gateway", gw, "--auth-latency", "20ms"],
+            stream=f"127.0.0.1:{free_port()}",
+            mitm_args=["--set", "tokentax_summary=false"],
+        )
+        for gw in ("naive", "cached")
+    ]
     sessions = [LabSession(spec) for spec in specs]
     try:
         await asyncio.gather(*(asyncio.to_thread(s.start) for s in sessions))
@@ -78,8 +83,10 @@ def kpi(app: TokentaxApp, kid: str) -> str:
 async def test_two_sidecars_sum_sources_filter_and_one_dies(sidecars: list[LabSession]) -> None:
     a, b = sidecars
     addrs = [a.spec.stream, b.spec.stream]
-    clients = [StreamClient(*addr.rsplit(":", 1)[0:1], int(addr.rsplit(":", 1)[1]), min_backoff=0.05,
-                            max_backoff=0.5) for addr in addrs]
+    clients = [
+        StreamClient(*addr.rsplit(":", 1)[0:1], int(addr.rsplit(":", 1)[1]), min_backoff=0.05, max_backoff=0.5)
+        for addr in addrs
+    ]
     feed = MultiFeed([c.address for c in clients], recombine_s=0)  # sum on every summary: exact checks below
     app = TokentaxApp(feed, clients=clients, clock=UTC)
     async with app.run_test(size=SIZE) as pilot:
@@ -88,8 +95,11 @@ async def test_two_sidecars_sum_sources_filter_and_one_dies(sidecars: list[LabSe
 
         def settled() -> bool:
             reps = [f.remote for f in feed.sources]
-            return (inbound_of(feed, 0) == 6 and inbound_of(feed, 1) == 4
-                    and feed.flows_seen == sum(sum(r["flows"].values()) for r in reps if r))
+            return (
+                inbound_of(feed, 0) == 6
+                and inbound_of(feed, 1) == 4
+                and feed.flows_seen == sum(sum(r["flows"].values()) for r in reps if r)
+            )
 
         await until(settled, "both proxies' summaries and all their flows", step=pilot.pause)
 
@@ -135,8 +145,9 @@ async def test_two_sidecars_sum_sources_filter_and_one_dies(sidecars: list[LabSe
         assert fl.row_count == feed.flows_seen
         assert {fl.event_of_row(r)["source"] for r in range(fl.row_count)} == set(addrs)
         top = fl.event_of_row(0)
-        assert f" {pa if top['source'] == addrs[0] else pb} " in row_text(top, UTC, fl.line_width, fl.source_w,
-                                                                          feed.label_of)
+        assert f" {pa if top['source'] == addrs[0] else pb} " in row_text(
+            top, UTC, fl.line_width, fl.source_w, feed.label_of
+        )
         assert app.apply_filter(f"source:{pb[1:]}")
         b_flows = sum(own[1]["flows"].values())
         assert fl.row_count == b_flows and {fl.event_of_row(r)["source"] for r in range(b_flows)} == {addrs[1]}
@@ -168,8 +179,9 @@ async def test_two_sidecars_sum_sources_filter_and_one_dies(sidecars: list[LabSe
 
         # -- B comes back on the same ports: reattached, and its new proxy's figures replace the old
         b.mitm = await asyncio.to_thread(Mitmdump(b.mitm_args()).start)
-        await until(lambda: feed.sources[1].state == "live" and clients[1].connects == 2, "B's reattach",
-                    step=pilot.pause)
+        await until(
+            lambda: feed.sources[1].state == "live" and clients[1].connects == 2, "B's reattach", step=pilot.pause
+        )
         await send(b.gateway_url, 2, first=4)
         await until(lambda: inbound_of(feed, 1) == 2, "B's new summary", step=pilot.pause)
         app._tick()

@@ -29,8 +29,11 @@ KEYS: tuple[tuple[str, str], ...] = (
 # Shown when several streams are attached (`tokentax attach A B ...`).
 MULTI_KEYS: tuple[tuple[str, str], ...] = (
     ("5", "Sources tab: each stream's state and figures, and their sum; enter on a row filters the flows by it"),
-    ("source:NAME", "in the filter: only flows from streams whose HOST:PORT is NAME, ends with :NAME (the port) "
-                    "or contains NAME; several terms mean any of them, e.g. source:7392 ~m POST"),
+    (
+        "source:NAME",
+        "in the filter: only flows from streams whose HOST:PORT is NAME, ends with :NAME (the port) "
+        "or contains NAME; several terms mean any of them, e.g. source:7392 ~m POST",
+    ),
 )
 EXPORT_FORMATS: tuple[tuple[str, str], ...] = (("md", "Markdown"), ("json", "JSON"), ("html", "HTML"))
 
@@ -47,9 +50,14 @@ def help_renderable(multi: bool = False) -> Group:
     flt.add_column()
     for op, what in help_rows():
         flt.add_row(op, what)
-    return Group(Text("Keys", style="bold underline"), keys, Text(""),
-                 Text("Filter expressions (mitmproxy's own syntax)", style="bold underline"),
-                 Text("e.g.  ~d auth & ~m POST     !~c 200     ~u /orders | ~u /users", style="dim"), flt)
+    return Group(
+        Text("Keys", style="bold underline"),
+        keys,
+        Text(""),
+        Text("Filter expressions (mitmproxy's own syntax)", style="bold underline"),
+        Text("e.g.  ~d auth & ~m POST     !~c 200     ~u /orders | ~u /users", style="dim"),
+        flt,
+    )
 
 
 class HelpScreen(ModalScreen[None]):
@@ -75,8 +83,9 @@ class ExportScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box"):
             yield Static("Export the report as:", id="export-title")
-            yield OptionList(*(Option(f"{label} (.{ext})", id=ext) for ext, label in EXPORT_FORMATS),
-                             id="export-options")
+            yield OptionList(
+                *(Option(f"{label} (.{ext})", id=ext) for ext, label in EXPORT_FORMATS), id="export-options"
+            )
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.containers import VerticalScroll
-from textual.widgets import Static
-
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from inspector.views.report.text import SEVERITY_MARK, SEVERITY_STYLE
 
@@ -30,8 +29,11 @@ def checklist(findings: list[dict[str, Any]]) -> RenderableType:
         style = SEVERITY_STYLE.get(f["severity"], "")
         if i:
             t.add_row("", "", "")
-        t.add_row(Text(SEVERITY_MARK.get(f["severity"], "-"), style), Text(f["severity"], style),
-                  Text.assemble((f["title"], "bold"), (f"  [{f['id']}]", "dim")))
+        t.add_row(
+            Text(SEVERITY_MARK.get(f["severity"], "-"), style),
+            Text(f["severity"], style),
+            Text.assemble((f["title"], "bold"), (f"  [{f['id']}]", "dim")),
+        )
         for e in f["evidence"]:
             t.add_row("", "", Text(f"· {e}", style="dim"))
     return Group(t)

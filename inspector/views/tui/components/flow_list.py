@@ -34,13 +34,19 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from inspector.schema.events import Event
+from inspector.views.format import Clock, ms
 from inspector.views.tui.feed import Feed
 from inspector.views.tui.filtering import Matcher, matches
-from inspector.views.format import Clock, ms
 
 # (title, width or None for a share of what is left)
 COLUMNS: tuple[tuple[str, int | None], ...] = (
-    ("time", 12), ("role", 8), ("method", 6), ("host", None), ("path", None), ("status", 6), ("total", 8),
+    ("time", 12),
+    ("role", 8),
+    ("method", 6),
+    ("host", None),
+    ("path", None),
+    ("status", 6),
+    ("total", 8),
     ("token", 12),
 )
 HOST_MAX = 21  # 127.0.0.1:65535 fits; long names are cut rather than squeezing the path
@@ -85,7 +91,9 @@ def row_cells(ev: Event, clock: Clock, label: Callable[[Any], str] | None = None
     """The cells of one row; `label` names the source (only when a source column is shown)."""
     err = ev.get("error")
     status = ev.get("status")
-    status_text = str(status) if status is not None else (str(err.get("kind", "error")) if isinstance(err, dict) else "-")
+    status_text = (
+        str(status) if status is not None else (str(err.get("kind", "error")) if isinstance(err, dict) else "-")
+    )
     port = ev.get("port")
     total = (ev.get("timing") or {}).get("total")
     cells = [
@@ -103,16 +111,16 @@ def row_cells(ev: Event, clock: Clock, label: Callable[[Any], str] | None = None
     return cells
 
 
-def row_text(ev: Event, clock: Clock, width: int, source_w: int = 0,
-             label: Callable[[Any], str] | None = None) -> str:
+def row_text(ev: Event, clock: Clock, width: int, source_w: int = 0, label: Callable[[Any], str] | None = None) -> str:
     """The plain text of one row, exactly as rendered (tests and the detail title use it)."""
     cells = row_cells(ev, clock, label if source_w else None)
     return " ".join(set_cell_size(c, w) for c, w in zip(cells, column_widths(width, source_w)) if w)
 
 
 def header_text(width: int, source_w: int = 0) -> str:
-    return " ".join(set_cell_size(name, w) for (name, _), w in zip(columns(source_w), column_widths(width, source_w))
-                    if w)
+    return " ".join(
+        set_cell_size(name, w) for (name, _), w in zip(columns(source_w), column_widths(width, source_w)) if w
+    )
 
 
 class FlowHeader(Static):
@@ -130,8 +138,15 @@ class FlowList(ScrollView, can_focus=True):
     """Newest-first flows; arrow keys, page keys and the mouse move the selection."""
 
     COMPONENT_CLASSES = {
-        "flow-list--cursor", "flow-list--inbound", "flow-list--callout", "flow-list--backend",
-        "flow-list--other", "flow-list--error", "flow-list--warn", "flow-list--dim", "flow-list--source",
+        "flow-list--cursor",
+        "flow-list--inbound",
+        "flow-list--callout",
+        "flow-list--backend",
+        "flow-list--other",
+        "flow-list--error",
+        "flow-list--warn",
+        "flow-list--dim",
+        "flow-list--source",
     }
     BINDINGS = [
         Binding("up", "cursor(-1)", "Up", show=False),
@@ -268,8 +283,10 @@ class FlowList(ScrollView, can_focus=True):
         """Component styles and the base style, looked up once per style change, not per line
         (Widget.rich_style walks the ancestors: about half a millisecond a call)."""
         if self._styles is None:
-            styles = {name.split("--", 1)[1]: self.get_component_rich_style(name, partial=True)
-                      for name in self.COMPONENT_CLASSES}
+            styles = {
+                name.split("--", 1)[1]: self.get_component_rich_style(name, partial=True)
+                for name in self.COMPONENT_CLASSES
+            }
             styles["base"] = self.rich_style
             self._styles = styles
         return self._styles

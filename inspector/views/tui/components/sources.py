@@ -13,13 +13,24 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from inspector.views import format as fmt
 from inspector.analyzer.combine import source_figures
+from inspector.views import format as fmt
 from inspector.views.tui.components.status import STATE_MARK, STATE_STYLE
 from inspector.views.tui.feed import MultiFeed
 
-COLUMNS = ("source", "state", "inbound/s", "flows", "callouts/req", "redundant", "token tax/req",
-           "p95 callout · ttfb", "errors", "drops", "why")
+COLUMNS = (
+    "source",
+    "state",
+    "inbound/s",
+    "flows",
+    "callouts/req",
+    "redundant",
+    "token tax/req",
+    "p95 callout · ttfb",
+    "errors",
+    "drops",
+    "why",
+)
 # drops: events the proxy's stream dropped (all its clients) · flows this view missed
 TOTAL = "all (sum)"
 
@@ -35,7 +46,8 @@ def _figure_cells(fig: dict[str, Any]) -> list[str]:
         _per(fig["per_inbound"]),
         f"{fmt.count(fig['redundant'])} ({fmt.pct(fig['redundant_share'])})",
         f"{fmt.ms(fig['tax_ms_per_inbound'])} · {fmt.pct(fig['tax_share_of_ttfb'])}"
-        if fig["tax_ms_per_inbound"] is not None else "-",
+        if fig["tax_ms_per_inbound"] is not None
+        else "-",
         _p95(fig["callout_p95_ms"], fig["ttfb_p95_ms"]),
         fmt.count(fig["errors"]),
     ]
@@ -58,8 +70,7 @@ def source_rows(feed: MultiFeed, report: dict[str, Any]) -> list[tuple[str, ...]
             cells[0] = "-"  # its last rate is stale (and left out of the sum); its counts are kept
             then = "waiting" if f.state == "connecting" else "reattaching"
             why = f"{f.reason}; {then}" if f.reason else then
-        rows.append((name, f"{STATE_MARK.get(f.state, '?')} {f.state}", *cells,
-                     f"{fig['dropped']} · {f.lost}", why))
+        rows.append((name, f"{STATE_MARK.get(f.state, '?')} {f.state}", *cells, f"{fig['dropped']} · {f.lost}", why))
     total = source_figures(report)
     mx = (report.get("combined") or {}).get("max_percentiles") or {}
     total["callout_p95_ms"], total["ttfb_p95_ms"] = mx.get("callout_p95_ms"), mx.get("ttfb_p95_ms")

@@ -7,8 +7,14 @@ from textual.widgets import Static
 
 from inspector.views.tui.feed import FILE, Feed, MultiFeed
 
-STATE_STYLE = {"live": "bold green", "paused": "bold yellow", "disconnected": "bold red", "refused": "bold red",
-               "connecting": "yellow", FILE: "bold cyan"}
+STATE_STYLE = {
+    "live": "bold green",
+    "paused": "bold yellow",
+    "disconnected": "bold red",
+    "refused": "bold red",
+    "connecting": "yellow",
+    FILE: "bold cyan",
+}
 STATE_MARK = {"live": "●", "paused": "❚❚", "disconnected": "✖", "refused": "✖", "connecting": "…", FILE: "■"}
 
 
@@ -32,8 +38,9 @@ def _sources_text(t: Text, feed: MultiFeed) -> None:
 
 def status_text(feed: Feed | MultiFeed, paused: bool, note: str = "") -> Text:
     if isinstance(feed, MultiFeed):
-        t = Text.assemble(("tokentax ", "bold"), ("│ ", "dim"), (f"live, sum of {len(feed.sources)} sources", ""),
-                          ("  │ ", "dim"))
+        t = Text.assemble(
+            ("tokentax ", "bold"), ("│ ", "dim"), (f"live, sum of {len(feed.sources)} sources", ""), ("  │ ", "dim")
+        )
         if paused:
             t.append(f"{STATE_MARK['paused']} paused", STATE_STYLE["paused"])
             t.append("  (display paused, ingest goes on)  ", "yellow")
@@ -44,8 +51,13 @@ def status_text(feed: Feed | MultiFeed, paused: bool, note: str = "") -> Text:
         return t
     state = "paused" if paused else feed.state
     where = f"live {feed.source}" if feed.kind != FILE else f"file {feed.source}"
-    t = Text.assemble(("tokentax ", "bold"), ("│ ", "dim"), (where, ""), ("  │ ", "dim"),
-                      (f"{STATE_MARK.get(state, '?')} {state}", STATE_STYLE.get(state, "")))
+    t = Text.assemble(
+        ("tokentax ", "bold"),
+        ("│ ", "dim"),
+        (where, ""),
+        ("  │ ", "dim"),
+        (f"{STATE_MARK.get(state, '?')} {state}", STATE_STYLE.get(state, "")),
+    )
     if paused:
         t.append("  (display paused, ingest goes on)", "yellow")
     elif feed.state in ("disconnected", "refused", "connecting") and feed.kind != FILE and not note:

@@ -19,7 +19,11 @@ from inspector.schema.events import Event
 from inspector.views.format import Clock, ms
 
 PHASES: tuple[tuple[str, str], ...] = (
-    ("connect", "yellow"), ("tls", "magenta"), ("send", "blue"), ("wait", "green"), ("receive", "cyan"),
+    ("connect", "yellow"),
+    ("tls", "magenta"),
+    ("send", "blue"),
+    ("wait", "green"),
+    ("receive", "cyan"),
 )
 OVERHEAD_STYLE = "bright_black"
 LABEL_W = 34
@@ -125,22 +129,23 @@ def _label(role: str, ev: Event) -> Text:
     return t
 
 
-def waterfall_renderable(inbound: Event | None, hops: list[HopRow], clock: Clock, width: int,
-                         note: str = "") -> RenderableType:
+def waterfall_renderable(
+    inbound: Event | None, hops: list[HopRow], clock: Clock, width: int, note: str = ""
+) -> RenderableType:
     if inbound is None:
-        return Text(note or "Select an inbound request in Flows (or one of its hops) to see its waterfall.",
-                    style="dim")
+        return Text(
+            note or "Select an inbound request in Flows (or one of its hops) to see its waterfall.", style="dim"
+        )
     bar_w = max(20, width - LABEL_W - FIGURE_W - 2)
     held = [h for h in hops if h.event is not None]
     t0 = min([float(inbound["ts"])] + [float(h.event["ts"]) for h in held])  # type: ignore[index]
-    t1 = max([float(inbound.get("end") or inbound["ts"])] + [float(h.event.get("end") or h.event["ts"])
-                                                            for h in held])  # type: ignore[union-attr]
+    t1 = max([float(inbound.get("end") or inbound["ts"])] + [float(h.event.get("end") or h.event["ts"]) for h in held])  # type: ignore[union-attr]
     span = max(t1 - t0, 1e-6)
     total, overhead = gateway_overhead_ms(inbound, hops)
     timing = inbound.get("timing") or {}
     head = Text.assemble(
-        ("inbound ", "bold"), f"{inbound.get('method') or '-'} {inbound.get('host')}:{inbound.get('port')}"
-                              f"{inbound.get('path') or ''}  ",
+        ("inbound ", "bold"),
+        f"{inbound.get('method') or '-'} {inbound.get('host')}:{inbound.get('port')}{inbound.get('path') or ''}  ",
         (f"status {inbound.get('status') if inbound.get('status') is not None else '-'}", ""),
         f"  at {clock.time(inbound.get('ts'), millis=True)}  total {ms(total)}  ttfb {ms(timing.get('ttfb'))}",
     )
@@ -157,8 +162,10 @@ def waterfall_renderable(inbound: Event | None, hops: list[HopRow], clock: Clock
         assert ev is not None
         hop_total = (ev.get("timing") or {}).get("total")
         status = ev.get("status")
-        fig = Text.assemble(f"{ms(hop_total):<9} {status if status is not None else 'ERR':<3}",
-                            (f" {h.mode}", "dim" if h.mode == "exact" else "yellow"))
+        fig = Text.assemble(
+            f"{ms(hop_total):<9} {status if status is not None else 'ERR':<3}",
+            (f" {h.mode}", "dim" if h.mode == "exact" else "yellow"),
+        )
         lines.append(row(_label(str(ev.get("role")), ev), _bar(ev, t0, span, bar_w), fig))
     gw = Text.assemble((f"{'gateway':<8}", "bold"), " overhead (remainder)")
     gw.truncate(LABEL_W, overflow="ellipsis", pad=True)
@@ -179,8 +186,12 @@ def waterfall_renderable(inbound: Event | None, hops: list[HopRow], clock: Clock
     if not hops:
         corr = "no hops correlated with this request (none seen, or ambiguous in time)"
     lines.append(Text(corr, style="dim"))
-    lines.append(Text(f"gateway overhead {ms(overhead)} = inbound {ms(total)} − time inside hops "
-                      f"{ms(total - overhead)}", style="dim"))
+    lines.append(
+        Text(
+            f"gateway overhead {ms(overhead)} = inbound {ms(total)} − time inside hops {ms(total - overhead)}",
+            style="dim",
+        )
+    )
     if note:
         lines.append(Text(note, style="dim"))
     return Group(*lines)
