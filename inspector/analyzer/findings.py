@@ -10,39 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-SEVERITIES = ("critical", "warning", "info", "ok")
-FINDING_IDS = (
-    "token-refetch",
-    "token-lifetime",
-    "token-shared-across-routes",
-    "identical-token-responses",
-    "callout-latency",
-    "auth-failure",
-    "error-cached",
-    "stampede",
-    "gateway-identified",
-)
+from inspector.schema.units import human_seconds, ms, plural
+from inspector.schema.vocab import FINDING_IDS, SEVERITIES
 
-
-def human_seconds(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 120:
-        return f"{s} s"
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    if h:
-        return f"{h} h {m} min" if m else f"{h} h"
-    return f"{m} min {sec} s" if sec else f"{m} min"
-
-
-def plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
-
-
-def ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+__all__ = ["FINDING_IDS", "SEVERITIES", "findings"]
 
 
 def _f(id_: str, severity: str, title: str, evidence: list[str]) -> dict[str, Any]:

@@ -151,7 +151,7 @@ def human_bytes(n: int) -> str:
 
 
 def status_text(tail: Tail, elapsed: float) -> str:
-    from inspector.analyzer.findings import ms
+    from inspector.schema.units import ms
 
     s = tail.analyzer.snapshot()
     fl, c = s["flows"], s["callouts"]

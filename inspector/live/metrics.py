@@ -30,10 +30,10 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from inspector.analyzer import Analyzer
 from inspector.analyzer.hist import _BASE, _MIN_MS, LogHistogram
+from inspector.schema.vocab import ROLES
 
 log = logging.getLogger("tokentax.metrics")
 
-ROLES = ("inbound", "callout", "backend", "other")
 
 # Fixed `le` bounds in seconds, shared by both histograms so fleet-wide sums line up.
 # Dense around 50 ms - 1 s, where token callouts live (the case that started this: 800 ms).

@@ -34,6 +34,7 @@ import httpx
 
 from inspector.analyzer import Analyzer
 from inspector.schema.events import Event
+from inspector.schema.vocab import HOP_ROLES
 
 try:  # the optional extra
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -45,7 +46,6 @@ except ImportError:  # pragma: no cover - exercised when the extra is missing
 
 INSTALL_HINT = "pip install tokentax[otel]"
 SERVICE_NAME = "tokentax"
-HOP_ROLES = ("callout", "backend")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 

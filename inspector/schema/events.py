@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from inspector.schema.vocab import ROLES
+
 SCHEMA_VERSION = 1
 
 # Event types.
@@ -21,7 +23,6 @@ FLOW = "flow"  # one completed (or failed) HTTP exchange, or a refused upstream 
 ADDON = "addon"  # periodic addon health: error and drop counters
 SUMMARY = "summary"  # stream only: the proxy-side analyzer's snapshot (late attach sees totals)
 
-ROLES = ("inbound", "callout", "backend", "other")
 
 Event = dict[str, Any]
 

@@ -1,7 +1,8 @@
-"""Durations as people type them on a command line: `50ms`, `0.8s`, `2` (seconds), `1m`, `1h`.
+"""How durations are read and written everywhere: parsed as people type them on a command
+line (`50ms`, `0.8s`, `2`, `1m`, `1h`) and spelled in titles, reports and the TUI.
 
-Pure and shared by every command that takes a time option, so they all accept and
-reject the same spellings with the same one-line error.
+Pure and shared by the analyzer (finding titles carry figures) and every view and
+command, so all of them accept the same spellings and print the same units.
 """
 
 from __future__ import annotations
@@ -38,3 +39,24 @@ def parse_duration(text: str) -> float:
     if not math.isfinite(seconds):
         raise UserError(f"invalid duration {text!r}: too large")
     return seconds
+
+
+def human_seconds(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 120:
+        return f"{s} s"
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h} h {m} min" if m else f"{h} h"
+    return f"{m} min {sec} s" if sec else f"{m} min"
+
+
+def plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from inspector.analyzer.findings import human_seconds, ms
+from inspector.schema.units import human_seconds, ms
 
 __all__ = ["Clock", "ms", "human_seconds", "count", "pct", "rate", "left", "dash"]
 

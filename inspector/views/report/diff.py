@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.analyzer.findings import ms
+from inspector.schema.units import ms
 
 DIFF_SCHEMA = "tokentax.diff/1"
 SAME_TOLERANCE = 0.05  # relative change below this is "same"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
-from inspector.analyzer.findings import human_seconds, ms
+from inspector.schema.units import human_seconds, ms
 
 SEVERITY_COLOR = {"critical": "#c0392b", "warning": "#b9770e", "info": "#2471a3", "ok": "#1e8449"}
 SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●", "ok": "✔"}

@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from inspector.analyzer.findings import human_seconds, ms
+from inspector.schema.units import human_seconds, ms
 
 FORMATS = ("text", "md", "json", "html")
 

@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from inspector.analyzer.findings import human_seconds, ms
+from inspector.schema.units import human_seconds, ms
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan", "ok": "green"}
 SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●", "ok": "✔"}
