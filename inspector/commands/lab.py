@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from inspector.lab.stack import LabStack
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "lab",
         help="run a demo gateway, auth server and backend on 127.0.0.1",

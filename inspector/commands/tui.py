@@ -15,7 +15,7 @@ from inspector.mitm.options import DEFAULT_STREAM
 from inspector.schema.errors import UserError
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tui = subparsers.add_parser(
         "tui",
         help="start mitmdump with the addon and watch it live (the default command)",
@@ -160,7 +160,7 @@ def run_tui(args: argparse.Namespace) -> int:
     child = start_mitmdump(mitm_args, timeout=args.ready_timeout)
     try:
         try:
-            host, port = parse_address(child.stream)
+            host, port = parse_address(child.stream or "")
         except ValueError as exc:
             raise UserError(f"mitmdump reported a stream address tokentax cannot use: {exc}") from None
         code = run_live(host, port, "", child)

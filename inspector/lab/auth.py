@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote
 
 from starlette.applications import Starlette
@@ -139,7 +139,7 @@ class AuthServer:
 
     async def _pause_for(self, seconds: float, request: Request | None = None) -> bool:
         """Wait `seconds`, cut short by close() or (with a request) by the client hanging up. True if cut short."""
-        waits = [asyncio.create_task(self._closing.wait())]
+        waits: list[asyncio.Task[Any]] = [asyncio.create_task(self._closing.wait())]
         if request is not None:
             waits.append(asyncio.create_task(_disconnected(request)))
         try:
