@@ -117,15 +117,11 @@ def run_attach(args: argparse.Namespace) -> int:
     # Several: one that is down is shown as connecting and attached when it comes up (a fleet
     # has nodes restarting); one that answers wrongly (refused token, not a stream) is a mistake.
     for why in whys:
-        if why and not _unreachable(why):
-            raise UserError(why)
+        if why and not why.unreachable:
+            raise UserError(str(why))
     if all(whys):
         raise UserError(f"none of the {len(addrs)} streams answers: {whys[0]} {HINT}")
     return run_live_many(addrs, args.token)
-
-
-def _unreachable(why: str) -> bool:
-    return why.startswith("cannot connect") or " did not answer within " in why
 
 
 def run_live_many(addrs: list[tuple[str, int]], token: str) -> int:
