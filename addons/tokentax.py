@@ -9,6 +9,6 @@ import sys
 # Running from a checkout without installing: make the package importable.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from inspector.addon import TokenTax  # noqa: E402
+from inspector.mitm.addon import TokenTax
 
 addons = [TokenTax()]

@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.synth import events  # noqa: E402
-from inspector import events as E  # noqa: E402
-from inspector.analyzer import Analyzer  # noqa: E402
-from inspector.sources.jsonl import read_events  # noqa: E402
+from bench.synth import events
+from inspector.analyzer import Analyzer
+from inspector.capture.jsonl import read_events
+from inspector.schema import events as E
 
 
 def rss_mb() -> float:
@@ -73,14 +73,19 @@ def main() -> None:
             ingest_rates.append(len(decoded) / (time.process_time() - c0))
             del decoded
         print(f"capture: {args.file_events} events, {size_mb:.0f} MB")
-        print(f"read+decode+ingest: median {statistics.median(rates):,.0f} events/s (runs: "
-              + ", ".join(f"{r:,.0f}" for r in rates) + ")")
+        print(
+            f"read+decode+ingest: median {statistics.median(rates):,.0f} events/s (runs: "
+            + ", ".join(f"{r:,.0f}" for r in rates)
+            + ")"
+        )
         print(f"ingest only:        median {statistics.median(ingest_rates):,.0f} events/s")
 
     ratio = rss_at[args.events] / rss_at[100_000]
     print(f"RSS after {args.events:,}: {rss_at[args.events]:.1f} MB vs after 100,000: {rss_at[100_000]:.1f} MB")
-    print(f"summary: events_per_s={statistics.median(rates):,.0f} (goal >= 100,000) "
-          f"rss_ratio={ratio:.2f} (goal: flat, ~1.0)")
+    print(
+        f"summary: events_per_s={statistics.median(rates):,.0f} (goal >= 100,000) "
+        f"rss_ratio={ratio:.2f} (goal: flat, ~1.0)"
+    )
 
 
 if __name__ == "__main__":

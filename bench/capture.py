@@ -27,16 +27,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mitmproxy import connection, http  # noqa: E402
-from mitmproxy.io import FlowWriter  # noqa: E402
-from mitmproxy.proxy.mode_specs import ProxyMode  # noqa: E402
+from mitmproxy import connection, http
+from mitmproxy.io import FlowWriter
+from mitmproxy.proxy.mode_specs import ProxyMode
 
-from inspector import events as E  # noqa: E402
-from inspector.record.flow_record import RecordContext, flow_event  # noqa: E402
-from inspector.record.roles import parse_listeners  # noqa: E402
-from inspector.report.render import render  # noqa: E402
-from inspector.sources.detect import LoadOptions  # noqa: E402
-from inspector.sources.load import analyze_file  # noqa: E402
+from inspector.capture.detect import LoadOptions
+from inspector.capture.load import analyze_file
+from inspector.record.flow_record import RecordContext, flow_event
+from inspector.record.roles import parse_listeners
+from inspector.schema import events as E
+from inspector.views.report.render import render
 
 T0 = 1_800_000_000.0
 RATE = 5.0  # inbound requests per second (callouts of ~0.8 s overlap a few at a time)
@@ -45,12 +45,26 @@ AUTH = "reverse:http://127.0.0.1:9001@8082"
 BACKEND = "reverse:http://127.0.0.1:9002@8083"
 
 
-def _flow(spec: str, method: str, url: str, body: bytes, headers: list[tuple[bytes, bytes]], status: int,
-          resp_body: bytes, resp_headers: list[tuple[bytes, bytes]], start: float, wait_ms: float,
-          server: connection.Server | None) -> tuple[http.HTTPFlow, connection.Server]:
+def _flow(
+    spec: str,
+    method: str,
+    url: str,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    status: int,
+    resp_body: bytes,
+    resp_headers: list[tuple[bytes, bytes]],
+    start: float,
+    wait_ms: float,
+    server: connection.Server | None,
+) -> tuple[http.HTTPFlow, connection.Server]:
     mode = ProxyMode.parse(spec)
-    client = connection.Client(peername=("127.0.0.1", 50000), sockname=("127.0.0.1", mode.custom_listen_port or 0),
-                               timestamp_start=start, proxy_mode=mode)
+    client = connection.Client(
+        peername=("127.0.0.1", 50000),
+        sockname=("127.0.0.1", mode.custom_listen_port or 0),
+        timestamp_start=start,
+        proxy_mode=mode,
+    )
     if server is None:  # a new upstream connection: connect time counted once
         server = connection.Server(address=("127.0.0.1", 9000))
         server.timestamp_start = start
@@ -76,19 +90,45 @@ def session_flows(requests: int) -> Iterator[http.HTTPFlow]:
         auth_ms, be_ms = 780.0 + (i * 37) % 120, 5.0 + (i * 13) % 35
         form = b"grant_type=client_credentials&client_id=gw&client_secret=s3cr3t-" + b"y" * 24
         callout, conns["a"] = _flow(
-            AUTH, "POST", "http://127.0.0.1:9001/oauth2/token", form,
-            [(b"content-type", b"application/x-www-form-urlencoded"), (b"x-request-id", rid)], 200,
+            AUTH,
+            "POST",
+            "http://127.0.0.1:9001/oauth2/token",
+            form,
+            [(b"content-type", b"application/x-www-form-urlencoded"), (b"x-request-id", rid)],
+            200,
             b'{"access_token":"' + token.encode() + b'","token_type":"Bearer","expires_in":38399}',
-            [(b"content-type", b"application/json")], t + 0.001, auth_ms, conns.get("a"))
+            [(b"content-type", b"application/json")],
+            t + 0.001,
+            auth_ms,
+            conns.get("a"),
+        )
         t_be = t + 0.002 + auth_ms / 1000.0
         backend, conns["b"] = _flow(
-            BACKEND, "GET", f"http://127.0.0.1:9002/orders/{i % 5000}", b"",
-            [(b"authorization", b"Bearer " + token.encode()), (b"x-request-id", rid)], 200,
-            b'{"ok":true}', [(b"content-type", b"application/json")], t_be, be_ms, conns.get("b"))
+            BACKEND,
+            "GET",
+            f"http://127.0.0.1:9002/orders/{i % 5000}",
+            b"",
+            [(b"authorization", b"Bearer " + token.encode()), (b"x-request-id", rid)],
+            200,
+            b'{"ok":true}',
+            [(b"content-type", b"application/json")],
+            t_be,
+            be_ms,
+            conns.get("b"),
+        )
         inbound, _ = _flow(
-            INBOUND, "GET", f"http://127.0.0.1:9000/orders/{i % 5000}", b"", [(b"x-request-id", rid)], 200,
-            b'{"ok":true}', [(b"content-type", b"application/json"), (b"server", b"kong/3.6")], t,
-            auth_ms + be_ms + 4, None)
+            INBOUND,
+            "GET",
+            f"http://127.0.0.1:9000/orders/{i % 5000}",
+            b"",
+            [(b"x-request-id", rid)],
+            200,
+            b'{"ok":true}',
+            [(b"content-type", b"application/json"), (b"server", b"kong/3.6")],
+            t,
+            auth_ms + be_ms + 4,
+            None,
+        )
         yield callout
         yield backend
         yield inbound
@@ -154,10 +194,14 @@ def main() -> None:
         big = Path(tmp) / "big.jsonl"
         t = time.perf_counter()
         write_big_jsonl(big, args.events)
-        print(f"generated {args.events:,} events ({big.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s")
+        print(
+            f"generated {args.events:,} events ({big.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s"
+        )
         secs, n, snap = timed_report(big)
-        print(f"tokentax report on {n:,} flow events: {secs:.1f} s, {n / secs:,.0f} events/s "
-              f"(callouts {snap['callouts']['total']:,}, redundant {snap['callouts']['redundant']:,})")
+        print(
+            f"tokentax report on {n:,} flow events: {secs:.1f} s, {n / secs:,.0f} events/s "
+            f"(callouts {snap['callouts']['total']:,}, redundant {snap['callouts']['redundant']:,})"
+        )
         big.unlink()
 
         mitm, jsonl = Path(tmp) / "s.mitm", Path(tmp) / "s.jsonl"
@@ -169,8 +213,10 @@ def main() -> None:
         with open(jsonl, "wb") as fh:
             for ev in record_events(session_flows(requests)):
                 fh.write(E.encode(ev))
-        print(f"side by side: {3 * requests:,} flows as .mitm ({mitm.stat().st_size / 1e6:.1f} MB) and as JSONL "
-              f"({jsonl.stat().st_size / 1e6:.1f} MB)")
+        print(
+            f"side by side: {3 * requests:,} flows as .mitm ({mitm.stat().st_size / 1e6:.1f} MB) and as JSONL "
+            f"({jsonl.stat().st_size / 1e6:.1f} MB)"
+        )
         rates: dict[str, list[float]] = {"jsonl": [], "mitm": []}
         counts: dict[str, tuple] = {}
         for _ in range(args.repeat):

@@ -30,9 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from inspector.mitmdump import SCRIPT, mitmdump_command  # noqa: E402
+from inspector.lab.common import free_port  # noqa: E402
+from inspector.mitm.launch import SCRIPT, mitmdump_command  # noqa: E402
 
-BACKEND = r'''
+BACKEND = r"""
 import asyncio, sys
 BODY = b'{"ok":true,"items":[1,2,3]}'
 RESP = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(BODY), BODY)
@@ -55,13 +56,7 @@ async def main():
     print(srv.sockets[0].getsockname()[1], flush=True)
     await srv.serve_forever()
 asyncio.run(main())
-'''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+"""
 
 
 def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -88,7 +83,7 @@ def drive(port: int, requests: int, clients: int) -> float:
             for i in range(per):
                 conn.request("GET", f"/orders/{i}", headers={"authorization": "Bearer " + "x" * 40})
                 conn.getresponse().read()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(repr(exc))
         finally:
             conn.close()
@@ -136,18 +131,32 @@ class Scraper:
 def one_run(backend_port: int, variant: str, args: argparse.Namespace) -> float:
     """variant: 'none' (no addon), 'addon', or 'metrics' (addon with tokentax_metrics on)."""
     port = free_port()
-    cmd = mitmdump_command() + ["-q", "--listen-host", "127.0.0.1",
-                                "--mode", f"reverse:http://127.0.0.1:{backend_port}@{port}"]
+    cmd = mitmdump_command() + [
+        "-q",
+        "--listen-host",
+        "127.0.0.1",
+        "--mode",
+        f"reverse:http://127.0.0.1:{backend_port}@{port}",
+    ]
     metrics_port = 0
     if variant != "none":
-        cmd += ["-s", str(SCRIPT), "--set", f"tokentax_inbound={port}", "--set", "tokentax_stream=127.0.0.1:0",
-                "--set", "tokentax_status=0", "--set", "tokentax_summary=false"]
+        cmd += [
+            "-s",
+            str(SCRIPT),
+            "--set",
+            f"tokentax_inbound={port}",
+            "--set",
+            "tokentax_stream=127.0.0.1:0",
+            "--set",
+            "tokentax_status=0",
+            "--set",
+            "tokentax_summary=false",
+        ]
         if variant == "metrics":
             # port 0 (the addon picks one) unless we scrape and so need to know it
             metrics_port = free_port() if args.scrape_interval > 0 else 0
             cmd += ["--set", f"tokentax_metrics=127.0.0.1:{metrics_port}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         wait_port(port, proc)
         if metrics_port:
@@ -169,10 +178,17 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--metrics", action="store_true", help="with the addon's Prometheus endpoint on")
-    ap.add_argument("--metrics-vs-addon", action="store_true",
-                    help="compare addon + metrics against the addon alone (the endpoint's own cost)")
-    ap.add_argument("--scrape-interval", type=float, default=1.0,
-                    help="seconds between /metrics scrapes while metrics are on (0: never scrape)")
+    ap.add_argument(
+        "--metrics-vs-addon",
+        action="store_true",
+        help="compare addon + metrics against the addon alone (the endpoint's own cost)",
+    )
+    ap.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=1.0,
+        help="seconds between /metrics scrapes while metrics are on (0: never scrape)",
+    )
     args = ap.parse_args()
     if args.metrics_vs_addon:
         base_v, test_v, names, goal = "addon", "metrics", ("addon", "addon+metrics"), 0.98
@@ -190,10 +206,12 @@ def main() -> None:
             base.append(res[base_v])
             addon.append(res[test_v])
             ratios.append(res[test_v] / res[base_v])
-            print(f"round {r + 1}: {names[0]} {res[base_v]:7.1f} req/s   {names[1]} {res[test_v]:7.1f} req/s   "
-                  f"ratio {ratios[-1]:.3f}", flush=True)
-        print(f"median {names[0]} {statistics.median(base):.1f} req/s, "
-              f"{names[1]} {statistics.median(addon):.1f} req/s")
+            print(
+                f"round {r + 1}: {names[0]} {res[base_v]:7.1f} req/s   {names[1]} {res[test_v]:7.1f} req/s   "
+                f"ratio {ratios[-1]:.3f}",
+                flush=True,
+            )
+        print(f"median {names[0]} {statistics.median(base):.1f} req/s, {names[1]} {statistics.median(addon):.1f} req/s")
         print(f"ratio={statistics.median(ratios):.3f} ({names[1]} / {names[0]}, goal >= {goal})")
     finally:
         backend.kill()

@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mitmproxy.http import Headers  # noqa: E402
-from mitmproxy.test import taddons, tflow  # noqa: E402
+from mitmproxy.http import Headers
+from mitmproxy.test import taddons, tflow
 
-from inspector.addon import TokenTax  # noqa: E402
+from inspector.mitm.addon import TokenTax
 
 T0 = 1_700_000_000.0
 
@@ -47,8 +47,16 @@ def jwt(i: int) -> str:
     def seg(obj: object) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
-    claims = {"iss": "https://auth.example", "sub": "gw", "client_id": "gw", "aud": "api", "scope": "orders",
-              "iat": int(T0) + i, "exp": int(T0) + i + 38399, "jti": f"{i:032x}"}
+    claims = {
+        "iss": "https://auth.example",
+        "sub": "gw",
+        "client_id": "gw",
+        "aud": "api",
+        "scope": "orders",
+        "iat": int(T0) + i,
+        "exp": int(T0) + i + 38399,
+        "jti": f"{i:032x}",
+    }
     return seg({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}) + "." + seg(claims) + "." + "s" * 43
 
 
@@ -80,8 +88,15 @@ class Reader(threading.Thread):
 
 
 def templates() -> tuple:
-    def flow(port: int, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes,
-             resp_headers: list[tuple[bytes, bytes]], resp_body: bytes):  # noqa: ANN202
+    def flow(
+        port: int,
+        method: str,
+        path: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        resp_headers: list[tuple[bytes, bytes]],
+        resp_body: bytes,
+    ):
         f = tflow.tflow(resp=True)
         f.client_conn.sockname = ("127.0.0.1", port)
         f.request.method = method
@@ -95,19 +110,30 @@ def templates() -> tuple:
         return f
 
     json_ct = [(b"content-type", b"application/json")]
-    inbound = flow(8080, "GET", "/orders/1", [(b"traceparent", b"")], b"", json_ct + [(b"via", b"kong/3.6")],
-                   b'{"ok":true}')
+    inbound = flow(
+        8080, "GET", "/orders/1", [(b"traceparent", b"")], b"", json_ct + [(b"via", b"kong/3.6")], b'{"ok":true}'
+    )
     basic = base64.b64encode(b"gw:soak-client-secret")
-    callout = flow(8081, "POST", "/oauth2/token",
-                   [(b"content-type", b"application/x-www-form-urlencoded"), (b"authorization", b"Basic " + basic),
-                    (b"traceparent", b"")],
-                   b"grant_type=client_credentials&scope=orders", json_ct, b"")
-    backend = flow(8082, "GET", "/orders/1", [(b"authorization", b""), (b"traceparent", b"")], b"", json_ct,
-                   b'{"id":1}')
+    callout = flow(
+        8081,
+        "POST",
+        "/oauth2/token",
+        [
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"authorization", b"Basic " + basic),
+            (b"traceparent", b""),
+        ],
+        b"grant_type=client_credentials&scope=orders",
+        json_ct,
+        b"",
+    )
+    backend = flow(
+        8082, "GET", "/orders/1", [(b"authorization", b""), (b"traceparent", b"")], b"", json_ct, b'{"id":1}'
+    )
     return inbound, callout, backend
 
 
-def stamp(f, start: float, end: float) -> None:  # noqa: ANN001
+def stamp(f, start: float, end: float) -> None:
     req, resp = f.request, f.response
     req.timestamp_start = start
     req.timestamp_end = start + 0.0002
@@ -118,8 +144,9 @@ def stamp(f, start: float, end: float) -> None:  # noqa: ANN001
 async def soak(total: int, every: int) -> None:
     addon = TokenTax()
     with taddons.context(addon) as tctx:
-        tctx.configure(addon, tokentax_stream="127.0.0.1:0", tokentax_status="0", tokentax_summary=False,
-                       tokentax_inbound="8080")
+        tctx.configure(
+            addon, tokentax_stream="127.0.0.1:0", tokentax_status="0", tokentax_summary=False, tokentax_inbound="8080"
+        )
         await addon.running()
         assert addon.stream is not None
         reader = Reader("127.0.0.1", addon.stream.port)
@@ -129,8 +156,10 @@ async def soak(total: int, every: int) -> None:
                 await asyncio.sleep(0.01)
         inbound, callout, backend = templates()
         tokens = [jwt(i) for i in range(4000)]
-        bodies = [json.dumps({"access_token": t, "token_type": "Bearer", "expires_in": 38399,
-                              "scope": "orders"}).encode() for t in tokens]
+        bodies = [
+            json.dumps({"access_token": t, "token_type": "Bearer", "expires_in": 38399, "scope": "orders"}).encode()
+            for t in tokens
+        ]
         response = addon.response
         rows: list[tuple[int, float]] = []
         t_start = time.perf_counter()
@@ -161,9 +190,12 @@ async def soak(total: int, every: int) -> None:
                     gc.collect()
                     rows.append((n, rss_mb()))
                     el = time.perf_counter() - t_start
-                    print(f"{n:>9,} flows  {el:6.1f} s  {n / el:7.0f} flows/s  RSS {rows[-1][1]:7.1f} MB  "
-                          f"stream client read {reader.lines:>9,}  dropped {addon.stream.dropped:>7,}  "
-                          f"addon errors {addon.errors}", flush=True)
+                    print(
+                        f"{n:>9,} flows  {el:6.1f} s  {n / el:7.0f} flows/s  RSS {rows[-1][1]:7.1f} MB  "
+                        f"stream client read {reader.lines:>9,}  dropped {addon.stream.dropped:>7,}  "
+                        f"addon errors {addon.errors}",
+                        flush=True,
+                    )
             req += 1
             if req % 64 == 0:
                 await asyncio.sleep(0)  # the loop's turn: the stream pump, the ticker
@@ -178,14 +210,18 @@ async def soak(total: int, every: int) -> None:
     warm = next((r for r in rows if r[0] >= 2 * every), rows[0])
     first, last = rows[0], rows[-1]
     growth = last[1] - warm[1]
-    print(f"analyzer: {snap['events']:,} flow events, {snap['callouts']['total']:,} callouts "
-          f"({snap['callouts']['redundant']:,} redundant), {snap['tokens_distinct']:,} tokens held, "
-          f"{len(snap['routes'])} routes")
-    print(f"soak: {total:,} flows in {elapsed:.0f} s ({total / elapsed:,.0f} flows/s); RSS {first[1]:.1f} MB at "
-          f"{first[0]:,}, {warm[1]:.1f} MB at {warm[0]:,} (after warm-up), {last[1]:.1f} MB at {last[0]:,}: "
-          f"{growth:+.1f} MB ({growth / warm[1] * 100:+.1f} %) after warm-up; stream client read "
-          f"{reader.lines:,} events ({reader.flows:,} flows), dropped {addon.stream.dropped:,}; "
-          f"addon errors {addon.errors}")
+    print(
+        f"analyzer: {snap['events']:,} flow events, {snap['callouts']['total']:,} callouts "
+        f"({snap['callouts']['redundant']:,} redundant), {snap['tokens_distinct']:,} tokens held, "
+        f"{len(snap['routes'])} routes"
+    )
+    print(
+        f"soak: {total:,} flows in {elapsed:.0f} s ({total / elapsed:,.0f} flows/s); RSS {first[1]:.1f} MB at "
+        f"{first[0]:,}, {warm[1]:.1f} MB at {warm[0]:,} (after warm-up), {last[1]:.1f} MB at {last[0]:,}: "
+        f"{growth:+.1f} MB ({growth / warm[1] * 100:+.1f} %) after warm-up; stream client read "
+        f"{reader.lines:,} events ({reader.flows:,} flows), dropped {addon.stream.dropped:,}; "
+        f"addon errors {addon.errors}"
+    )
 
 
 def main() -> None:

@@ -28,8 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.overhead import BACKEND, drive, free_port  # noqa: E402  (the same backend and client)
-from inspector.mitmdump import Mitmdump  # noqa: E402
+from bench.overhead import BACKEND, drive  # noqa: E402  (the same backend and client)
+from inspector.lab.common import free_port  # noqa: E402
+from inspector.mitm.launch import Mitmdump  # noqa: E402
+
 
 def dropped(metrics: str) -> int:
     with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10) as r:
@@ -40,10 +42,24 @@ def dropped(metrics: str) -> int:
 
 def start_proxy(backend_port: int) -> tuple[Mitmdump, int, str]:
     port = free_port()
-    m = Mitmdump(["--listen-host", "127.0.0.1", "--mode", f"reverse:http://127.0.0.1:{backend_port}@{port}",
-                  "--set", f"tokentax_inbound={port}", "--set", "tokentax_stream=127.0.0.1:0",
-                  "--set", "tokentax_metrics=127.0.0.1:0", "--set", "tokentax_status=0",
-                  "--set", "tokentax_summary=false"]).start()
+    m = Mitmdump(
+        [
+            "--listen-host",
+            "127.0.0.1",
+            "--mode",
+            f"reverse:http://127.0.0.1:{backend_port}@{port}",
+            "--set",
+            f"tokentax_inbound={port}",
+            "--set",
+            "tokentax_stream=127.0.0.1:0",
+            "--set",
+            "tokentax_metrics=127.0.0.1:0",
+            "--set",
+            "tokentax_status=0",
+            "--set",
+            "tokentax_summary=false",
+        ]
+    ).start()
     metrics = re.search(r"metrics (\S+?)(?:,|$)", m.ready_line)
     if metrics is None:
         m.stop()
@@ -92,13 +108,18 @@ def main() -> None:
             none.append(res["none"])
             stall.append(res["stalled"])
             ratios.append(res["stalled"] / res["none"])
-            print(f"round {r + 1}: no client {res['none']:7.1f} req/s   stalled client {res['stalled']:7.1f} req/s   "
-                  f"ratio {ratios[-1]:.3f}", flush=True)
+            print(
+                f"round {r + 1}: no client {res['none']:7.1f} req/s   stalled client {res['stalled']:7.1f} req/s   "
+                f"ratio {ratios[-1]:.3f}",
+                flush=True,
+            )
         drops_after = dropped(b_metrics)
         if drops_after <= drops_before:
             raise SystemExit("B stopped dropping during the rounds: the client was not stalled")
         print(f"B dropped {drops_after - drops_before} events during the rounds ({drops_after} in all)")
-        print(f"median no client {statistics.median(none):.1f} req/s, stalled client {statistics.median(stall):.1f} req/s")
+        print(
+            f"median no client {statistics.median(none):.1f} req/s, stalled client {statistics.median(stall):.1f} req/s"
+        )
         print(f"ratio={statistics.median(ratios):.3f} (stalled client / no client, goal >= 0.95)")
     finally:
         if stalled is not None:

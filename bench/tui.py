@@ -2,7 +2,7 @@
 
     uv run python bench/tui.py [--rate 5000] [--seconds 60] [--sources 1]
 
-A producer child process runs the addon's own stream server (inspector.sinks.stream)
+A producer child process runs the addon's own stream server (inspector.live.stream_server)
 and publishes realistic flow events (re-stamped from the committed naive-gateway
 capture) at --rate per second, plus an `addon` event and a `summary` of its own
 analyzer every 0.5 s, as the addon does. This process runs the real TokentaxApp
@@ -47,9 +47,9 @@ def templates() -> list[dict]:
 
 async def produce(rate: float, seconds: float) -> None:
     """Serve the stream; once a client attached, publish `rate` events/s for `seconds`; report."""
-    from inspector import events as E
     from inspector.analyzer import Analyzer
-    from inspector.sinks.stream import StreamServer
+    from inspector.live.stream_server import StreamServer
+    from inspector.schema import events as E
 
     analyzer = Analyzer()
     session = E.session_event(time.time(), source="bench", key_id="bench")
@@ -126,14 +126,25 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def consume(rate: float, seconds: float, sources: int = 1) -> int:
-    from inspector.sources.stream_client import StreamClient
-    from inspector.tui.app import TokentaxApp
-    from inspector.tui.components.flow_list import FlowList
-    from inspector.tui.feed import Feed, MultiFeed
+    from inspector.live.stream_client import StreamClient
+    from inspector.views.tui.app import TokentaxApp
+    from inspector.views.tui.components.flow_list import FlowList
+    from inspector.views.tui.feed import Feed, MultiFeed
 
-    procs = [await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--produce", "--rate", str(rate / sources), "--seconds", str(seconds),
-        stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL) for _ in range(sources)]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--produce",
+            "--rate",
+            str(rate / sources),
+            "--seconds",
+            str(seconds),
+            stdout=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(sources)
+    ]
     clients = []
     for proc in procs:
         assert proc.stdout is not None
@@ -224,25 +235,39 @@ async def consume(rate: float, seconds: float, sources: int = 1) -> int:
     lost = sent - received
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     ticks = list(app.tick_ms)
-    print(f"events: sent {sent} at {rate:g}/s from {sources} source(s) for {seconds:g} s, received {received}, lost {lost} "
-          f"(stream server drops {produced['dropped']}, lost as the TUI counts them {app.feed.lost})")
-    print(f"timer updates: {len(ticks)}  update p50 {pct(ticks, .5):.1f} ms  p95 {pct(ticks, .95):.1f} ms  "
-          f"max {max(ticks, default=float('nan')):.1f} ms")
-    print(f"paints: {len(paints)}  p50 {pct(paints, .5):.1f} ms  p95 {pct(paints, .95):.1f} ms  "
-          f"max {max(paints, default=float('nan')):.1f} ms")
-    print(f"frame (update + its paint): p50 {pct(frames, .5):.1f} ms  p95 {pct(frames, .95):.1f} ms  "
-          f"max {max(frames, default=float('nan')):.1f} ms  (budget {FRAME_BUDGET_MS:.0f} ms)")
+    print(
+        f"events: sent {sent} at {rate:g}/s from {sources} source(s) for {seconds:g} s, received {received}, lost {lost} "
+        f"(stream server drops {produced['dropped']}, lost as the TUI counts them {app.feed.lost})"
+    )
+    print(
+        f"timer updates: {len(ticks)}  update p50 {pct(ticks, 0.5):.1f} ms  p95 {pct(ticks, 0.95):.1f} ms  "
+        f"max {max(ticks, default=float('nan')):.1f} ms"
+    )
+    print(
+        f"paints: {len(paints)}  p50 {pct(paints, 0.5):.1f} ms  p95 {pct(paints, 0.95):.1f} ms  "
+        f"max {max(paints, default=float('nan')):.1f} ms"
+    )
+    print(
+        f"frame (update + its paint): p50 {pct(frames, 0.5):.1f} ms  p95 {pct(frames, 0.95):.1f} ms  "
+        f"max {max(frames, default=float('nan')):.1f} ms  (budget {FRAME_BUDGET_MS:.0f} ms)"
+    )
     full = [ms for gen, ms in gc_pauses if gen == 2]
-    print(f"GC: {len(gc_pauses)} collections, {sum(ms for _, ms in gc_pauses):.0f} ms in all; "
-          f"{len(full)} full, longest {max(full, default=0.0):.0f} ms")
+    print(
+        f"GC: {len(gc_pauses)} collections, {sum(ms for _, ms in gc_pauses):.0f} ms in all; "
+        f"{len(full)} full, longest {max(full, default=0.0):.0f} ms"
+    )
     print(f"RSS: start {rss0:.0f} MB, end {rss1:.0f} MB ({rss1 - rss0:+.0f} MB); flows held {app.feed.flows_held}")
-    print(f"CPU: TUI process {cpu:.1f} s over {wall:.1f} s = {cpu / wall * 100:.0f} % of one core; "
-          f"producer {produced['cpu_s']:.1f} s")
-    frame95 = pct(frames, .95)
+    print(
+        f"CPU: TUI process {cpu:.1f} s over {wall:.1f} s = {cpu / wall * 100:.0f} % of one core; "
+        f"producer {produced['cpu_s']:.1f} s"
+    )
+    frame95 = pct(frames, 0.95)
     ok = lost == 0 and frame95 <= FRAME_BUDGET_MS
-    print(f"summary: {'PASS' if ok else 'FAIL'} received/sent {received / sent if sent else 0:.4f} ({lost} lost), "
-          f"p95 frame/budget {frame95 / FRAME_BUDGET_MS:.2f} ({frame95:.1f} ms), "
-          f"RSS {rss0:.0f}->{rss1:.0f} MB, CPU {cpu / wall * 100:.0f} %")
+    print(
+        f"summary: {'PASS' if ok else 'FAIL'} received/sent {received / sent if sent else 0:.4f} ({lost} lost), "
+        f"p95 frame/budget {frame95 / FRAME_BUDGET_MS:.2f} ({frame95:.1f} ms), "
+        f"RSS {rss0:.0f}->{rss1:.0f} MB, CPU {cpu / wall * 100:.0f} %"
+    )
     return 0 if ok else 1
 
 

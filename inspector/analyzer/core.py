@@ -19,7 +19,7 @@ from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
 from inspector.analyzer.tokens import KeyTable, TokenTable
-from inspector.events import ADDON, FLOW, SESSION, Event
+from inspector.schema.events import ADDON, FLOW, SESSION, Event
 
 REPORT_SCHEMA = "tokentax.report/1"
 FAILED_BEARERS = ("empty", "garbage")
@@ -108,9 +108,9 @@ class Analyzer:
     def ingest(self, ev: Event) -> None:
         t = ev.get("type")
         if t == FLOW:
-            ev = clean_flow(ev)  # a field of the wrong type counts as absent; a flow with no real time is skipped
-            if ev is not None:
-                self._flow(ev)
+            flow = clean_flow(ev)  # a field of the wrong type counts as absent; a flow with no real time is skipped
+            if flow is not None:
+                self._flow(flow)
         elif t == SESSION:
             if not self.session:
                 self.session = {k: v for k, v in ev.items() if k not in ("v", "type")}
@@ -171,8 +171,9 @@ class Analyzer:
             else:
                 self._backend(ev, ts, route)
 
-    def _route_stats(self, role: str, method: str | None, host: str | None, port: int | None,
-                     path: str | None) -> RouteStats:
+    def _route_stats(
+        self, role: str, method: str | None, host: str | None, port: int | None, path: str | None
+    ) -> RouteStats:
         """The route a raw (method, host, port, path) belongs to; memoised, bounded."""
         route = f"{method or '-'} {host}:{port}{template(path) if path else ''}"
         rs = self.routes.get((role, route))
@@ -268,8 +269,9 @@ class Analyzer:
         first_issue = info.fetches == 1
         claims = tok.get("jwt") or {}
         exp, iat = claims.get("exp"), claims.get("iat")
-        jwt_life = float(exp - iat) if isinstance(exp, (int, float)) and isinstance(iat, (int, float)) \
-            and exp > iat else None
+        jwt_life = (
+            float(exp - iat) if isinstance(exp, (int, float)) and isinstance(iat, (int, float)) and exp > iat else None
+        )
         expires_in = tok.get("expires_in")
         remaining = float(expires_in) if isinstance(expires_in, (int, float)) else jwt_life
         if remaining is None:
@@ -327,15 +329,16 @@ class Analyzer:
         ms_per_inbound = self.redundant_ms / inbound if inbound else 0.0
         share = self.redundant_ms / self.inbound_ttfb_ms if self.inbound_ttfb_ms else 0.0
         inbound_rate = inbound / span if span > 0 else 0.0
-        lifetimes = [
-            {"seconds": lt, "source": src, "count": n} for (lt, src), n in self.lifetimes.most_common(5)
-        ]
+        lifetimes = [{"seconds": lt, "source": src, "count": n} for (lt, src), n in self.lifetimes.most_common(5)]
         route_rows = sorted(self.routes.values(), key=lambda r: (r.role, -r.count))
         snap: dict[str, Any] = {
             "schema": REPORT_SCHEMA,
             "session": dict(self.session),
-            "span": {"start": self.first_ts, "end": now if self.first_ts is not None else None,
-                     "seconds": round(span, 3)},
+            "span": {
+                "start": self.first_ts,
+                "end": now if self.first_ts is not None else None,
+                "seconds": round(span, 3),
+            },
             "events": self.events,
             "flows": dict(self.flows),
             "rates": {
@@ -344,8 +347,10 @@ class Analyzer:
                 "callout_per_s": round(self.rates.rate("callout", now, cfg.rate_window_s, self.first_ts), 3),
                 "backend_per_s": round(self.rates.rate("backend", now, cfg.rate_window_s, self.first_ts), 3),
                 "series_end": int(now),
-                "series": {name: self.rates.series(name, now, cfg.series_s)
-                           for name in ("inbound", "callout", "redundant", "errors")},
+                "series": {
+                    name: self.rates.series(name, now, cfg.series_s)
+                    for name in ("inbound", "callout", "redundant", "errors")
+                },
             },
             "callouts": {
                 "total": callouts,
@@ -372,8 +377,13 @@ class Analyzer:
             "tokens_distinct": len(self.tokens),
             "lifetimes": lifetimes,
             "keys": [
-                {"key": k.key, "callouts": k.callouts, "redundant": k.redundant, "identical": k.identical,
-                 "failed": k.failed}
+                {
+                    "key": k.key,
+                    "callouts": k.callouts,
+                    "redundant": k.redundant,
+                    "identical": k.identical,
+                    "failed": k.failed,
+                }
                 for k in sorted(self.keys.values(), key=lambda k: -k.callouts)[:20]
             ],
             "tax": {
@@ -391,8 +401,14 @@ class Analyzer:
             },
             "stampedes": {"count": self.stampedes, "max_burst": self.max_burst, "threshold": cfg.stampede_min},
             "routes": [
-                {"role": r.role, "route": r.route, "count": r.count, "errors": r.errors,
-                 "p50_ms": r.hist.percentile(0.5), "p95_ms": r.hist.percentile(0.95)}
+                {
+                    "role": r.role,
+                    "route": r.route,
+                    "count": r.count,
+                    "errors": r.errors,
+                    "p50_ms": r.hist.percentile(0.5),
+                    "p95_ms": r.hist.percentile(0.95),
+                }
                 for r in route_rows[:100]
             ],
             "gateway": [g for g, _ in self.gateways.most_common(3)],

@@ -10,39 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-SEVERITIES = ("critical", "warning", "info", "ok")
-FINDING_IDS = (
-    "token-refetch",
-    "token-lifetime",
-    "token-shared-across-routes",
-    "identical-token-responses",
-    "callout-latency",
-    "auth-failure",
-    "error-cached",
-    "stampede",
-    "gateway-identified",
-)
+from inspector.schema.units import human_seconds, ms, plural
+from inspector.schema.vocab import FINDING_IDS, SEVERITIES
 
-
-def human_seconds(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 120:
-        return f"{s} s"
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    if h:
-        return f"{h} h {m} min" if m else f"{h} h"
-    return f"{m} min {sec} s" if sec else f"{m} min"
-
-
-def plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
-
-
-def ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+__all__ = ["FINDING_IDS", "SEVERITIES", "findings"]
 
 
 def _f(id_: str, severity: str, title: str, evidence: list[str]) -> dict[str, Any]:
@@ -62,19 +33,25 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
         share = c["redundant_share"]
         sev = "critical" if share >= 0.5 else "warning"
         per_txt = f", {per:.2f} callouts per inbound request" if per is not None else ""
-        title = (f"{c['redundant']} of {c['total']} token callouts were redundant{per_txt}: "
-                 f"{ms(tax['ms_per_inbound'])} token tax per request")
+        title = (
+            f"{c['redundant']} of {c['total']} token callouts were redundant{per_txt}: "
+            f"{ms(tax['ms_per_inbound'])} token tax per request"
+        )
         ev = [
-            f"a redundant fetch is one made while a token for the same key was still valid",
+            "a redundant fetch is one made while a token for the same key was still valid",
             f"time spent in redundant callouts: {ms(tax['total_ms'])} in total, "
             f"{tax['share_of_ttfb'] * 100:.0f} % of inbound time to first byte",
         ]
         if life is not None:
-            ev.append(f"the token lives {human_seconds(life)}: a cache keyed on the token key with a TTL a little "
-                      f"under that would remove these calls")
+            ev.append(
+                f"the token lives {human_seconds(life)}: a cache keyed on the token key with a TTL a little "
+                f"under that would remove these calls"
+            )
         if tax.get("avoidable_callouts_per_hour") is not None:
-            ev.append(f"auth-server calls a cache would remove: {tax['avoidable_callouts_per_hour']:.0f} per hour "
-                      f"at the observed rate")
+            ev.append(
+                f"auth-server calls a cache would remove: {tax['avoidable_callouts_per_hour']:.0f} per hour "
+                f"at the observed rate"
+            )
         for k in (s.get("keys") or [])[:3]:
             if k["redundant"]:
                 ev.append(f"key {k['key']}: {k['callouts']} callouts, {k['redundant']} redundant")
@@ -94,14 +71,21 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(_f("token-shared-across-routes", "info", title, ev))
 
     if c["identical"]:
-        title = (f"The auth server returned an already-issued token {c['identical']} times "
-                 f"of {c['ok']} successful fetches: reuse is safe")
+        title = (
+            f"The auth server returned an already-issued token {c['identical']} times "
+            f"of {c['ok']} successful fetches: reuse is safe"
+        )
         ev = ["an identical fetch returns a token fingerprint seen before: the server itself reuses it"]
         out.append(_f("identical-token-responses", "info", title, ev))
     elif c["ok"] >= 2 and c["redundant"]:
-        out.append(_f("identical-token-responses", "info",
-                      f"Every one of {c['ok']} fetches returned a new token",
-                      ["the auth server mints a token per call: each extra fetch also adds a live token to revoke"]))
+        out.append(
+            _f(
+                "identical-token-responses",
+                "info",
+                f"Every one of {c['ok']} fetches returned a new token",
+                ["the auth server mints a token per call: each extra fetch also adds a live token to revoke"],
+            )
+        )
 
     if c["total"] and c["p50_ms"] is not None:
         share = tax["share_of_ttfb"]
@@ -142,16 +126,26 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
 
     st = s["stampedes"]
     if st["count"]:
-        title = (f"{st['count']} token {plural(st['count'], 'stampede')}: up to {st['max_burst']} callouts for one key "
-                 f"in flight at once")
-        ev = [f"a stampede is {st['threshold']} or more concurrent callouts for the same token key",
-              "refresh single-flight: one fetch per key, the other callers wait for it"]
+        title = (
+            f"{st['count']} token {plural(st['count'], 'stampede')}: up to {st['max_burst']} callouts for one key "
+            f"in flight at once"
+        )
+        ev = [
+            f"a stampede is {st['threshold']} or more concurrent callouts for the same token key",
+            "refresh single-flight: one fetch per key, the other callers wait for it",
+        ]
         out.append(_f("stampede", "warning", title, ev))
 
     gws = s.get("gateway") or []
     if gws:
-        out.append(_f("gateway-identified", "info", f"Gateway looks like {gws[0]}",
-                      [f"response headers match {', '.join(gws)}", "a hint from headers, not a proof"]))
+        out.append(
+            _f(
+                "gateway-identified",
+                "info",
+                f"Gateway looks like {gws[0]}",
+                [f"response headers match {', '.join(gws)}", "a hint from headers, not a proof"],
+            )
+        )
     order = {sev: i for i, sev in enumerate(SEVERITIES)}
     out.sort(key=lambda f: order[f["severity"]])
     return out

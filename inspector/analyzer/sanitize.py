@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from inspector.events import Event
+from inspector.schema.events import Event
 
 # The time range a flow can have: what a timestamp can be shown as (datetime: years 1-9999).
 TS_MIN, TS_MAX = -62_135_596_800.0, 253_402_300_799.0
@@ -85,7 +85,6 @@ _S = frozenset((str, type(None)))
 _I = frozenset((int, type(None)))
 _N = frozenset((int, float, type(None)))
 _D = frozenset((dict, type(None)))
-_L = frozenset((list, type(None)))
 
 
 def _time(v: Any) -> bool:
@@ -99,16 +98,25 @@ def _well_formed(ev: Event) -> bool:
     never makes them; the full check (`_ok`) also tests that floats are finite.
     """
     g = ev.get
-    if not (type(g("id")) in _S and type(g("method")) in _S and type(g("host")) in _S and type(g("path")) in _S
-            and type(g("port")) in _I and type(g("status")) in _I and type(g("key")) in _D
-            and type(g("error")) in _D and _time(g("end"))):
+    if not (
+        type(g("id")) in _S
+        and type(g("method")) in _S
+        and type(g("host")) in _S
+        and type(g("path")) in _S
+        and type(g("port")) in _I
+        and type(g("status")) in _I
+        and type(g("key")) in _D
+        and type(g("error")) in _D
+        and _time(g("end"))
+    ):
         return False
     error = g("error")
     if error is not None and type(error.get("kind")) not in _S:
         return False
     timing = g("timing")
-    if timing is not None and (type(timing) is not dict or type(timing.get("ttfb")) not in _N
-                               or type(timing.get("total")) not in _N):
+    if timing is not None and (
+        type(timing) is not dict or type(timing.get("ttfb")) not in _N or type(timing.get("total")) not in _N
+    ):
         return False
     tr = g("trace")
     if tr is not None and (type(tr) is not dict or type(tr.get("id")) not in _S):
@@ -122,8 +130,12 @@ def _well_formed(ev: Event) -> bool:
             return False
     tok = g("token")
     if tok is not None:
-        if type(tok) is not dict or type(tok.get("fp")) not in _S or type(tok.get("error")) not in _S \
-                or type(tok.get("expires_in")) not in _N:
+        if (
+            type(tok) is not dict
+            or type(tok.get("fp")) not in _S
+            or type(tok.get("error")) not in _S
+            or type(tok.get("expires_in")) not in _N
+        ):
             return False
         j = tok.get("jwt")
         if j is not None and (type(j) is not dict or type(j.get("exp")) not in _N or type(j.get("iat")) not in _N):

@@ -91,7 +91,7 @@ class Backend:
             except InvalidToken as exc:
                 self.stats.reasons[exc.reason] += 1
                 self.stats.bump("rejected")
-                response = _unauthorized(exc.reason)
+                response: Response = _unauthorized(exc.reason)
             else:
                 if self.config.latency > 0:
                     with contextlib.suppress(TimeoutError):

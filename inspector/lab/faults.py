@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # keep `tokentax --help` (which reads KINDS) free of starlette
     from starlette.requests import Request
@@ -85,7 +85,7 @@ class Valve:
 
     async def wait(self, seconds: float, request: Request | None = None) -> bool:
         """Wait `seconds`; True if cut short by close() or by the client hanging up."""
-        waits = [asyncio.create_task(self._closing.wait())]
+        waits: list[asyncio.Task[Any]] = [asyncio.create_task(self._closing.wait())]
         if request is not None:
             waits.append(asyncio.create_task(disconnected(request)))
         try:

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from inspector.lab.faults import KINDS
-from inspector.lab.modes import NAMES, mode
+from inspector.lab.modes import NAMES
 from inspector.schema.errors import UserError
 from inspector.schema.units import parse_duration
 
 if TYPE_CHECKING:
-    from inspector.lab.stack import LabConfig, LabStack
+    from inspector.lab.stack import LabConfig
 
 STRATEGY_CHOICES = NAMES  # the same table as gateway.STRATEGIES (inspector.lab.modes)
 
@@ -259,98 +259,10 @@ def config_from_args(args: argparse.Namespace) -> LabConfig:
         authz=AuthorizerConfig(latency=parse_duration(args.authz_latency)),
         relay=RelayConfig(upstream_url=_base_url(args.relay_upstream_url, "--relay-upstream-url")),
         secrets_file=args.secrets_file,
-        **{
-            f"{n}_port": _port(getattr(args, f"{n}_port"), f"--{n}-port")
-            for n in ("auth", "backend", "gateway", "authz", "relay", "control")
-        },
+        auth_port=_port(args.auth_port, "--auth-port"),
+        backend_port=_port(args.backend_port, "--backend-port"),
+        gateway_port=_port(args.gateway_port, "--gateway-port"),
+        authz_port=_port(args.authz_port, "--authz-port"),
+        relay_port=_port(args.relay_port, "--relay-port"),
+        control_port=_port(args.control_port, "--control-port"),
     )
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
-        "lab",
-        help="run a demo gateway, auth server and backend on 127.0.0.1",
-        description=(
-            "Run the lab gateway, OAuth2 auth server and backend on 127.0.0.1 and print a mitmdump "
-            "command that puts reverse listeners in front of all three. Runs until Ctrl+C."
-        ),
-    )
-    add_lab_options(parser)
-    parser.add_argument(
-        "--direct", action="store_true", help="gateway calls auth and backend directly (no proxy in between)"
-    )
-    parser.set_defaults(func=run)
-
-
-def mitmdump_command(lab_urls: dict[str, str], listeners: dict[str, int]) -> str:
-    """The mitmdump line with reverse listeners in front of gateway, auth server and backend.
-
-    `--listen-host 127.0.0.1` because mitmproxy otherwise listens on every interface.
-    """
-    modes = "".join(f" --mode reverse:{lab_urls[name]}@{port}" for name, port in listeners.items())
-    return f"mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py{modes} --set tokentax_inbound={listeners['gateway']}"
-
-
-def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from inspector.lab.common import free_port
-    from inspector.lab.stack import serve_until_stopped
-
-    config = config_from_args(args)
-    listeners: dict[str, int] = {}
-    if not args.direct:
-        taken = {config.auth_port, config.backend_port, config.gateway_port} - {0}
-        extra = [u for u in ("authz", "relay") if u in mode(config.gateway.strategy).upstreams]
-        for name in ("gateway", "auth", "backend", *extra):
-            port = free_port()
-            while port in taken:
-                port = free_port()
-            taken.add(port)
-            listeners[name] = port
-        gw = config.gateway
-        gw.auth_url = gw.auth_url or f"http://127.0.0.1:{listeners['auth']}"
-        gw.backend_url = gw.backend_url or f"http://127.0.0.1:{listeners['backend']}"
-        if "authz" in listeners:
-            gw.authz_url = gw.authz_url or f"http://127.0.0.1:{listeners['authz']}"
-        if "relay" in listeners:
-            gw.relay_url = gw.relay_url or f"http://127.0.0.1:{listeners['relay']}"
-            config.relay.upstream_url = config.relay.upstream_url or gw.auth_url
-
-    def ready(lab: LabStack) -> None:
-        print(_banner(lab, listeners), flush=True)
-
-    try:
-        asyncio.run(serve_until_stopped(config, ready))
-    except KeyboardInterrupt:  # Ctrl+C before the handlers were in place
-        pass
-    print("tokentax lab: stopped", flush=True)
-    return 0
-
-
-def _banner(lab: LabStack, listeners: dict[str, int]) -> str:
-    u = lab.urls
-    gw = lab.gateway.config
-    lines = [
-        f"tokentax lab: gateway strategy {gw.strategy}, auth latency {lab.config.auth.latency:g}s, "
-        f"token mode {lab.config.auth.token_mode}, expires_in {lab.config.auth.expires_in}",
-        f"  auth server  {u.token_url}  (client_id {lab.config.auth.client_id})",
-        f"  backend      {u.backend}  (/orders, /orders/ID, /users/ID, /inventory)",
-        f"  gateway      {u.gateway}  -> tokens from {u.gateway_auth_url}, backend at {u.gateway_backend_url}",
-        f"  authz        {u.authz}/verify  relay {u.relay}/oauth2/token -> {u.relay_upstream_url}",
-        f"  secrets      client secret and user passwords in {lab.secrets_file} (JSON; never printed)",
-    ]
-    if listeners:
-        urls = {"gateway": u.gateway, "auth": u.auth, "backend": u.backend, "authz": u.authz, "relay": u.relay}
-        lines += [
-            "",
-            "Put mitmproxy in front of all three (another terminal):",
-            "  " + mitmdump_command(urls, listeners),
-            "then call the gateway through it:",
-            f"  curl http://127.0.0.1:{listeners['gateway']}/orders",
-            "(until mitmdump runs, the gateway's token and backend calls fail with 502)",
-        ]
-    else:
-        lines += ["", "Call the gateway:", f"  curl {u.gateway}/orders"]
-    lines += ["", "Ctrl+C to stop."]
-    return "\n".join(lines)

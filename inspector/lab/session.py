@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inspector.lab.common import free_port
 from inspector.lab.modes import mode as lookup_mode
 from inspector.mitm.launch import Mitmdump
 from inspector.schema.errors import UserError
@@ -37,12 +37,6 @@ LISTENER_KINDS = {
     "authz": "forward_auth",
     "relay": "token (a relay: a cache in front of the auth server)",
 }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -246,7 +246,7 @@ async def serve_until_stopped(
     """Run the lab until SIGINT/SIGTERM (or `stop` is set, or stdin closes with watch_stdin)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    handled: list[int] = []
+    handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)

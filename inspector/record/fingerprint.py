@@ -40,7 +40,9 @@ class Fingerprinter:
         self._claims: OrderedDict[str, Any] = OrderedDict()
         # HMAC (RFC 2104) with the keyed inner and outer hash states prepared once: per
         # token it is two cheap state copies instead of an OpenSSL HMAC setup (~10 us here).
-        block = self._key.ljust(64, b"\0") if len(self._key) <= 64 else hashlib.sha256(self._key).digest().ljust(64, b"\0")
+        block = (
+            self._key.ljust(64, b"\0") if len(self._key) <= 64 else hashlib.sha256(self._key).digest().ljust(64, b"\0")
+        )
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         # A public name for the key: lets two captures say whether their fingerprints compare.

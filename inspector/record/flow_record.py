@@ -10,7 +10,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from inspector.events import FLOW, SCHEMA_VERSION, Event
 from inspector.record import roles as R
 from inspector.record import tokens as T
 from inspector.record.failures import error_facts
@@ -19,6 +18,7 @@ from inspector.record.gateway import gateway_hints
 from inspector.record.text import clean_text
 from inspector.record.timing import hop_timing
 from inspector.record.trace import trace_id
+from inspector.schema.events import FLOW, SCHEMA_VERSION, Event
 
 MAX_PATH = 300
 
@@ -72,8 +72,15 @@ def _listener_label(port: int | None, spec: str | None) -> str:
     return f"{spec or 'regular'}@{port}" if port else (spec or "")
 
 
-def _role(flow: Any, ctx: RecordContext, form: dict[str, str], resp_obj: dict | None, bearer: dict | None,
-          port: int | None, spec: str | None) -> tuple[str, str]:
+def _role(
+    flow: Any,
+    ctx: RecordContext,
+    form: dict[str, str],
+    resp_obj: dict | None,
+    bearer: dict | None,
+    port: int | None,
+    spec: str | None,
+) -> tuple[str, str]:
     role = R.role_by_listener(port, spec, ctx.inbound, ctx.rules)
     if role:
         return role, "listener"
@@ -184,8 +191,16 @@ def connect_error_event(server: Any, client: Any, ctx: RecordContext, flow_id: s
         "port": sport,
         "path": None,
         "status": None,
-        "timing": {"reused": False, "connect": 0.0, "tls": 0.0, "send": 0.0, "wait": 0.0, "receive": 0.0,
-                   "ttfb": None, "total": 0.0},
+        "timing": {
+            "reused": False,
+            "connect": 0.0,
+            "tls": 0.0,
+            "send": 0.0,
+            "wait": 0.0,
+            "receive": 0.0,
+            "ttfb": None,
+            "total": 0.0,
+        },
         "size": {"req": 0, "resp": 0},
         "error": error_facts(str(server.error or "connection refused")),
     }

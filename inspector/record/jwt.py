@@ -70,7 +70,12 @@ def lifetime(facts: dict[str, Any] | None) -> float | None:
     if not facts:
         return None
     exp, iat = facts.get("exp"), facts.get("iat")
-    if isinstance(exp, (int, float)) and isinstance(iat, (int, float)) and not isinstance(exp, bool) \
-            and not isinstance(iat, bool) and exp > iat:
+    if (
+        isinstance(exp, (int, float))
+        and isinstance(iat, (int, float))
+        and not isinstance(exp, bool)
+        and not isinstance(iat, bool)
+        and exp > iat
+    ):
         return float(exp - iat)
     return None

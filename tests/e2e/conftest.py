@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from inspector.analyzer import Analyzer
+from inspector.capture.load import analyze_file
 from inspector.lab.session import LabSession, SessionSpec
-from inspector.sources.load import analyze_file
 
 
 @dataclass
@@ -91,15 +91,27 @@ def lab_run(tmp_path: Path) -> Iterator[Any]:
     """Call with lab options; runs n requests and returns a Run whose capture was read back."""
     sessions: list[LabSession] = []
 
-    def run(*lab_args: str, n: int = 10, concurrency: int = 1, traced: bool = True, tap: bool = False,
-            upstreams: dict[str, str] | None = None, mitm_args: list[str] | None = None,
-            during: Any = None, secret_out: list[str] | None = None) -> Run:
+    def run(
+        *lab_args: str,
+        n: int = 10,
+        concurrency: int = 1,
+        traced: bool = True,
+        tap: bool = False,
+        upstreams: dict[str, str] | None = None,
+        mitm_args: list[str] | None = None,
+        during: Any = None,
+        secret_out: list[str] | None = None,
+    ) -> Run:
         secret = "lab-secret-" + secrets.token_urlsafe(24)
         if secret_out is not None:
             secret_out.append(secret)
         capture = tmp_path / f"cap{len(sessions)}.jsonl"
-        spec = SessionSpec(lab_args=["--auth-latency", "20ms", "--client-secret", secret, *lab_args],
-                           save=str(capture), upstreams=upstreams or {}, mitm_args=mitm_args or [])
+        spec = SessionSpec(
+            lab_args=["--auth-latency", "20ms", "--client-secret", secret, *lab_args],
+            save=str(capture),
+            upstreams=upstreams or {},
+            mitm_args=mitm_args or [],
+        )
         s = LabSession(spec)
         sessions.append(s)
         s.start()

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inspector.mitmdump import SCRIPT, Mitmdump, mitmdump_command
+from inspector.mitm.launch import SCRIPT, Mitmdump, mitmdump_command
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def upstream():
     """A plain HTTP server that answers with a fixed, odd body."""
 
     class H(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = b"\x00\xffbinary\xfe" + self.path.encode()
             self.send_response(200)
             self.send_header("content-type", "application/octet-stream")
@@ -40,20 +40,27 @@ def upstream():
 
 
 def run_mitmdump(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(mitmdump_command() + ["-q", "--listen-host", "127.0.0.1", "--listen-port", "0",
-                                                "-s", str(SCRIPT), *args],
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        mitmdump_command() + ["-q", "--listen-host", "127.0.0.1", "--listen-port", "0", "-s", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-@pytest.mark.parametrize("option, needle", [
-    ("tokentax_status=abc", "tokentax_status must be a number of seconds, got 'abc'"),
-    ("tokentax_inbound=8080,banana", "'banana' is neither a port nor a mitmproxy mode spec"),
-    ("tokentax_inbound=99999", "port 99999 is out of range"),
-    ("tokentax_stream=0.0.0.0:7391", "is not a loopback address: set tokentax_stream_token"),
-    ("tokentax_stream=nowhere", "tokentax_stream must be HOST:PORT"),
-    ("tokentax_rules=/nonexistent/rules.toml", "cannot read rules file /nonexistent/rules.toml"),
-    ("tokentax_save=/nonexistent/dir/cap.jsonl", "cannot write capture /nonexistent/dir/cap.jsonl"),
-])
+@pytest.mark.parametrize(
+    "option, needle",
+    [
+        ("tokentax_status=abc", "tokentax_status must be a number of seconds, got 'abc'"),
+        ("tokentax_inbound=8080,banana", "'banana' is neither a port nor a mitmproxy mode spec"),
+        ("tokentax_inbound=99999", "port 99999 is out of range"),
+        ("tokentax_stream=0.0.0.0:7391", "is not a loopback address: set tokentax_stream_token"),
+        ("tokentax_stream=nowhere", "tokentax_stream must be HOST:PORT"),
+        ("tokentax_rules=/nonexistent/rules.toml", "cannot read rules file /nonexistent/rules.toml"),
+        ("tokentax_save=/nonexistent/dir/cap.jsonl", "cannot write capture /nonexistent/dir/cap.jsonl"),
+    ],
+)
 def test_bad_option_stops_mitmdump_with_one_clear_line(option: str, needle: str) -> None:
     p = run_mitmdump("--set", option)
     out = p.stdout + p.stderr
@@ -80,8 +87,20 @@ def _hello(addr: str, token: str | None) -> bytes:
 
 
 def test_stream_token_required_when_set() -> None:
-    with Mitmdump(["--listen-host", "127.0.0.1", "--listen-port", "0", "--set", "tokentax_stream=127.0.0.1:0",
-                   "--set", "tokentax_stream_token=right-token", "--set", "tokentax_status=0"]) as m:
+    with Mitmdump(
+        [
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            "0",
+            "--set",
+            "tokentax_stream=127.0.0.1:0",
+            "--set",
+            "tokentax_stream_token=right-token",
+            "--set",
+            "tokentax_status=0",
+        ]
+    ) as m:
         assert b'"refused"' in _hello(m.stream, None)
         assert b'"refused"' in _hello(m.stream, "wrong")
         assert json.loads(_hello(m.stream, "right-token"))["type"] == "session"
@@ -90,8 +109,18 @@ def test_stream_token_required_when_set() -> None:
 
 def test_garbage_client_dropped_others_unaffected(upstream: str, unused_port: int) -> None:
     port = unused_port
-    with Mitmdump(["--listen-host", "127.0.0.1", "--mode", f"reverse:{upstream}@{port}",
-                   "--set", "tokentax_stream=127.0.0.1:0", "--set", "tokentax_status=0"]) as m:
+    with Mitmdump(
+        [
+            "--listen-host",
+            "127.0.0.1",
+            "--mode",
+            f"reverse:{upstream}@{port}",
+            "--set",
+            "tokentax_stream=127.0.0.1:0",
+            "--set",
+            "tokentax_status=0",
+        ]
+    ) as m:
         host, sport = m.stream.rsplit(":", 1)
         good = socket.create_connection((host, int(sport)), timeout=10)
         good.sendall(b'{"hello": "tokentax/1"}\n')
@@ -117,20 +146,32 @@ def test_garbage_client_dropped_others_unaffected(upstream: str, unused_port: in
 
 def test_traffic_passes_byte_for_byte(upstream: str, unused_port: int) -> None:
     direct = httpx.get(upstream + "/x?q=1", trust_env=False)
-    with Mitmdump(["--listen-host", "127.0.0.1", "--mode", f"reverse:{upstream}@{unused_port}",
-                   "--set", f"tokentax_inbound={unused_port}", "--set", "tokentax_stream=off",
-                   "--set", "tokentax_status=0"]):
+    with Mitmdump(
+        [
+            "--listen-host",
+            "127.0.0.1",
+            "--mode",
+            f"reverse:{upstream}@{unused_port}",
+            "--set",
+            f"tokentax_inbound={unused_port}",
+            "--set",
+            "tokentax_stream=off",
+            "--set",
+            "tokentax_status=0",
+        ]
+    ):
         proxied = httpx.get(f"http://127.0.0.1:{unused_port}/x?q=1", trust_env=False)
     assert proxied.status_code == direct.status_code and proxied.content == direct.content
     drop = {"date", "server"}
-    assert [(k, v) for k, v in proxied.headers.items() if k not in drop] == \
-           [(k, v) for k, v in direct.headers.items() if k not in drop]
+    assert [(k, v) for k, v in proxied.headers.items() if k not in drop] == [
+        (k, v) for k, v in direct.headers.items() if k not in drop
+    ]
 
 
 def test_addon_error_is_counted_and_never_raised(caplog) -> None:
     from mitmproxy.test import taddons
 
-    from inspector.addon import TokenTax
+    from inspector.mitm.addon import TokenTax
 
     addon = TokenTax()
     with taddons.context(addon) as tctx:

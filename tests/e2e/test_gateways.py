@@ -6,7 +6,7 @@ import base64
 
 import httpx
 
-from inspector.report.render import render
+from inspector.views.report.render import render
 
 
 def test_naive_gateway_50_requests_50_callouts_49_redundant(lab_run) -> None:
@@ -72,8 +72,17 @@ def test_auth_500_recorded(lab_run) -> None:
 
 
 def test_auth_timeout_recorded(lab_run) -> None:
-    r = lab_run("--gateway", "naive", "--auth-fail-first", "1", "--auth-fail-kind", "timeout",
-                "--gateway-auth-timeout", "300ms", n=2)
+    r = lab_run(
+        "--gateway",
+        "naive",
+        "--auth-fail-first",
+        "1",
+        "--auth-fail-kind",
+        "timeout",
+        "--gateway-auth-timeout",
+        "300ms",
+        n=2,
+    )
     c = r.snap["callouts"]
     assert c["failures"].get("timeout") == 1, c
     assert r.statuses[0] >= 500 and r.statuses[1] == 200
@@ -102,8 +111,12 @@ def test_no_secret_reaches_any_output(lab_run) -> None:
     def grab_token(session) -> None:
         # The auth server re-issues the same token: fetch it directly (bypassing the proxy) to know it.
         info = session.lab.info
-        grabbed["token"] = httpx.post(info["token_url"], data={"grant_type": "client_credentials"},
-                                      auth=(info["client_id"], session_secret[0]), trust_env=False).json()["access_token"]
+        grabbed["token"] = httpx.post(
+            info["token_url"],
+            data={"grant_type": "client_credentials"},
+            auth=(info["client_id"], session_secret[0]),
+            trust_env=False,
+        ).json()["access_token"]
 
     session_secret: list[str] = []
     r = lab_run("--gateway", "naive", n=10, tap=True, during=grab_token, secret_out=session_secret)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from inspector.analyzer.findings import ms
-from inspector.sources.load import analyze_file
+from inspector.capture.load import analyze_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = ROOT / "tests" / "data" / "naive_gateway.jsonl"
@@ -29,8 +29,7 @@ def test_open_capture_in_tmux_shows_redundant_and_tax() -> None:
     redundant = f"{snap['callouts']['redundant']} ({snap['callouts']['redundant_share'] * 100:.0f} %)"
     tax = ms(snap["tax"]["ms_per_inbound"])
     name = f"tokentax-test-{uuid.uuid4().hex[:8]}"
-    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "45",
-         f"{sys.executable} -m inspector open {CAPTURE}")
+    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "45", f"{sys.executable} -m inspector open {CAPTURE}")
     try:
         screen = ""
         deadline = time.monotonic() + 60

@@ -19,10 +19,10 @@ import os
 from hypothesis import HealthCheck, settings
 
 PROFILE = os.environ.get("TOKENTAX_FUZZ", "ci") or "ci"
-_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                     HealthCheck.filter_too_much])
+_COMMON = dict(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+)
 settings.register_profile("ci", max_examples=2_500, **_COMMON)
 settings.register_profile("long", max_examples=100_000, **_COMMON)
 if PROFILE not in ("ci", "long"):
     raise RuntimeError(f"TOKENTAX_FUZZ must be 'ci' or 'long', got {PROFILE!r}")
-

@@ -26,20 +26,14 @@ import subprocess
 import sys
 import threading
 import time
-from bench.overhead import BACKEND as FAST_BACKEND  # the benches' fast upstream, also for tests
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from inspector.mitmdump import mitmdump_command
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench.overhead import BACKEND as FAST_BACKEND  # the benches' fast upstream, also for tests
+from inspector.mitm.launch import mitmdump_command
 
 
 class ThreadedUvicorn:
@@ -50,8 +44,16 @@ class ThreadedUvicorn:
         self.sock.listen(256)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        cfg = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, ws="wsproto",
-                             server_header=False, date_header=False, **config)
+        cfg = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ws="wsproto",
+            server_header=False,
+            date_header=False,
+            **config,
+        )
         self.server = uvicorn.Server(cfg)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
         self.thread.start()
@@ -64,6 +66,7 @@ class ThreadedUvicorn:
 
 # -- HTTP/2 ------------------------------------------------------------------------------------
 
+
 def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -72,16 +75,23 @@ def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False)
-            .sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "upstream-cert.pem", directory / "upstream-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -169,7 +179,8 @@ class H2Server:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         fut = asyncio.run_coroutine_threadsafe(
-            self.loop.create_server(lambda: _H2Protocol(handler), "127.0.0.1", 0, ssl=ctx), self.loop)
+            self.loop.create_server(lambda: _H2Protocol(handler), "127.0.0.1", 0, ssl=ctx), self.loop
+        )
         self.server = fut.result(10)
         self.port = self.server.sockets[0].getsockname()[1]
         self.url = f"https://127.0.0.1:{self.port}"
@@ -198,9 +209,15 @@ class PlainMitmdump:
         self._up = threading.Semaphore(0)
 
     def start(self, timeout: float = 30.0) -> PlainMitmdump:
-        self.proc = subprocess.Popen(mitmdump_command() + self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, start_new_session=True,
-                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.proc = subprocess.Popen(
+            mitmdump_command() + self.args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         threading.Thread(target=self._read, daemon=True).start()
         for _ in range(self.listeners):
             if not self._up.acquire(timeout=timeout) or self.proc.poll() is not None:
@@ -229,6 +246,7 @@ class PlainMitmdump:
 
 
 # -- the addon's event stream -------------------------------------------------------------------
+
 
 class StreamWatcher:
     """Reads a tokentax stream on a thread; `wait_for(pred)` returns the first matching event."""
@@ -265,8 +283,9 @@ class StreamWatcher:
                         self.events.append(json.loads(line))
                 self._cond.notify_all()
 
-    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30.0,
-                 start: int = 0) -> tuple[int, dict[str, Any]]:
+    def wait_for(
+        self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30.0, start: int = 0
+    ) -> tuple[int, dict[str, Any]]:
         """(index, event) of the first event at or after `start` that matches."""
         i = start
         with self._cond:
@@ -287,8 +306,9 @@ class StreamWatcher:
     def wait_count(self, type_: str, n: int, timeout: float = 30.0) -> None:
         """Until `n` events of this type arrived."""
         with self._cond:
-            ok = self._cond.wait_for(lambda: sum(1 for e in self.events if e.get("type") == type_) >= n
-                                     or self.closed, timeout)
+            ok = self._cond.wait_for(
+                lambda: sum(1 for e in self.events if e.get("type") == type_) >= n or self.closed, timeout
+            )
             got = sum(1 for e in self.events if e.get("type") == type_)
         assert ok and got >= n, f"{got} of {n} {type_} events"
 
@@ -303,6 +323,7 @@ class StreamWatcher:
 
 
 # -- a TCP relay: an upstream that comes back ------------------------------------------------------
+
 
 class TcpRelay:
     """Listens on `port` and pipes every connection to `target` (host, port), until stop()."""
@@ -360,6 +381,7 @@ class TcpRelay:
 
 _SMALL_SNDBUF = """
 import socket
+from inspector.lab.common import free_port
 _handle = stream.StreamServer._handle
 
 
@@ -376,23 +398,23 @@ stream.StreamServer._handle = _small_sndbuf
 
 def addon_script(directory: Path, queue_limit: int | None = None, small_sndbuf: bool = False) -> Path:
     """A `-s` script loading the real addon, with test-only knobs for the stream to a stalled client:
-    `queue_limit` shrinks the per-client queue (inspector.sinks.stream.QUEUE_LIMIT, read at publish
+    `queue_limit` shrinks the per-client queue (inspector.live.stream_server.QUEUE_LIMIT, read at publish
     time, 20,000 by default); `small_sndbuf` fixes the kernel send buffer of stream connections at
     8 KiB (Linux otherwise autotunes it to ~4 MB, some 8,000 events, before the queue even fills)."""
-    lines = ["import inspector.sinks.stream as stream"]
+    lines = ["import inspector.live.stream_server as stream"]
     if queue_limit is not None:
         lines.append(f"stream.QUEUE_LIMIT = {queue_limit}")
     if small_sndbuf:
         lines.append(_SMALL_SNDBUF)
-    lines += ["from inspector.addon import TokenTax", "addons = [TokenTax()]"]
+    lines += ["from inspector.mitm.addon import TokenTax", "addons = [TokenTax()]"]
     path = directory / "tokentax_test_script.py"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def scripted_mitmdump(script: Path, args: list[str], **kw: Any) -> Any:
-    """inspector.mitmdump.Mitmdump (ready-line wait, stop, kill) running `script` instead of the packaged one."""
-    from inspector.mitmdump import Mitmdump
+    """inspector.mitm.launch.Mitmdump (ready-line wait, stop, kill) running `script` instead of the packaged one."""
+    from inspector.mitm.launch import Mitmdump
 
     class _Scripted(Mitmdump):
         @property
@@ -405,14 +427,14 @@ def scripted_mitmdump(script: Path, args: list[str], **kw: Any) -> Any:
 # -- a fast upstream in its own process -------------------------------------------------------------
 
 
-
 class FastBackend:
     """A minimal keep-alive HTTP/1.1 server in its own process: throughput tests are not
     slowed by the test process's GIL. Every request gets the same small JSON answer."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", FAST_BACKEND], stdout=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FAST_BACKEND], stdout=subprocess.PIPE, text=True, start_new_session=True
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.strip().isdigit():

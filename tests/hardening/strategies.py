@@ -6,7 +6,7 @@ Two families:
   junk, non-JSON bytes, odd encodings), JWTs (bad base64, wrong segment counts, huge
   claims, non-object JSON, unicode) and headers (odd names and values, duplicates,
   non-UTF-8 bytes), assembled into real mitmproxy HTTPFlows by `build_flow`;
-- events (`event_streams`): what a reader hands the analyzer after `inspector.events.check`:
+- events (`event_streams`): what a reader hands the analyzer after `inspector.schema.events.check`:
   flow events with a valid role and numeric ts, and every optional field possibly missing
   or any JSON value; session, addon and unknown events with junk fields.
 
@@ -17,15 +17,16 @@ recorded in `FlowSpec.secrets`, so a test can assert that none of them reaches a
 from __future__ import annotations
 
 import base64
-import brotli
 import gzip
 import json
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import brotli
 from hypothesis import settings
 from hypothesis import strategies as st
+
 
 def fuzz_settings(share: float) -> settings:
     """The profile TOKENTAX_FUZZ selects (registered in conftest.py). A profile's
@@ -48,8 +49,12 @@ _text = st.text(max_size=30) | st.sampled_from(SURROGATES) | st.sampled_from([""
 
 # Python's json module reads what traffic sends: NaN, Infinity, big ints, lone surrogates.
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), _big_ints,
-    st.floats(allow_nan=True, allow_infinity=True), _text,
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    _big_ints,
+    st.floats(allow_nan=True, allow_infinity=True),
+    _text,
 )
 json_junk = st.recursive(
     json_scalars,
@@ -74,15 +79,27 @@ def _json_bytes(obj: Any, ensure_ascii: bool = True) -> bytes:
 # -- JWTs ------------------------------------------------------------------------------------
 
 _numberish = st.one_of(
-    st.integers(min_value=0, max_value=4_000_000_000), _big_ints, st.floats(allow_nan=True),
-    st.sampled_from(["1700000000", "soon", None, True]), st.lists(st.integers(), max_size=2),
+    st.integers(min_value=0, max_value=4_000_000_000),
+    _big_ints,
+    st.floats(allow_nan=True),
+    st.sampled_from(["1700000000", "soon", None, True]),
+    st.lists(st.integers(), max_size=2),
 )
-jwt_claims = st.fixed_dictionaries({}, optional={
-    "exp": _numberish, "iat": _numberish, "nbf": _numberish,
-    "iss": json_junk, "aud": st.one_of(_text, st.lists(_text, max_size=20), json_junk),
-    "sub": json_junk, "client_id": json_junk, "scope": json_junk, "jti": json_junk,
-    "big": st.integers(0, 40_000).map(lambda n: "c" * n),
-})
+jwt_claims = st.fixed_dictionaries(
+    {},
+    optional={
+        "exp": _numberish,
+        "iat": _numberish,
+        "nbf": _numberish,
+        "iss": json_junk,
+        "aud": st.one_of(_text, st.lists(_text, max_size=20), json_junk),
+        "sub": json_junk,
+        "client_id": json_junk,
+        "scope": json_junk,
+        "jti": json_junk,
+        "big": st.integers(0, 40_000).map(lambda n: "c" * n),
+    },
+)
 jwt_headers = st.one_of(
     st.just({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}),
     st.fixed_dictionaries({}, optional={"alg": json_junk, "typ": json_junk, "kid": json_junk}),
@@ -98,8 +115,9 @@ def jwts(draw: st.DrawFn) -> str:
     ascii_json = draw(st.booleans())
     sig = draw(secret_text("sig" + SECRET_MARK))
     parts = [b64url(_json_bytes(header, ascii_json)), b64url(_json_bytes(claims, ascii_json)), sig]
-    how = draw(st.sampled_from(["ok", "ok", "ok", "segments", "bad_b64", "padding", "unicode", "not_json",
-                                "empty", "huge"]))
+    how = draw(
+        st.sampled_from(["ok", "ok", "ok", "segments", "bad_b64", "padding", "unicode", "not_json", "empty", "huge"])
+    )
     if how == "segments":
         n = draw(st.sampled_from([1, 2, 4, 5]))
         parts = (parts * 2)[:n]
@@ -125,8 +143,13 @@ def jwts(draw: st.DrawFn) -> str:
 # -- token responses -------------------------------------------------------------------------
 
 _expires_in = st.one_of(
-    st.integers(min_value=-10, max_value=10**6), _big_ints, st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from(["3600", "38399", "-5", "1e3", "abc", "", "٣٦٠٠"]), st.booleans(), st.none(), json_junk,
+    st.integers(min_value=-10, max_value=10**6),
+    _big_ints,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["3600", "38399", "-5", "1e3", "abc", "", "٣٦٠٠"]),
+    st.booleans(),
+    st.none(),
+    json_junk,
 )
 
 
@@ -186,9 +209,24 @@ def token_bodies(draw: st.DrawFn) -> tuple[bytes, list[str]]:
 # -- headers ---------------------------------------------------------------------------------
 
 _INTERESTING_NAMES = [
-    b"authorization", b"Authorization", b"AUTHORIZATION", b"traceparent", b"b3", b"x-b3-traceid", b"x-request-id",
-    b"x-correlation-id", b"content-type", b"Content-Type", b"content-encoding", b"via", b"server",
-    b"x-kong-proxy-latency", b"x-envoy-upstream-service-time", b"cookie", b"set-cookie", b"proxy-authorization",
+    b"authorization",
+    b"Authorization",
+    b"AUTHORIZATION",
+    b"traceparent",
+    b"b3",
+    b"x-b3-traceid",
+    b"x-request-id",
+    b"x-correlation-id",
+    b"content-type",
+    b"Content-Type",
+    b"content-encoding",
+    b"via",
+    b"server",
+    b"x-kong-proxy-latency",
+    b"x-envoy-upstream-service-time",
+    b"cookie",
+    b"set-cookie",
+    b"proxy-authorization",
 ]
 
 
@@ -198,8 +236,11 @@ _TRACE_NAMES = {b"traceparent", b"b3", b"x-b3-traceid", b"x-request-id", b"x-cor
 @st.composite
 def header_values(draw: st.DrawFn, secrets: list[str], allow_secret: bool = True) -> bytes:
     """A header value. Trace headers are copied into events by design: no secrets there."""
-    kinds = ["bearer", "basic", "trace", "bytes", "text", "garbage_bearer"] if allow_secret else \
-        ["trace", "bytes", "text", "garbage_bearer"]
+    kinds = (
+        ["bearer", "basic", "trace", "bytes", "text", "garbage_bearer"]
+        if allow_secret
+        else ["trace", "bytes", "text", "garbage_bearer"]
+    )
     kind = draw(st.sampled_from(kinds))
     if kind == "bearer":
         tok = draw(st.one_of(secret_text(), jwts()))
@@ -216,13 +257,34 @@ def header_values(draw: st.DrawFn, secrets: list[str], allow_secret: bool = True
         secrets.append(enc)
         return b"Basic " + enc.encode()
     if kind == "trace":
-        return draw(st.sampled_from([
-            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", b"00-short-x-01", b"---", b"0", b"1-2-3",
-            b"\xff\xfe-\x00-trace", "00-ÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿ-a-b".encode("latin-1"),
-        ]))
+        return draw(
+            st.sampled_from(
+                [
+                    b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    b"00-short-x-01",
+                    b"---",
+                    b"0",
+                    b"1-2-3",
+                    b"\xff\xfe-\x00-trace",
+                    "00-ÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿ-a-b".encode("latin-1"),
+                ]
+            )
+        )
     if kind == "garbage_bearer":
-        return draw(st.sampled_from([b"Bearer undefined", b"Bearer null", b"Bearer ", b"Bearer", b"Bearer [object Object]",
-                                     b"Bearer \xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", b"Basic", b"Basic !!!"]))
+        return draw(
+            st.sampled_from(
+                [
+                    b"Bearer undefined",
+                    b"Bearer null",
+                    b"Bearer ",
+                    b"Bearer",
+                    b"Bearer [object Object]",
+                    b"Bearer \xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8",
+                    b"Basic",
+                    b"Basic !!!",
+                ]
+            )
+        )
     if kind == "text":
         return draw(st.text(max_size=60)).encode("utf-8")
     return draw(st.binary(max_size=80))
@@ -241,6 +303,7 @@ def header_lists(draw: st.DrawFn, secrets: list[str]) -> list[tuple[bytes, bytes
 
 
 # -- whole flows -----------------------------------------------------------------------------
+
 
 @dataclass
 class FlowSpec:
@@ -275,9 +338,12 @@ def request_bodies(draw: st.DrawFn, secrets: list[str]) -> tuple[bytes, bytes]:
     if kind == "form":
         secret = draw(secret_text())
         secrets.append(secret)
-        fields = {"grant_type": draw(st.sampled_from(["client_credentials", "refresh_token", "", "x\u00ff"])),
-                  "client_id": draw(st.text(max_size=20)), "client_secret": secret,
-                  "scope": draw(st.text(max_size=20))}
+        fields = {
+            "grant_type": draw(st.sampled_from(["client_credentials", "refresh_token", "", "x\u00ff"])),
+            "client_id": draw(st.text(max_size=20)),
+            "client_secret": secret,
+            "scope": draw(st.text(max_size=20)),
+        }
         if draw(st.booleans()):
             rt = draw(secret_text())
             secrets.append(rt)
@@ -291,8 +357,14 @@ def request_bodies(draw: st.DrawFn, secrets: list[str]) -> tuple[bytes, bytes]:
     if kind == "json":
         secret = draw(secret_text())
         secrets.append(secret)
-        obj = {"grant_type": draw(json_junk), "client_id": draw(json_junk), "client_secret": secret,
-               "scope": draw(json_junk), "audience": draw(json_junk), "resource": draw(json_junk)}
+        obj = {
+            "grant_type": draw(json_junk),
+            "client_id": draw(json_junk),
+            "client_secret": secret,
+            "scope": draw(json_junk),
+            "audience": draw(json_junk),
+            "resource": draw(json_junk),
+        }
         return b"application/json", _json_bytes(obj, draw(st.booleans()))
     if kind == "bytes":
         return draw(st.binary(max_size=10)), draw(st.binary(max_size=200))
@@ -303,15 +375,18 @@ def request_bodies(draw: st.DrawFn, secrets: list[str]) -> tuple[bytes, bytes]:
 def flow_specs(draw: st.DrawFn) -> FlowSpec:
     secrets: list[str] = []
     spec = FlowSpec(secrets=secrets)
-    spec.method = draw(st.one_of(st.sampled_from([b"GET", b"POST", b"POST", b"HEAD", b"PUT"]), st.binary(min_size=1,
-                                                                                                        max_size=8)))
+    spec.method = draw(
+        st.one_of(st.sampled_from([b"GET", b"POST", b"POST", b"HEAD", b"PUT"]), st.binary(min_size=1, max_size=8))
+    )
     spec.host = draw(st.one_of(st.just("auth.example"), st.text(max_size=20), st.sampled_from(SURROGATES)))
     spec.port = draw(st.integers(0, 65535))
-    spec.path = draw(st.one_of(
-        st.sampled_from([b"/oauth2/token", b"/token", b"/realms/x/protocol/openid-connect/token", b"/orders/7"]),
-        st.binary(max_size=60).map(lambda b: b"/" + b),
-        st.just(b"/p?q=" + b"x" * 400),
-    ))
+    spec.path = draw(
+        st.one_of(
+            st.sampled_from([b"/oauth2/token", b"/token", b"/realms/x/protocol/openid-connect/token", b"/orders/7"]),
+            st.binary(max_size=60).map(lambda b: b"/" + b),
+            st.just(b"/p?q=" + b"x" * 400),
+        )
+    )
     if draw(st.booleans()) and draw(st.booleans()):
         spec.path += b"?access_token=" + draw(secret_text()).encode()
         secrets.append(spec.path.rsplit(b"=", 1)[1].decode())
@@ -321,23 +396,48 @@ def flow_specs(draw: st.DrawFn) -> FlowSpec:
         spec.req_headers.append((b"content-type", ctype))
     if draw(st.integers(0, 9)) == 0:
         spec.status = None
-        spec.error = draw(st.sampled_from(["Connection refused", "timed out", "client disconnected", "TLS handshake",
-                                           "killed", "\udcff weird", "x" * 400]))
+        spec.error = draw(
+            st.sampled_from(
+                [
+                    "Connection refused",
+                    "timed out",
+                    "client disconnected",
+                    "TLS handshake",
+                    "killed",
+                    "\udcff weird",
+                    "x" * 400,
+                ]
+            )
+        )
     else:
-        spec.status = draw(st.one_of(st.sampled_from([200, 200, 201, 204, 304, 400, 401, 500, 503]),
-                                     st.integers(100, 999)))
+        spec.status = draw(
+            st.one_of(st.sampled_from([200, 200, 201, 204, 304, 400, 401, 500, 503]), st.integers(100, 999))
+        )
         body, body_secrets = draw(token_bodies())
         secrets.extend(body_secrets)
         how = draw(st.sampled_from(["none"] * 6 + ["gzip", "br", "deflate", "lie", "identity"]))
         resp_headers = draw(header_lists(secrets))
-        ct = draw(st.one_of(st.sampled_from([b"application/json", b"application/json; charset=utf-8",
-                                             b"APPLICATION/JSON", b"text/plain", b"application/jwt", None]),
-                            st.binary(max_size=30)))
+        ct = draw(
+            st.one_of(
+                st.sampled_from(
+                    [
+                        b"application/json",
+                        b"application/json; charset=utf-8",
+                        b"APPLICATION/JSON",
+                        b"text/plain",
+                        b"application/jwt",
+                        None,
+                    ]
+                ),
+                st.binary(max_size=30),
+            )
+        )
         if ct is not None:
             resp_headers.append((b"content-type", ct))
         if how == "lie":  # says gzip, is not
-            resp_headers.append((b"content-encoding", draw(st.sampled_from([b"gzip", b"br", b"deflate", b"zstd",
-                                                                            b"x-unknown"]))))
+            resp_headers.append(
+                (b"content-encoding", draw(st.sampled_from([b"gzip", b"br", b"deflate", b"zstd", b"x-unknown"])))
+            )
         elif how != "none":
             resp_headers.append((b"content-encoding", how.encode()))
             body = _encode_body(body, how)
@@ -374,8 +474,11 @@ def build_flow(spec: FlowSpec) -> Any:
 # What a reader can hand the analyzer: JSON as orjson decodes it (finite floats, ints that
 # fit 64 bits or become floats, no lone surrogates).
 event_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
     st.sampled_from(["", "inbound", "jwt", "garbage", "timeout", "aaaa", "1700000000"]),
 )
 event_junk = st.recursive(
@@ -397,8 +500,26 @@ _ts = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
 )
 
-_OPTIONAL_FLOW_FIELDS = ("id", "end", "role_by", "listener", "method", "scheme", "host", "port", "path", "status",
-                         "timing", "size", "error", "trace", "bearer", "key", "token", "gateway")
+_OPTIONAL_FLOW_FIELDS = (
+    "id",
+    "end",
+    "role_by",
+    "listener",
+    "method",
+    "scheme",
+    "host",
+    "port",
+    "path",
+    "status",
+    "timing",
+    "size",
+    "error",
+    "trace",
+    "bearer",
+    "key",
+    "token",
+    "gateway",
+)
 _NESTED = {
     "timing": ("reused", "connect", "tls", "send", "wait", "receive", "ttfb", "total"),
     "size": ("req", "resp"),
@@ -418,14 +539,30 @@ def flow_event_dicts(draw: st.DrawFn) -> dict[str, Any]:
     end = ts + dur / 1000 if abs(ts) < 1e300 else ts
     status = draw(st.one_of(st.none(), st.sampled_from([200, 200, 204, 304, 400, 401, 500, 503])))
     ev: dict[str, Any] = {
-        "v": draw(st.sampled_from([1, 1, 1, 0, -3])), "type": "flow", "id": draw(st.sampled_from(_IDS)), "ts": ts,
-        "end": end, "role": role, "role_by": "listener", "listener": "reverse:http://x@8080",
-        "method": draw(st.sampled_from(["GET", "POST", None])), "scheme": "http",
-        "host": "127.0.0.1", "port": draw(st.sampled_from([8080, 9001, 9002, None])),
+        "v": draw(st.sampled_from([1, 1, 1, 0, -3])),
+        "type": "flow",
+        "id": draw(st.sampled_from(_IDS)),
+        "ts": ts,
+        "end": end,
+        "role": role,
+        "role_by": "listener",
+        "listener": "reverse:http://x@8080",
+        "method": draw(st.sampled_from(["GET", "POST", None])),
+        "scheme": "http",
+        "host": "127.0.0.1",
+        "port": draw(st.sampled_from([8080, 9001, 9002, None])),
         "path": draw(st.sampled_from(["/orders", "/orders/7", "/oauth2/token", "/users/" + "a" * 30, None])),
         "status": status,
-        "timing": {"reused": draw(st.booleans()), "connect": 0.0, "tls": 0.0, "send": 0.1, "wait": dur,
-                   "receive": 0.1, "ttfb": dur, "total": dur},
+        "timing": {
+            "reused": draw(st.booleans()),
+            "connect": 0.0,
+            "tls": 0.0,
+            "send": 0.1,
+            "wait": dur,
+            "receive": 0.1,
+            "ttfb": dur,
+            "total": dur,
+        },
         "size": {"req": 0, "resp": 10},
     }
     if draw(st.integers(0, 5)) == 0:
@@ -488,5 +625,6 @@ def other_event_dicts(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def event_streams(max_size: int = 40) -> st.SearchStrategy[list[dict[str, Any]]]:
-    return st.lists(st.one_of(flow_event_dicts(), flow_event_dicts(), flow_event_dicts(), other_event_dicts()),
-                    max_size=max_size)
+    return st.lists(
+        st.one_of(flow_event_dicts(), flow_event_dicts(), flow_event_dicts(), other_event_dicts()), max_size=max_size
+    )

@@ -26,10 +26,10 @@ import httpx
 import pytest
 
 from inspector.analyzer.findings import ms
+from inspector.capture.load import analyze_file
 from inspector.lab.session import LabSession, SessionSpec
-from inspector.mitmdump import Mitmdump
-from inspector.report.render import render
-from inspector.sources.load import analyze_file
+from inspector.mitm.launch import Mitmdump
+from inspector.views.report.render import render
 from tests.hardening.servers import (
     FastBackend,
     Hammer,
@@ -116,7 +116,8 @@ def assert_same_figures(live: dict[str, Any], offline: dict[str, Any]) -> None:
 
 # -- the auth server and the backend --------------------------------------------------------------
 
-def test_auth_server_down_then_back(lab) -> None:  # noqa: ANN001
+
+def test_auth_server_down_then_back(lab) -> None:
     """Refused connections are failed callouts; once it is back, callouts succeed; figures agree."""
     dead = free_port()
     run = lab("--gateway", "naive", "--auth-latency", "1ms", upstreams={"auth": f"http://127.0.0.1:{dead}"})
@@ -139,7 +140,7 @@ def test_auth_server_down_then_back(lab) -> None:  # noqa: ANN001
     assert_same_figures(live, snap)
 
 
-def test_slow_auth_server_5s_callout_measured_and_reported(lab) -> None:  # noqa: ANN001
+def test_slow_auth_server_5s_callout_measured_and_reported(lab) -> None:
     run = lab("--gateway", "naive", "--auth-latency", "5s", "--gateway-auth-timeout", "30s")
     codes = statuses(run.session.gateway_url, 2, concurrency=2)
     run.session.stop()
@@ -158,10 +159,9 @@ def test_slow_auth_server_5s_callout_measured_and_reported(lab) -> None:  # noqa
     assert f"p50 {ms(c['p50_ms'])}" in text  # the callout latency row
 
 
-def test_flapping_auth_server_failures_and_successes_both_counted(lab) -> None:  # noqa: ANN001
+def test_flapping_auth_server_failures_and_successes_both_counted(lab) -> None:
     n = 24
-    run = lab("--gateway", "naive", "--auth-latency", "1ms", "--auth-500-rate", "0.5", "--seed", "11",
-              status="0.5")
+    run = lab("--gateway", "naive", "--auth-latency", "1ms", "--auth-500-rate", "0.5", "--seed", "11", status="0.5")
     codes = statuses(run.session.gateway_url, n)
     live = last_summary(run, n)
     run.session.stop()
@@ -177,7 +177,7 @@ def test_flapping_auth_server_failures_and_successes_both_counted(lab) -> None: 
     assert f"{failed} token callouts failed ({failed}× 500 server_error)" in summary
 
 
-def test_backend_down(lab) -> None:  # noqa: ANN001
+def test_backend_down(lab) -> None:
     dead = free_port()
     run = lab("--gateway", "naive", "--auth-latency", "1ms", upstreams={"backend": f"http://127.0.0.1:{dead}"})
     codes = statuses(run.session.gateway_url, 3)
@@ -195,6 +195,7 @@ def test_backend_down(lab) -> None:  # noqa: ANN001
 
 # -- the TUI side of the stream -------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def fast_upstream() -> Iterator[FastBackend]:
     up = FastBackend()
@@ -207,8 +208,15 @@ def fast_upstream() -> Iterator[FastBackend]:
 def _mitm(upstream: FastBackend, *extra: str, port: int | None = None, **kw: Any) -> tuple[Mitmdump, int]:
     """mitmdump with the addon, one reverse listener in front of `upstream`; (process, listener port)."""
     port = port or free_port()
-    args = ["--listen-host", "127.0.0.1", "--mode", f"reverse:{upstream.url}@{port}", "--set", "tokentax_status=0",
-            *extra]
+    args = [
+        "--listen-host",
+        "127.0.0.1",
+        "--mode",
+        f"reverse:{upstream.url}@{port}",
+        "--set",
+        "tokentax_status=0",
+        *extra,
+    ]
     return Mitmdump(args, **kw), port
 
 
@@ -220,10 +228,21 @@ def test_stalled_stream_client_never_slows_the_proxy(fast_upstream: FastBackend,
     flows reach the limit; bench/stall.py measures throughput at the real sizes."""
     cap = tmp_path / "cap.jsonl"
     port = free_port()
-    m = scripted_mitmdump(addon_script(tmp_path, queue_limit=300, small_sndbuf=True),
-                          ["--listen-host", "127.0.0.1", "--mode", f"reverse:{fast_upstream.url}@{port}",
-                           "--set", "tokentax_status=0", "--set", "tokentax_stream=127.0.0.1:0",
-                           "--set", f"tokentax_save={cap}"])
+    m = scripted_mitmdump(
+        addon_script(tmp_path, queue_limit=300, small_sndbuf=True),
+        [
+            "--listen-host",
+            "127.0.0.1",
+            "--mode",
+            f"reverse:{fast_upstream.url}@{port}",
+            "--set",
+            "tokentax_status=0",
+            "--set",
+            "tokentax_stream=127.0.0.1:0",
+            "--set",
+            f"tokentax_save={cap}",
+        ],
+    )
     stalled = healthy = None
     codes: list[int] = []
     try:
@@ -331,7 +350,7 @@ def test_tui_killed_and_restarted_gets_session_and_totals_again(fast_upstream: F
 
 
 async def test_stream_client_reattaches_after_mitmdump_restarts(fast_upstream: FastBackend) -> None:
-    from inspector.sources.stream_client import DISCONNECTED, LIVE, StreamClient
+    from inspector.live.stream_client import DISCONNECTED, LIVE, StreamClient
 
     sport = free_port()
     proxy_port = free_port()
@@ -341,8 +360,9 @@ async def test_stream_client_reattaches_after_mitmdump_restarts(fast_upstream: F
     second: Mitmdump | None = None
     seen: list[dict[str, Any]] = []
     changed = asyncio.Event()
-    client = StreamClient("127.0.0.1", sport, min_backoff=0.05, max_backoff=0.3,
-                          on_state=lambda state, why: changed.set())
+    client = StreamClient(
+        "127.0.0.1", sport, min_backoff=0.05, max_backoff=0.3, on_state=lambda state, why: changed.set()
+    )
 
     async def consume() -> None:
         async for batch in client.batches():
@@ -382,8 +402,8 @@ async def test_stream_client_reattaches_after_mitmdump_restarts(fast_upstream: F
 
 # -- mitmdump killed, the capture's disk full -----------------------------------------------------
 
-def test_mitmdump_killed_mid_capture_loses_at_most_a_second(fast_upstream: FastBackend,
-                                                            tmp_path: Path) -> None:
+
+def test_mitmdump_killed_mid_capture_loses_at_most_a_second(fast_upstream: FastBackend, tmp_path: Path) -> None:
     cap = tmp_path / "cap.jsonl"
     m, port = _mitm(fast_upstream, "--set", "tokentax_stream=off", "--set", f"tokentax_save={cap}")
     hammer = Hammer(port, clients=3)
@@ -419,8 +439,9 @@ def _capture_error_run(fast_upstream: FastBackend, capture: str, until_error_bat
         if "tokentax: error: capture" in line:
             seen_error.set()
 
-    m, port = _mitm(fast_upstream, "--set", "tokentax_stream=127.0.0.1:0", "--set", f"tokentax_save={capture}",
-                    on_line=on_line)
+    m, port = _mitm(
+        fast_upstream, "--set", "tokentax_stream=127.0.0.1:0", "--set", f"tokentax_save={capture}", on_line=on_line
+    )
     watcher = None
     codes: list[int] = []
     try:
@@ -478,14 +499,27 @@ def test_capture_disk_fills_up_mid_session(fast_upstream: FastBackend, tiny_fs: 
 
 def test_unwritable_capture_path_at_startup_is_one_line(tmp_path: Path) -> None:
     """A path that cannot be opened is a bad option: one line, mitmdump stops (see README)."""
-    from inspector.mitmdump import SCRIPT, mitmdump_command
+    from inspector.mitm.launch import SCRIPT, mitmdump_command
 
-    p = subprocess.run(mitmdump_command() + ["-q", "--listen-host", "127.0.0.1", "--listen-port", "0", "-s",
-                                             str(SCRIPT), "--set", f"tokentax_save={tmp_path}"],
-                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        mitmdump_command()
+        + [
+            "-q",
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            "0",
+            "-s",
+            str(SCRIPT),
+            "--set",
+            f"tokentax_save={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     out = p.stdout + p.stderr
     assert p.returncode != 0 and "Traceback" not in out
     lines = [line.split("] ", 1)[-1] for line in out.splitlines() if "tokentax:" in line]  # no log timestamp
     assert lines == [f"tokentax: cannot write capture {tmp_path}: Is a directory"], out
-
-

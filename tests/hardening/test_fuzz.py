@@ -21,15 +21,15 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inspector import events as E
 from inspector.analyzer import Analyzer
 from inspector.analyzer.sanitize import TS_MAX, TS_MIN
 from inspector.record import jwt, roles
 from inspector.record import tokens as T
 from inspector.record.fingerprint import Fingerprinter
 from inspector.record.flow_record import RecordContext, flow_event
-from inspector.report.render import FORMATS, render
-from inspector.report.text import status_line
+from inspector.schema import events as E
+from inspector.views.report.render import FORMATS, render
+from inspector.views.report.text import status_line
 from tests.hardening.strategies import (
     build_flow,
     event_streams,

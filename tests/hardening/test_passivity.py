@@ -34,24 +34,37 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from inspector.mitmdump import Mitmdump
-from tests.hardening.servers import H2Server, PlainMitmdump, StreamWatcher, ThreadedUvicorn, free_port, self_signed
+from inspector.lab.common import free_port
+from inspector.mitm.launch import Mitmdump
+from tests.hardening.servers import H2Server, PlainMitmdump, StreamWatcher, ThreadedUvicorn, self_signed
 
 BIG = os.urandom(50 * 1024 * 1024)  # 50 MB, sent both ways in the streamed configuration
-TOKEN_BIG = json.dumps({"access_token": "big-" + "t" * 40, "token_type": "Bearer", "expires_in": 3600,
-                        "pad": "p" * (10 * 1024 * 1024)}).encode()
+TOKEN_BIG = json.dumps(
+    {"access_token": "big-" + "t" * 40, "token_type": "Bearer", "expires_in": 3600, "pad": "p" * (10 * 1024 * 1024)}
+).encode()
 JSON_BODY = json.dumps({"items": list(range(200)), "name": "caf\u00e9 \u2713"}).encode()
 LATIN1 = b"\xff\xfe\x00caf\xe9 \x80\x81 not utf-8 \xc3\x28"
-TOKEN_JSON = json.dumps({"access_token": "at-passive-0123456789", "token_type": "Bearer", "expires_in": 38399,
-                         "refresh_token": "rt-passive-0123456789", "id_token": "idt.passive.0123456789",
-                         "scope": "orders"}).encode()
+TOKEN_JSON = json.dumps(
+    {
+        "access_token": "at-passive-0123456789",
+        "token_type": "Bearer",
+        "expires_in": 38399,
+        "refresh_token": "rt-passive-0123456789",
+        "id_token": "idt.passive.0123456789",
+        "scope": "orders",
+    }
+).encode()
 
 
 # -- the upstreams ------------------------------------------------------------------------------
 
+
 async def gzip_body(_: Request) -> Response:
-    return Response(gzip.compress(JSON_BODY, mtime=0), headers={"content-encoding": "gzip", "vary": "accept-encoding"},
-                    media_type="application/json")
+    return Response(
+        gzip.compress(JSON_BODY, mtime=0),
+        headers={"content-encoding": "gzip", "vary": "accept-encoding"},
+        media_type="application/json",
+    )
 
 
 async def br_body(_: Request) -> Response:
@@ -59,7 +72,7 @@ async def br_body(_: Request) -> Response:
 
 
 async def chunked(_: Request) -> StreamingResponse:
-    async def parts():  # noqa: ANN202
+    async def parts():
         for i in range(20):
             yield b"chunk-%d;" % i * (i + 1)
 
@@ -82,9 +95,15 @@ async def sink(request: Request) -> JSONResponse:
 async def echo(request: Request) -> JSONResponse:
     """What the upstream received: raw header list (bytes as latin-1) and the body."""
     body = await request.body()
-    return JSONResponse({"method": request.method, "path": request.url.path, "query": request.url.query,
-                         "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.headers.raw],
-                         "body_b64": base64.b64encode(body).decode()})
+    return JSONResponse(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.url.query,
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.headers.raw],
+            "body_b64": base64.b64encode(body).decode(),
+        }
+    )
 
 
 async def latin1(_: Request) -> Response:
@@ -138,16 +157,25 @@ async def ws_echo(ws: WebSocket) -> None:
         return
 
 
-APP = Starlette(routes=[
-    Route("/gzip", gzip_body), Route("/br", br_body), Route("/chunked", chunked), Route("/big", big),
-    Route("/sink", sink, methods=["POST"]), Route("/echo", echo, methods=["GET", "POST", "PUT"]),
-    Route("/latin1", latin1), Route("/204", no_content), Route("/304", not_modified),
-    Route("/head", head_target, methods=["GET", "HEAD"]),
-    Route("/oauth2/token", token, methods=["POST"]), Route("/oauth2/token-html", token_html, methods=["POST"]),
-    Route("/oauth2/token-broken", token_broken_json, methods=["POST"]),
-    Route("/oauth2/token-big", token_big, methods=["POST"]),
-    WebSocketRoute("/ws", ws_echo),
-])
+APP = Starlette(
+    routes=[
+        Route("/gzip", gzip_body),
+        Route("/br", br_body),
+        Route("/chunked", chunked),
+        Route("/big", big),
+        Route("/sink", sink, methods=["POST"]),
+        Route("/echo", echo, methods=["GET", "POST", "PUT"]),
+        Route("/latin1", latin1),
+        Route("/204", no_content),
+        Route("/304", not_modified),
+        Route("/head", head_target, methods=["GET", "HEAD"]),
+        Route("/oauth2/token", token, methods=["POST"]),
+        Route("/oauth2/token-html", token_html, methods=["POST"]),
+        Route("/oauth2/token-broken", token_broken_json, methods=["POST"]),
+        Route("/oauth2/token-big", token_big, methods=["POST"]),
+        WebSocketRoute("/ws", ws_echo),
+    ]
+)
 
 H2_BIG = os.urandom(2 * 1024 * 1024)
 
@@ -156,15 +184,23 @@ def h2_handler(method: str, path: str, headers: dict[str, str], body: bytes) -> 
     if path == "/h2/small":
         return 200, [("content-type", "application/json"), ("x-odd", "a  b")], JSON_BODY
     if path == "/h2/gzip":
-        return 200, [("content-type", "application/json"), ("content-encoding", "gzip")], gzip.compress(JSON_BODY,
-                                                                                                         mtime=0)
+        return (
+            200,
+            [("content-type", "application/json"), ("content-encoding", "gzip")],
+            gzip.compress(JSON_BODY, mtime=0),
+        )
     if path == "/h2/big":
         return 200, [("content-type", "application/octet-stream")], H2_BIG
     if path == "/oauth2/token" and method == "POST":
         return 200, [("content-type", "application/json"), ("cache-control", "no-store")], TOKEN_JSON
     if path == "/h2/echo":
-        return 200, [("content-type", "application/json")], json.dumps(
-            {"headers": sorted([k, v] for k, v in headers.items()), "body": hashlib.sha256(body).hexdigest()}).encode()
+        return (
+            200,
+            [("content-type", "application/json")],
+            json.dumps(
+                {"headers": sorted([k, v] for k, v in headers.items()), "body": hashlib.sha256(body).hexdigest()}
+            ).encode(),
+        )
     return 404, [("content-type", "text/plain")], b"no such path"
 
 
@@ -207,21 +243,38 @@ class Pair:
 
 
 def _proxy_args(up: Upstreams, proxy: Proxy, confdir: Path, config: str) -> list[str]:
-    return ["--listen-host", "127.0.0.1", "--set", f"confdir={confdir}", "--set", "ssl_insecure=true",
-            "--mode", f"reverse:{up.http.url}@{proxy.http}", "--mode", f"reverse:{up.h2.url}@{proxy.h2}",
-            *CONFIGS[config]]
+    return [
+        "--listen-host",
+        "127.0.0.1",
+        "--set",
+        f"confdir={confdir}",
+        "--set",
+        "ssl_insecure=true",
+        "--mode",
+        f"reverse:{up.http.url}@{proxy.http}",
+        "--mode",
+        f"reverse:{up.h2.url}@{proxy.h2}",
+        *CONFIGS[config],
+    ]
 
 
 @pytest.fixture(scope="module")
-def pair(request: pytest.FixtureRequest, upstreams: Upstreams,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+def pair(
+    request: pytest.FixtureRequest, upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pair]:
     config = request.param
     confdir = tmp_path_factory.mktemp(f"mitm-conf-{config}")
     plain_ports, addon_ports = Proxy(free_port(), free_port()), Proxy(free_port(), free_port())
     plain = PlainMitmdump(_proxy_args(upstreams, plain_ports, confdir, config), listeners=2)
-    addon = Mitmdump([*_proxy_args(upstreams, addon_ports, confdir, config),
-                      "--set", "tokentax_stream=127.0.0.1:0",  # no inbound listener: roles by shape
-                      "--set", "tokentax_status=0"])
+    addon = Mitmdump(
+        [
+            *_proxy_args(upstreams, addon_ports, confdir, config),
+            "--set",
+            "tokentax_stream=127.0.0.1:0",  # no inbound listener: roles by shape
+            "--set",
+            "tokentax_status=0",
+        ]
+    )
     watcher = None
     try:
         plain.start()  # first: it writes the CA into confdir that both then use
@@ -247,6 +300,7 @@ def _await_seen(pair: Pair, path: str, start: int) -> dict:
 
 # -- HTTP/1.1 over raw sockets --------------------------------------------------------------------
 
+
 def raw_exchange(port: int, request: bytes) -> bytes:
     """Send request bytes, read the whole response to EOF (Connection: close)."""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
@@ -260,15 +314,18 @@ def raw_exchange(port: int, request: bytes) -> bytes:
     return b"".join(parts)
 
 
-def req(method: str, path: str, headers: list[tuple[bytes, bytes]] = (), body: bytes | None = None,
-        chunked: bool = False) -> bytes:
+def req(
+    method: str, path: str, headers: list[tuple[bytes, bytes]] = (), body: bytes | None = None, chunked: bool = False
+) -> bytes:
     head = [f"{method} {path} HTTP/1.1".encode(), b"Host: upstream.test", b"Connection: close"]
     head += [k + b": " + v for k, v in headers]
     if chunked and body is not None:
         head.append(b"Transfer-Encoding: chunked")
         step = 7
-        payload = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + step]), body[i:i + step])
-                           for i in range(0, len(body), step)) + b"0\r\n\r\n"
+        payload = (
+            b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + step]), body[i : i + step]) for i in range(0, len(body), step))
+            + b"0\r\n\r\n"
+        )
     elif body is not None:
         head.append(b"Content-Length: %d" % len(body))
         payload = body
@@ -278,34 +335,66 @@ def req(method: str, path: str, headers: list[tuple[bytes, bytes]] = (), body: b
 
 
 FORM = b"grant_type=client_credentials&client_id=gw&client_secret=cs-passive-0123456789"
-FORM_HEADERS = [(b"Content-Type", b"application/x-www-form-urlencoded"),
-                (b"Authorization", b"Basic " + base64.b64encode(b"gw:cs-passive-0123456789"))]
+FORM_HEADERS = [
+    (b"Content-Type", b"application/x-www-form-urlencoded"),
+    (b"Authorization", b"Basic " + base64.b64encode(b"gw:cs-passive-0123456789")),
+]
 
 # name -> (request bytes, path the flow event carries, configurations, expected status)
 CORPUS: dict[str, tuple[bytes, str, tuple[str, ...], int]] = {
     "gzip": (req("GET", "/gzip", [(b"Accept-Encoding", b"gzip")]), "/gzip", ("buffered",), 200),
     "brotli": (req("GET", "/br", [(b"Accept-Encoding", b"br")]), "/br", ("buffered",), 200),
     "chunked-response": (req("GET", "/chunked"), "/chunked", ("buffered", "streamed"), 200),
-    "chunked-request": (req("POST", "/echo", [(b"Content-Type", b"application/octet-stream")],
-                            LATIN1 * 50, chunked=True), "/echo", ("buffered", "streamed"), 200),
-    "odd-request-headers": (req("PUT", "/echo?x=%ff&y", [
-        (b"Authorization", b"Bearer at-passive-0123456789"), (b"X-Dup", b"one"), (b"x-dup", b"two"),
-        (b"X-Latin", b"caf\xe9 \xff"), (b"X-Spaces", b"a   b"), (b"traceparent", b"00-" + b"ab" * 16 + b"-" + b"cd" * 8 + b"-01"),
-        (b"Cookie", b"session=s3cr3t")], b"body\x00\xff"), "/echo", ("buffered",), 200),
+    "chunked-request": (
+        req("POST", "/echo", [(b"Content-Type", b"application/octet-stream")], LATIN1 * 50, chunked=True),
+        "/echo",
+        ("buffered", "streamed"),
+        200,
+    ),
+    "odd-request-headers": (
+        req(
+            "PUT",
+            "/echo?x=%ff&y",
+            [
+                (b"Authorization", b"Bearer at-passive-0123456789"),
+                (b"X-Dup", b"one"),
+                (b"x-dup", b"two"),
+                (b"X-Latin", b"caf\xe9 \xff"),
+                (b"X-Spaces", b"a   b"),
+                (b"traceparent", b"00-" + b"ab" * 16 + b"-" + b"cd" * 8 + b"-01"),
+                (b"Cookie", b"session=s3cr3t"),
+            ],
+            b"body\x00\xff",
+        ),
+        "/echo",
+        ("buffered",),
+        200,
+    ),
     "non-utf8-body": (req("GET", "/latin1"), "/latin1", ("buffered",), 200),
     "204": (req("GET", "/204"), "/204", ("buffered",), 204),
     "304": (req("GET", "/304", [(b"If-None-Match", b'"v1"')]), "/304", ("buffered",), 304),
     "head": (req("HEAD", "/head"), "/head", ("buffered",), 200),
     "token-json": (req("POST", "/oauth2/token", FORM_HEADERS, FORM), "/oauth2/token", ("buffered",), 200),
-    "token-not-json": (req("POST", "/oauth2/token-html", FORM_HEADERS, FORM), "/oauth2/token-html",
-                       ("buffered",), 200),
-    "token-broken-json": (req("POST", "/oauth2/token-broken", FORM_HEADERS, FORM), "/oauth2/token-broken",
-                          ("buffered",), 200),
-    "token-json-10mb": (req("POST", "/oauth2/token-big", FORM_HEADERS, FORM), "/oauth2/token-big",
-                        ("buffered", "streamed"), 200),
+    "token-not-json": (req("POST", "/oauth2/token-html", FORM_HEADERS, FORM), "/oauth2/token-html", ("buffered",), 200),
+    "token-broken-json": (
+        req("POST", "/oauth2/token-broken", FORM_HEADERS, FORM),
+        "/oauth2/token-broken",
+        ("buffered",),
+        200,
+    ),
+    "token-json-10mb": (
+        req("POST", "/oauth2/token-big", FORM_HEADERS, FORM),
+        "/oauth2/token-big",
+        ("buffered", "streamed"),
+        200,
+    ),
     "body-50mb-down": (req("GET", "/big"), "/big", ("streamed",), 200),
-    "body-50mb-up": (req("POST", "/sink", [(b"Content-Type", b"application/octet-stream")], BIG), "/sink",
-                     ("streamed",), 200),
+    "body-50mb-up": (
+        req("POST", "/sink", [(b"Content-Type", b"application/octet-stream")], BIG),
+        "/sink",
+        ("streamed",),
+        200,
+    ),
 }
 
 
@@ -332,17 +421,20 @@ def _http1_case(pair: Pair, name: str) -> None:
     with_addon = raw_exchange(pair.addon.http, request_bytes)
     assert without.split(b" ", 2)[1] == str(status).encode(), without[:300]
     if with_addon != without:  # show where, not 50 MB
-        i = next((k for k, (a, b) in enumerate(zip(with_addon, without)) if a != b), min(len(with_addon),
-                                                                                          len(without)))
-        pytest.fail(f"{name}: responses differ at byte {i} (lengths {len(with_addon)} vs {len(without)}): "
-                    f"with addon {with_addon[max(0, i - 60):i + 60]!r} / without {without[max(0, i - 60):i + 60]!r}")
+        i = next((k for k, (a, b) in enumerate(zip(with_addon, without)) if a != b), min(len(with_addon), len(without)))
+        pytest.fail(
+            f"{name}: responses differ at byte {i} (lengths {len(with_addon)} vs {len(without)}): "
+            f"with addon {with_addon[max(0, i - 60) : i + 60]!r} / without {without[max(0, i - 60) : i + 60]!r}"
+        )
     ev = _await_seen(pair, path, mark)
     assert ev["status"] == status
     if name == "body-50mb-down":
         assert ev["size"]["resp"] == 0  # streamed through: the addon never held the body
     if name == "body-50mb-up":
-        assert json.loads(with_addon.split(b"\r\n\r\n", 1)[1]) == {"bytes": len(BIG),
-                                                                     "sha256": hashlib.sha256(BIG).hexdigest()}
+        assert json.loads(with_addon.split(b"\r\n\r\n", 1)[1]) == {
+            "bytes": len(BIG),
+            "sha256": hashlib.sha256(BIG).hexdigest(),
+        }
     if name == "token-json":
         assert ev["role"] == "callout" and ev["token"]["refresh"] is True and ev["token"]["expires_in"] == 38399
 
@@ -360,8 +452,11 @@ H2_CASES = {
 
 def h2_exchange(port: int, ca: Path, method: str, path: str, body: bytes | None) -> tuple:
     ctx = ssl.create_default_context(cafile=str(ca))
-    headers = {"accept-encoding": "gzip", "authorization": "Bearer at-passive-0123456789",
-               "content-type": "application/x-www-form-urlencoded"}
+    headers = {
+        "accept-encoding": "gzip",
+        "authorization": "Bearer at-passive-0123456789",
+        "content-type": "application/x-www-form-urlencoded",
+    }
     with httpx.Client(http2=True, verify=ctx, trust_env=False, timeout=60) as c:
         with c.stream(method, f"https://127.0.0.1:{port}{path}", content=body, headers=headers) as r:
             raw = b"".join(r.iter_raw())  # undecoded: gzip stays gzip
@@ -393,8 +488,10 @@ def ws_conversation(port: int) -> bytes:
 
     received = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
-        s.sendall(b"GET /ws HTTP/1.1\r\nHost: upstream.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  b"Sec-WebSocket-Key: " + WS_KEY + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        s.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: upstream.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + WS_KEY + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = s.recv(4096)
@@ -406,7 +503,7 @@ def ws_conversation(port: int) -> bytes:
         fp = FrameProtocol(client=True, extensions=[])
         pending = bytearray(rest)
 
-        def next_frame():  # noqa: ANN202
+        def next_frame():
             while True:
                 if pending:
                     fp.receive_bytes(bytes(pending))
@@ -420,8 +517,13 @@ def ws_conversation(port: int) -> bytes:
                 pending.extend(chunk)
 
         received += rest
-        messages: list[str | bytes] = ["hello", b"\x00\x01\xff" * 10, "caf\u00e9 \u2713 \U0001f600",
-                                       bytes(range(256)) * 800, ""]
+        messages: list[str | bytes] = [
+            "hello",
+            b"\x00\x01\xff" * 10,
+            "caf\u00e9 \u2713 \U0001f600",
+            bytes(range(256)) * 800,
+            "",
+        ]
         for msg in messages:
             s.sendall(fp.send_data(msg, fin=True))
             parts = []
@@ -449,4 +551,3 @@ def test_websocket_identical_with_and_without_addon(pair: Pair) -> None:
     assert with_addon == without
     ev = _await_seen(pair, "/ws", mark)
     assert ev["status"] == 101
-

@@ -8,12 +8,12 @@ import json
 from mitmproxy.http import Headers
 from mitmproxy.test import tflow
 
-from inspector import events as E
 from inspector.analyzer import Analyzer
 from inspector.record.fingerprint import Fingerprinter
 from inspector.record.flow_record import RecordContext, flow_event
-from inspector.report.render import FORMATS, render
-from tests.factory import backend, callout, flow
+from inspector.schema import events as E
+from inspector.views.report.render import FORMATS, render
+from tests.support.factory import backend, callout, flow
 
 CTX = RecordContext(fpr=Fingerprinter(b"k" * 32))
 
@@ -41,8 +41,10 @@ def test_non_utf8_request_line_and_trace_header_still_make_an_event() -> None:
 
 
 def test_json_escaped_surrogates_and_huge_numbers_in_a_token_response() -> None:
-    body = b'{"access_token": "abcdefghijklmnop", "token_type": "Bearer\\ud800", "scope": "a\\udcff", ' \
-           b'"expires_in": 123456789012345678901234567890}'
+    body = (
+        b'{"access_token": "abcdefghijklmnop", "token_type": "Bearer\\ud800", "scope": "a\\udcff", '
+        b'"expires_in": 123456789012345678901234567890}'
+    )
     ev = E.decode(E.encode(flow_event(_token_flow(body), CTX)))
     assert ev["token"]["type"] == "Bearer\ufffd" and ev["token"]["scope"] == "a\ufffd"
     assert "expires_in" not in ev["token"]  # beyond 64 bits: not a lifetime an event can carry
@@ -50,8 +52,10 @@ def test_json_escaped_surrogates_and_huge_numbers_in_a_token_response() -> None:
 
 def test_a_token_with_a_lone_surrogate_gets_a_fingerprint() -> None:
     # json.loads decodes bytes with surrogatepass: "\xed\xa0\x80" or "\ud800" become U+D800
-    for body in (b'{"access_token": "\xed\xa0\x80", "token_type": "Bearer"}',
-                 b'{"access_token": "tok\\ud800", "token_type": "Bearer"}'):
+    for body in (
+        b'{"access_token": "\xed\xa0\x80", "token_type": "Bearer"}',
+        b'{"access_token": "tok\\ud800", "token_type": "Bearer"}',
+    ):
         ev = E.decode(E.encode(flow_event(_token_flow(body), CTX)))
         assert len(ev["token"]["fp"]) == 12
 
@@ -73,8 +77,9 @@ def test_a_body_that_lies_about_its_content_encoding() -> None:
     lying = _token_flow(body, headers=[(b"content-type", b"application/json"), (b"content-encoding", b"gzip")])
     ev = flow_event(lying, CTX)  # mitmproxy's .content raises ValueError here
     assert ev["token"]["expires_in"] == 60
-    honest = _token_flow(gzip.compress(body),
-                         headers=[(b"content-type", b"application/json"), (b"content-encoding", b"gzip")])
+    honest = _token_flow(
+        gzip.compress(body), headers=[(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]
+    )
     assert flow_event(honest, CTX)["token"]["expires_in"] == 60
 
 
@@ -102,15 +107,14 @@ def test_analyzer_treats_ill_typed_optional_fields_as_absent() -> None:
         render(snap, fmt)
 
 
-
-async def test_stream_counts_no_drops_after_it_stopped(monkeypatch) -> None:  # noqa: ANN001
+async def test_stream_counts_no_drops_after_it_stopped(monkeypatch) -> None:
     """The addon's shutdown publishes a last addon event and summary after stopping the stream.
     A stalled client whose transport still held unsent bytes could not close, stayed in
     `clients`, and those two events counted as drops: the capture's last addon event said
     963 drops and the exit summary 961."""
     import asyncio
 
-    from inspector.sinks import stream as S
+    from inspector.live import stream_server as S
 
     monkeypatch.setattr(S, "QUEUE_LIMIT", 3)
     registered = asyncio.Event()

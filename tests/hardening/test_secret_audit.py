@@ -41,12 +41,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inspector.analyzer import Analyzer
+from inspector.capture.load import analyze_file
+from inspector.lab.common import free_port
 from inspector.lab.session import LabSession, SessionSpec
+from inspector.mitm.launch import SCRIPT
 from inspector.record.fingerprint import Fingerprinter, key_from_text
-from inspector.report.render import FORMATS, render
-from inspector.sources.load import analyze_file
-from inspector.mitmdump import SCRIPT
-from tests.hardening.servers import PlainMitmdump, StreamWatcher, ThreadedUvicorn, free_port
+from inspector.views.report.render import FORMATS, render
+from tests.hardening.servers import PlainMitmdump, StreamWatcher, ThreadedUvicorn
 
 FP_KEY = "audit-fingerprint-key"
 LAB_CLIENT = "tokentax-gateway"
@@ -57,8 +58,14 @@ def _jwt_like(prefix: str) -> str:
     def seg(obj: object) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
-    return (seg({"alg": "RS256", "typ": "JWT"}) + "." + seg({"sub": prefix, "nonce": secrets.token_hex(16)}) + "."
-            + prefix + secrets.token_urlsafe(32))
+    return (
+        seg({"alg": "RS256", "typ": "JWT"})
+        + "."
+        + seg({"sub": prefix, "nonce": secrets.token_hex(16)})
+        + "."
+        + prefix
+        + secrets.token_urlsafe(32)
+    )
 
 
 @dataclass
@@ -78,11 +85,25 @@ def oidc_app(s: OidcSecrets) -> Starlette:
         if form.get("client_secret") != s.client_secret:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         if form.get("grant_type") == "refresh_token" and form.get("refresh_token") == s.refresh:
-            return JSONResponse({"access_token": s.refreshed_access, "token_type": "Bearer", "expires_in": 600,
-                                 "refresh_token": s.refresh})
-        return JSONResponse({"access_token": s.access, "token_type": "Bearer", "expires_in": 600,
-                             "refresh_token": s.refresh, "id_token": s.id_token, "scope": "openid"},
-                            headers={"set-cookie": f"session={s.cookie}; HttpOnly"})
+            return JSONResponse(
+                {
+                    "access_token": s.refreshed_access,
+                    "token_type": "Bearer",
+                    "expires_in": 600,
+                    "refresh_token": s.refresh,
+                }
+            )
+        return JSONResponse(
+            {
+                "access_token": s.access,
+                "token_type": "Bearer",
+                "expires_in": 600,
+                "refresh_token": s.refresh,
+                "id_token": s.id_token,
+                "scope": "openid",
+            },
+            headers={"set-cookie": f"session={s.cookie}; HttpOnly"},
+        )
 
     async def api(request: Request) -> Response:
         return JSONResponse({"ok": request.headers.get("authorization", "").startswith("Bearer ")})
@@ -127,15 +148,42 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
     oidc_port = free_port()
     spec = SessionSpec(
         lab_args=["--gateway", "naive", "--client-secret", lab_secret, "--auth-latency", "5ms", "--token-mode", "same"],
-        save=str(capture), status="0.5",
-        mitm_args=["-w", str(raw), "--set", f"hardump={har}", "--mode", f"reverse:{upstream.url}@{oidc_port}",
-                   "--set", "tokentax_metrics=127.0.0.1:0", "--set", f"tokentax_fingerprint_key={FP_KEY}"])
+        save=str(capture),
+        status="0.5",
+        mitm_args=[
+            "-w",
+            str(raw),
+            "--set",
+            f"hardump={har}",
+            "--mode",
+            f"reverse:{upstream.url}@{oidc_port}",
+            "--set",
+            "tokentax_metrics=127.0.0.1:0",
+            "--set",
+            f"tokentax_fingerprint_key={FP_KEY}",
+        ],
+    )
     session = LabSession(spec)
     verbose_port = free_port()
-    verbose = PlainMitmdump(["-s", str(SCRIPT), "--listen-host", "127.0.0.1", "--mode",
-                             f"reverse:{upstream.url}@{verbose_port}", "--set", "termlog_verbosity=debug",
-                             "--set", "flow_detail=0", "--set", "tokentax_status=0.5",
-                             "--set", "tokentax_stream=127.0.0.1:0"], listeners=1)
+    verbose = PlainMitmdump(
+        [
+            "-s",
+            str(SCRIPT),
+            "--listen-host",
+            "127.0.0.1",
+            "--mode",
+            f"reverse:{upstream.url}@{verbose_port}",
+            "--set",
+            "termlog_verbosity=debug",
+            "--set",
+            "flow_detail=0",
+            "--set",
+            "tokentax_status=0.5",
+            "--set",
+            "tokentax_stream=127.0.0.1:0",
+        ],
+        listeners=1,
+    )
     watcher = None
     try:
         verbose.start()
@@ -146,14 +194,20 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
             for i in range(8):
                 assert c.get(f"{session.gateway_url}/orders/{i}").status_code == 200
             # the lab token, learned directly from the auth server (token mode "same" re-issues it)
-            r = c.post(session.lab.info["token_url"], auth=(LAB_CLIENT, lab_secret),
-                       data={"grant_type": "client_credentials"})
+            r = c.post(
+                session.lab.info["token_url"], auth=(LAB_CLIENT, lab_secret), data={"grant_type": "client_credentials"}
+            )
             lab_token = r.json()["access_token"]
             for o in (f"http://127.0.0.1:{verbose_port}", f"http://127.0.0.1:{oidc_port}"):
                 _oidc_traffic(c, o, oidc)
         watcher.wait_for(lambda e: e.get("type") == "flow" and e.get("path") == "/api/last")
-        watcher.wait_for(lambda e: e.get("type") == "summary" and e["report"]["flows"]["other"]
-                         + e["report"]["flows"]["callout"] + e["report"]["flows"]["backend"] >= 20)
+        watcher.wait_for(
+            lambda e: (
+                e.get("type") == "summary"
+                and e["report"]["flows"]["other"] + e["report"]["flows"]["callout"] + e["report"]["flows"]["backend"]
+                >= 20
+            )
+        )
         m = re.search(r"metrics (\S+?)(?:,|$)", session.mitm.ready_line)
         assert m, session.mitm.ready_line
         metrics = httpx.get(f"http://{m.group(1)}/metrics", trust_env=False, timeout=10).content
@@ -177,8 +231,13 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
         "oidc cookie": oidc.cookie,
         "query token": oidc.query_token,
     }
-    channels: dict[str, bytes] = {"stream": stream, "capture": capture.read_bytes(), "metrics": metrics,
-                                  "headless output": headless, "logs": logs}
+    channels: dict[str, bytes] = {
+        "stream": stream,
+        "capture": capture.read_bytes(),
+        "metrics": metrics,
+        "headless output": headless,
+        "logs": logs,
+    }
     for source, path in (("capture", capture), ("raw flows", raw), ("har", har)):
         snap = analyze_file(path, show_progress=False).snapshot()
         for fmt in FORMATS:
@@ -197,28 +256,41 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
 def _oidc_traffic(c: httpx.Client, o: str, oidc: OidcSecrets) -> None:
     """Client credentials (secret in Basic and in the form), refresh grant, bearer, cookie, query token."""
     basic = (OIDC_CLIENT, oidc.client_secret)
-    r = c.post(o + "/oauth2/token", auth=basic, data={"grant_type": "client_credentials",
-                                                    "client_id": OIDC_CLIENT,
-                                                    "client_secret": oidc.client_secret, "scope": "openid"})
+    r = c.post(
+        o + "/oauth2/token",
+        auth=basic,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": OIDC_CLIENT,
+            "client_secret": oidc.client_secret,
+            "scope": "openid",
+        },
+    )
     assert r.json()["refresh_token"] == oidc.refresh
-    r = c.post(o + "/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": oidc.refresh,
-                                         "client_id": OIDC_CLIENT, "client_secret": oidc.client_secret})
+    r = c.post(
+        o + "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": oidc.refresh,
+            "client_id": OIDC_CLIENT,
+            "client_secret": oidc.client_secret,
+        },
+    )
     assert r.json()["access_token"] == oidc.refreshed_access
-    c.get(o + "/api/one", headers={"authorization": f"Bearer {oidc.access}",
-                                   "cookie": f"session={oidc.cookie}"})
-    c.get(o + "/api/two", headers={"authorization": f"Bearer {oidc.refreshed_access}",
-                                   "x-id-token": oidc.id_token})
+    c.get(o + "/api/one", headers={"authorization": f"Bearer {oidc.access}", "cookie": f"session={oidc.cookie}"})
+    c.get(o + "/api/two", headers={"authorization": f"Bearer {oidc.refreshed_access}", "x-id-token": oidc.id_token})
     c.get(o + f"/api/three?access_token={oidc.query_token}&id_token_hint={oidc.id_token}")
     c.get(o + "/api/last", headers={"authorization": f"bearer {oidc.id_token}"})
-
-
 
 
 def test_every_secret_passed_the_proxy(audit: Audit) -> None:
     """Else the audit would be vacuous: each secret is in the raw flows mitmproxy recorded."""
     # the lab gateway sends its client secret only inside the Basic header
-    missing = [name for name, value in audit.secrets.items()
-               if value.encode() not in audit.raw_flows and name != "lab client secret"]
+    missing = [
+        name
+        for name, value in audit.secrets.items()
+        if value.encode() not in audit.raw_flows and name != "lab client secret"
+    ]
     assert not missing
     # and tokentax saw the lab token: as its keyed fingerprint, on callouts and backend calls
     evs = [json.loads(line) for line in audit.capture.read_bytes().splitlines()]
@@ -228,9 +300,18 @@ def test_every_secret_passed_the_proxy(audit: Audit) -> None:
     assert refresh, "a token response with a refresh token was recorded"
 
 
-CHANNELS = (["stream", "capture", "metrics", "headless output", "logs", "tokentax report command",
-             "redacted .mitm", "redacted .har", "redact command output .mitm", "redact command output .har"]
-            + [f"report {fmt} from {src}" for src in ("capture", "raw flows", "har") for fmt in FORMATS])
+CHANNELS = [
+    "stream",
+    "capture",
+    "metrics",
+    "headless output",
+    "logs",
+    "tokentax report command",
+    "redacted .mitm",
+    "redacted .har",
+    "redact command output .mitm",
+    "redact command output .har",
+] + [f"report {fmt} from {src}" for src in ("capture", "raw flows", "har") for fmt in FORMATS]
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -249,10 +330,10 @@ def test_headless_output_and_logs_were_there_to_audit(audit: Audit) -> None:
 
 
 async def test_no_secret_on_the_tui_screen(audit: Audit) -> None:
-    pytest.importorskip("inspector.tui.app", reason="the TUI (inspector/tui) is not there yet")
+    pytest.importorskip("inspector.views.tui.app", reason="the TUI (inspector/tui) is not there yet")
     from inspector.analyzer.core import AnalyzerConfig
-    from inspector.tui.app import TokentaxApp
-    from inspector.tui.feed import RING, file_feed
+    from inspector.views.tui.app import TokentaxApp
+    from inspector.views.tui.feed import RING, file_feed
 
     screens: list[str] = []
     for path in (audit.capture, audit.raw_path):

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from inspector.mitmdump import Mitmdump
-from inspector.sinks.stream import HELLO_TIMEOUT_S
-from tests.hardening.servers import FastBackend, Hammer, StreamWatcher, free_port
+from inspector.lab.common import free_port
+from inspector.live.stream_server import HELLO_TIMEOUT_S
+from inspector.mitm.launch import Mitmdump
+from tests.hardening.servers import FastBackend, Hammer, StreamWatcher
 
 TOKEN = "stream-token-" + "Zq9" * 8
 
@@ -41,9 +42,21 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     backend = FastBackend()
     port = free_port()
     cap = tmp_path_factory.mktemp("stream-sec") / "cap.jsonl"
-    m = Mitmdump(["--listen-host", "127.0.0.1", "--mode", f"reverse:{backend.url}@{port}",
-                  "--set", "tokentax_stream=127.0.0.1:0", f"--set=tokentax_stream_token={TOKEN}",
-                  "--set", "tokentax_status=0.5", "--set", f"tokentax_save={cap}"])
+    m = Mitmdump(
+        [
+            "--listen-host",
+            "127.0.0.1",
+            "--mode",
+            f"reverse:{backend.url}@{port}",
+            "--set",
+            "tokentax_stream=127.0.0.1:0",
+            f"--set=tokentax_stream_token={TOKEN}",
+            "--set",
+            "tokentax_status=0.5",
+            "--set",
+            f"tokentax_save={cap}",
+        ]
+    )
     try:
         m.start()
         host, sport = m.stream.rsplit(":", 1)
@@ -103,16 +116,20 @@ def test_silent_and_half_hello_clients_are_dropped_and_block_no_one(proxy: Proxy
             s.close()
 
 
-@pytest.mark.parametrize("hello", [
-    b"[]\n",
-    b'"tokentax/1"\n',
-    b'{"hello": "tokentax/2", "token": "' + TOKEN.encode() + b'"}\n',
-    b'{"token": "' + TOKEN.encode() + b'"}\n',
-    b"\xff\xfe\xfd not utf-8\n",
-    b'{"hello": "tokentax/1", "token": "' + TOKEN.encode() + b'", "pad": "' + b"p" * 70_000 + b'"}\n',
-    b'{"hello": "tokentax/1", "token": 12345}\n',
-    b"\n",
-], ids=["array", "string", "other-protocol", "no-hello", "not-utf8", "over-64k", "token-not-string", "empty"])
+@pytest.mark.parametrize(
+    "hello",
+    [
+        b"[]\n",
+        b'"tokentax/1"\n',
+        b'{"hello": "tokentax/2", "token": "' + TOKEN.encode() + b'"}\n',
+        b'{"token": "' + TOKEN.encode() + b'"}\n',
+        b"\xff\xfe\xfd not utf-8\n",
+        b'{"hello": "tokentax/1", "token": "' + TOKEN.encode() + b'", "pad": "' + b"p" * 70_000 + b'"}\n',
+        b'{"hello": "tokentax/1", "token": 12345}\n',
+        b"\n",
+    ],
+    ids=["array", "string", "other-protocol", "no-hello", "not-utf8", "over-64k", "token-not-string", "empty"],
+)
 def test_malformed_hello_is_dropped_before_any_event(proxy: Proxy, hello: bytes) -> None:
     good = StreamWatcher(f"{proxy.host}:{proxy.stream_port}", TOKEN)
     try:

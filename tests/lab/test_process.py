@@ -13,8 +13,9 @@ import sys
 import httpx
 import pytest
 
+from inspector.commands.lab import mitmdump_command
 from inspector.commands.main import build_parser
-from inspector.lab.lab_cli import config_from_args, mitmdump_command
+from inspector.lab.lab_cli import config_from_args
 from inspector.schema.errors import UserError
 
 GUARD = 60  # hang guard only, never a performance bound
@@ -169,7 +170,7 @@ def test_lab_options_build_the_config() -> None:
         "--auth-port",
         "0",
     )
-    assert args.func.__module__ == "inspector.lab.lab_cli"
+    assert args.func.__module__ == "inspector.commands.lab"
     cfg = config_from_args(args)
     assert cfg.gateway.strategy == "poison" and cfg.gateway.skew == 60.0
     assert cfg.auth.latency == pytest.approx(0.05) and cfg.auth.fail_first == 2

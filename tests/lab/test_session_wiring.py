@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from inspector.commands.lab import mitmdump_command
 from inspector.lab.gateway import STRATEGIES
-from inspector.lab.lab_cli import STRATEGY_CHOICES, mitmdump_command
+from inspector.lab.lab_cli import STRATEGY_CHOICES
 from inspector.lab.session import LabSession, SessionSpec, rules_text
 from inspector.record.roles import Listeners, parse_rules, role_by_listener
 

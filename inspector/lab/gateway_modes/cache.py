@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from inspector.lab.gateway_modes.base import GatewayStats
 
 T = TypeVar("T")
 
 
-class TtlCache(Generic[T]):
+class TtlCache[T]:
     def __init__(self, stats: GatewayStats) -> None:
         self.stats = stats
         self.clock: Callable[[], float] = time.monotonic

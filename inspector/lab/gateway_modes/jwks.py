@@ -64,11 +64,12 @@ class JwksVerify:
             kid = jwt_parts(bearer)[0].get("kid")
         except InvalidToken:
             return unauthorized(self._stats, "malformed")
+        keys: KeySet | None
         if not self._cached:
             keys = await self._fetch(trace)
         else:
             if self._keys is not None and self._expires > self.clock():
-                keys: KeySet | None = self._keys
+                keys = self._keys
                 self._stats.bump("cache_hits")
             else:
                 keys = await self._load(trace)

@@ -1,0 +1,290 @@
+"""Figures over several proxies: `combine()` sums their summary reports into one report.
+
+Pure functions of the proxies' own reports (each the proxy-side analyzer's snapshot,
+`tokentax.report/1`): no widget computes a figure, and nothing here reads a flow.
+
+What can be added up is added up, and every ratio is recomputed from the summed counts,
+never averaged: callouts per inbound request = summed callouts / summed inbound, token
+tax per request = summed tax time / summed inbound, its share of time to first byte =
+summed tax time / summed time to first byte (`inbound.ttfb_total_ms`). What cannot:
+
+- percentiles: a p95 of p95s is no p95. The combined `p50_ms`/`p95_ms` are None and
+  `combined` carries the largest per-source value, labelled as such;
+- distinct tokens: each proxy counts the tokens it saw (and fingerprints differ between
+  proxies unless they share a fingerprint key), so the sum is an upper bound;
+- rates of a source that is not live: its last report's rates (per second, calls a
+  cache would remove per hour, caller seconds per day) are stale, so they are left out
+  of the summed rates (its counters stay in the totals, and its per-second series keeps
+  its place in time).
+
+Findings stay each proxy's own, each title prefixed with the source it came from.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from inspector.analyzer.core import REPORT_SCHEMA
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2, "ok": 3}
+TOP_TOKENS = 50
+TOP_KEYS = 20
+TOP_ROUTES = 100
+COUNTERS = ("total", "ok", "redundant", "identical", "failed")
+RATES = ("inbound_per_s", "callout_per_s", "backend_per_s")
+
+
+def _num(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _max(values: Sequence[Any]) -> float | None:
+    nums = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return max(nums) if nums else None
+
+
+def ttfb_total_ms(report: dict[str, Any]) -> float | None:
+    """Summed inbound time to first byte of one report; derived from the tax share for a
+    proxy older than `inbound.ttfb_total_ms` (None when it cannot be known)."""
+    inbound = report.get("inbound") or {}
+    if isinstance(inbound.get("ttfb_total_ms"), (int, float)):
+        return float(inbound["ttfb_total_ms"])
+    tax = report.get("tax") or {}
+    share, total = _num(tax.get("share_of_ttfb")), _num(tax.get("total_ms"))
+    if share > 0:
+        return total / share
+    return 0.0 if not _int(inbound.get("total")) else None
+
+
+def _series(reports: Sequence[dict[str, Any]]) -> tuple[int, dict[str, list[float]]]:
+    """Per-second series summed second by second, aligned on each report's `series_end`."""
+    ends = [_int((r.get("rates") or {}).get("series_end")) for r in reports]
+    end = max(ends, default=0)
+    out: dict[str, list[float]] = {}
+    for r, r_end in zip(reports, ends):
+        for name, data in ((r.get("rates") or {}).get("series") or {}).items():
+            if not isinstance(data, list):
+                continue
+            acc = out.setdefault(name, [])
+            if len(data) > len(acc):
+                acc[:0] = [0] * (len(data) - len(acc))
+            # data[j] is the second r_end - len(data) + 1 + j; acc[i] is end - len(acc) + 1 + i
+            offset = (r_end - len(data) + 1) - (end - len(acc) + 1)
+            for j, v in enumerate(data):
+                i = offset + j
+                if 0 <= i < len(acc):
+                    acc[i] += v
+    return end, out
+
+
+def _tagged(items: Any, name: str) -> list[dict[str, Any]]:
+    return [{**item, "source": name} for item in items or [] if isinstance(item, dict)]
+
+
+def combine(
+    reports: Sequence[dict[str, Any]], names: Sequence[str] | None = None, live: Sequence[bool] | None = None
+) -> dict[str, Any]:
+    """One report over several: `reports[i]` is source `names[i]`'s latest summary report
+    (an empty analyzer's snapshot for a source that sent none yet); `live[i]` says whether
+    that source is attached now (default: all are)."""
+    reports = list(reports)
+    names = list(names) if names is not None else [f"source {i + 1}" for i in range(len(reports))]
+    live = list(live) if live is not None else [True] * len(reports)
+    if not (len(names) == len(live) == len(reports)):
+        raise ValueError("combine: reports, names and live must have the same length")
+
+    flows: Counter[str] = Counter({"inbound": 0, "callout": 0, "backend": 0, "other": 0})
+    calls: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    correlation: Counter[str] = Counter()
+    lifetimes: Counter[tuple[Any, Any]] = Counter()
+    keys: dict[str, Counter[str]] = {}
+    inbound_errors = errors = addon_errors = addon_dropped = events = tokens_distinct = 0
+    tax_ms = share_tax_ms = ttfb_ms = 0.0
+    stampedes = max_burst = 0
+    error_reused = bad_bearer = 0
+    examples: list[Any] = []
+    avoidable: list[float] = []
+    caller_s_day = 0.0
+    rates = dict.fromkeys(RATES, 0.0)
+    starts: list[float] = []
+    span_ends: list[float] = []
+    tokens: list[dict[str, Any]] = []
+    routes: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    gateways: list[str] = []
+    capture_errors: list[str] = []
+
+    for r, name, is_live in zip(reports, names, live):
+        for role, n in (r.get("flows") or {}).items():
+            flows[role] += _int(n)
+        events += _int(r.get("events"))
+        c = r.get("callouts") or {}
+        for k in COUNTERS:
+            calls[k] += _int(c.get(k))
+        failures.update({str(k): _int(v) for k, v in (c.get("failures") or {}).items()})
+        inbound = r.get("inbound") or {}
+        inbound_errors += _int(inbound.get("errors"))
+        tax = r.get("tax") or {}
+        r_tax = _num(tax.get("total_ms"))
+        r_ttfb = ttfb_total_ms(r)
+        tax_ms += r_tax
+        if r_ttfb is not None:  # a source whose ttfb cannot be known stays out of the share entirely
+            share_tax_ms += r_tax
+            ttfb_ms += r_ttfb
+        if is_live and tax.get("avoidable_callouts_per_hour") is not None:
+            avoidable.append(_num(tax.get("avoidable_callouts_per_hour")))
+        if is_live:
+            caller_s_day += _num(tax.get("caller_seconds_per_day"))
+        tokens_distinct += _int(r.get("tokens_distinct"))
+        tokens += _tagged(r.get("tokens"), name)
+        for lt in r.get("lifetimes") or []:
+            if isinstance(lt, dict):
+                lifetimes[(lt.get("seconds"), lt.get("source"))] += _int(lt.get("count"))
+        for k in r.get("keys") or []:
+            if isinstance(k, dict):
+                acc = keys.setdefault(str(k.get("key")), Counter())
+                for f in ("callouts", "redundant", "identical", "failed"):
+                    acc[f] += _int(k.get(f))
+        correlation.update({str(k): _int(v) for k, v in (r.get("correlation") or {}).items()})
+        after = r.get("aftermath") or {}
+        error_reused += _int(after.get("error_reused"))
+        bad_bearer += _int(after.get("bad_bearer_after_failure"))
+        examples += [f"{name}: {e}" for e in after.get("examples") or []]
+        st = r.get("stampedes") or {}
+        stampedes += _int(st.get("count"))
+        max_burst = max(max_burst, _int(st.get("max_burst")))
+        routes += _tagged(r.get("routes"), name)
+        for g in r.get("gateway") or []:
+            if g not in gateways:
+                gateways.append(g)
+        errors += _int(r.get("errors"))
+        addon = r.get("addon") or {}
+        addon_errors += _int(addon.get("errors"))
+        addon_dropped += _int(addon.get("dropped"))
+        if addon.get("capture_error"):
+            capture_errors.append(f"{name}: {addon['capture_error']}")
+        span = r.get("span") or {}
+        if isinstance(span.get("start"), (int, float)):
+            starts.append(float(span["start"]))
+        if isinstance(span.get("end"), (int, float)):
+            span_ends.append(float(span["end"]))
+        if is_live:
+            rr = r.get("rates") or {}
+            for k in RATES:
+                rates[k] += _num(rr.get(k))
+        findings += [
+            {**f, "title": f"{name}: {f.get('title', '')}", "source": name}
+            for f in r.get("findings") or []
+            if isinstance(f, dict)
+        ]
+
+    inbound_total = flows["inbound"]
+    callouts = calls["total"]
+    ms_per_inbound = tax_ms / inbound_total if inbound_total else 0.0
+    series_end, series = _series(reports)
+    start = min(starts) if starts else None
+    end = max(span_ends) if span_ends else None
+    first = reports[0] if reports else {}
+    p = {
+        "callout_p50_ms": _max([(r.get("callouts") or {}).get("p50_ms") for r in reports]),
+        "callout_p95_ms": _max([(r.get("callouts") or {}).get("p95_ms") for r in reports]),
+        "ttfb_p50_ms": _max([(r.get("inbound") or {}).get("ttfb_p50_ms") for r in reports]),
+        "ttfb_p95_ms": _max([(r.get("inbound") or {}).get("ttfb_p95_ms") for r in reports]),
+    }
+    findings.sort(key=lambda f: SEVERITY_ORDER.get(str(f.get("severity")), 9))
+    tokens.sort(key=lambda t: -_num(t.get("last_seen")))
+    routes.sort(key=lambda rt: (str(rt.get("role")), -_int(rt.get("count"))))
+    return {
+        "schema": REPORT_SCHEMA,
+        "session": {"source": "live", "sources": names, "tool": (first.get("session") or {}).get("tool", "")},
+        "span": {
+            "start": start,
+            "end": end,
+            "seconds": round(end - start, 3) if start is not None and end is not None else 0.0,
+        },
+        "events": events,
+        "flows": dict(flows),
+        "rates": {
+            "window_s": (first.get("rates") or {}).get("window_s", 10.0),
+            **{k: round(v, 3) for k, v in rates.items()},
+            "series_end": series_end,
+            "series": series,
+        },
+        "callouts": {
+            **{k: calls[k] for k in COUNTERS},
+            "per_inbound": round(callouts / inbound_total, 3) if inbound_total else None,
+            "redundant_share": round(calls["redundant"] / callouts, 4) if callouts else 0.0,
+            "p50_ms": None,
+            "p95_ms": None,  # not summable: see combined.max_percentiles
+            "max_ms": _max([(r.get("callouts") or {}).get("max_ms") for r in reports]),
+            "failures": dict(failures),
+        },
+        "inbound": {
+            "total": inbound_total,
+            "errors": inbound_errors,
+            "ttfb_p50_ms": None,
+            "ttfb_p95_ms": None,
+            "ttfb_total_ms": round(ttfb_ms, 3),
+        },
+        "tokens": tokens[:TOP_TOKENS],
+        "tokens_distinct": tokens_distinct,
+        "lifetimes": [{"seconds": s, "source": src, "count": n} for (s, src), n in lifetimes.most_common(5)],
+        "keys": [{"key": k, **dict(v)} for k, v in sorted(keys.items(), key=lambda kv: -kv[1]["callouts"])][:TOP_KEYS],
+        "tax": {
+            "total_ms": round(tax_ms, 3),
+            "ms_per_inbound": round(ms_per_inbound, 3),
+            "share_of_ttfb": round(share_tax_ms / ttfb_ms, 4) if ttfb_ms else 0.0,
+            "avoidable_callouts_per_hour": round(sum(avoidable), 1) if avoidable else None,
+            "caller_seconds_per_day": round(caller_s_day, 1),
+        },
+        "correlation": dict(correlation),
+        "aftermath": {"error_reused": error_reused, "bad_bearer_after_failure": bad_bearer, "examples": examples[:5]},
+        "stampedes": {
+            "count": stampedes,
+            "max_burst": max_burst,
+            "threshold": (first.get("stampedes") or {}).get("threshold", 0),
+        },
+        "routes": routes[:TOP_ROUTES],
+        "gateway": gateways,
+        "errors": errors,
+        "addon": {"errors": addon_errors, "dropped": addon_dropped, "capture_error": "; ".join(capture_errors)},
+        "findings": findings,
+        "combined": {
+            "sources": len(reports),
+            "live": sum(1 for x in live if x),
+            "names": names,
+            "tokens_distinct": "upper bound: the sum of each source's distinct tokens",
+            "max_percentiles": p,  # the largest per-source percentile, not a fleet percentile
+            "rates": "sum over the live sources",
+        },
+    }
+
+
+def source_figures(report: dict[str, Any] | None) -> dict[str, Any]:
+    """The figures one row of the sources table shows, read from one source's report as is."""
+    r = report or {}
+    flows = r.get("flows") or {}
+    c = r.get("callouts") or {}
+    tax = r.get("tax") or {}
+    inbound = r.get("inbound") or {}
+    return {
+        "flows": sum(_int(v) for v in flows.values()),
+        "inbound": _int(flows.get("inbound")),
+        "inbound_per_s": (r.get("rates") or {}).get("inbound_per_s"),
+        "per_inbound": c.get("per_inbound"),
+        "redundant": _int(c.get("redundant")),
+        "redundant_share": c.get("redundant_share"),
+        "tax_ms_per_inbound": tax.get("ms_per_inbound"),
+        "tax_share_of_ttfb": tax.get("share_of_ttfb"),
+        "callout_p95_ms": c.get("p95_ms"),
+        "ttfb_p95_ms": inbound.get("ttfb_p95_ms"),
+        "errors": _int(r.get("errors")),
+        "dropped": _int((r.get("addon") or {}).get("dropped")),
+    }

@@ -1,0 +1,279 @@
+"""Prometheus metrics: the analyzer's figures in the Prometheus text format, at scrape time.
+
+Why a custom Collector and not Counter/Histogram objects updated per flow: the analyzer
+is the single source of truth (docs/architecture.md). A second count kept beside it could drift
+from the report; reading the analyzer when Prometheus scrapes cannot, and costs the
+flow path nothing.
+
+Why the HTTP server runs on mitmproxy's own event loop (asyncio) rather than in
+prometheus_client's thread: the analyzer is mutated by the flow hooks on that loop, so a
+scrape served there reads one consistent state (bucket counts, `_count` and `_sum` of a
+histogram agree) with no locks and no "dict changed size" races. Rendering is a few
+dozen samples, well under a millisecond; the server never awaits anything the flow path
+needs, and a slow scraper only holds its own connection.
+
+Labels are bounded on purpose: `role` (4 values) and `outcome` (2). No token,
+fingerprint, path or host label: fleet-wide series counts must not grow with traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from inspector.analyzer import Analyzer
+from inspector.analyzer.hist import _BASE, _MIN_MS, LogHistogram
+from inspector.schema.vocab import ROLES
+
+log = logging.getLogger("tokentax.metrics")
+
+
+# Fixed `le` bounds in seconds, shared by both histograms so fleet-wide sums line up.
+# Dense around 50 ms - 1 s, where token callouts live (the case that started this: 800 ms).
+LE_BOUNDS_S: tuple[float, ...] = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.25,
+    0.4,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+
+# Every metric this module exposes (histograms by their base name): docs and tests check
+# dashboard and alert expressions against this set.
+METRIC_NAMES: frozenset[str] = frozenset(
+    {
+        "tokentax_flows_total",
+        "tokentax_callouts_total",
+        "tokentax_redundant_callouts_total",
+        "tokentax_identical_callouts_total",
+        "tokentax_token_tax_seconds_total",
+        "tokentax_callout_duration_seconds",
+        "tokentax_inbound_ttfb_seconds",
+        "tokentax_tokens_active",
+        "tokentax_addon_errors_total",
+        "tokentax_stream_dropped_events_total",
+        "tokentax_otlp_dropped_traces_total",
+    }
+)
+
+
+def _upper_ms(idx: int) -> float:
+    """Upper edge of LogHistogram bucket `idx` (bucket 0 also holds everything below _MIN_MS)."""
+    return _MIN_MS * _BASE ** (idx + 1)
+
+
+def histogram_buckets(hist: LogHistogram, bounds_s: Iterable[float] = LE_BOUNDS_S) -> list[tuple[str, float]]:
+    """Cumulative Prometheus buckets from a LogHistogram's log buckets.
+
+    A log bucket counts toward `le` only if it lies entirely at or below `le`, so a
+    bucket never over-reports (a value just under a bound may land in the next one:
+    the log buckets are 4 % wide, so that is the most any bound is off). `+Inf` is the
+    histogram's total count, so buckets, `_count` and `_sum` always agree.
+    """
+    counts = sorted(hist.counts.items())
+    out: list[tuple[str, float]] = []
+    i, cum = 0, 0
+    for le in bounds_s:
+        limit_ms = le * 1000.0 * (1 + 1e-9)
+        while i < len(counts) and _upper_ms(counts[i][0]) <= limit_ms:
+            cum += counts[i][1]
+            i += 1
+        out.append((_le_text(le), float(cum)))
+    out.append(("+Inf", float(hist.n)))
+    return out
+
+
+def _le_text(le: float) -> str:
+    return repr(float(le)) if math.isfinite(le) else "+Inf"
+
+
+class AnalyzerCollector(Collector):
+    """Reads the analyzer at scrape time; owns no counts of its own.
+
+    `extra` yields further families from other sinks' own figures (the OTLP exporter's
+    drops): figures the analyzer cannot know, still read rather than copied.
+    """
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        clock: Callable[[], float] = time.time,
+        extra: Callable[[], Iterable[Metric]] | None = None,
+    ) -> None:
+        self.analyzer = analyzer
+        self.clock = clock
+        self.extra = extra
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # names are fixed; skip the registry's collect() at register time
+
+    def collect(self) -> Iterator[Metric]:
+        a = self.analyzer
+        flows = CounterMetricFamily(
+            "tokentax_flows", "HTTP flows seen, by role (inbound, callout, backend, other).", labels=["role"]
+        )
+        for role in ROLES:
+            flows.add_metric([role], a.flows.get(role, 0))
+        yield flows
+        callouts = CounterMetricFamily(
+            "tokentax_callouts", "Token callouts, by outcome (ok: a token came back).", labels=["outcome"]
+        )
+        callouts.add_metric(["ok"], a.callouts_ok)
+        callouts.add_metric(["error"], a.callouts_failed)
+        yield callouts
+        yield CounterMetricFamily(
+            "tokentax_redundant_callouts",
+            "Token callouts made while a token for the same key was still valid.",
+            value=a.redundant,
+        )
+        yield CounterMetricFamily(
+            "tokentax_identical_callouts", "Token callouts that returned a token seen before.", value=a.identical
+        )
+        yield CounterMetricFamily(
+            "tokentax_token_tax_seconds",
+            "Time inbound requests spent in redundant token callouts.",
+            value=a.redundant_ms / 1000.0,
+        )
+        yield self._histogram("tokentax_callout_duration_seconds", "Token callout duration.", a.callout_hist)
+        yield self._histogram(
+            "tokentax_inbound_ttfb_seconds", "Inbound time to first byte (what callers feel).", a.ttfb_hist
+        )
+        yield GaugeMetricFamily(
+            "tokentax_tokens_active",
+            "Distinct tokens whose expiry is still ahead.",
+            value=a.tokens_active(self.clock()),
+        )
+        yield CounterMetricFamily(
+            "tokentax_addon_errors", "Errors inside the addon (flows passed untouched).", value=a.addon_errors
+        )
+        yield CounterMetricFamily(
+            "tokentax_stream_dropped_events", "Events the live stream dropped for slow clients.", value=a.dropped
+        )
+        if self.extra is not None:
+            yield from self.extra()
+
+    @staticmethod
+    def _histogram(name: str, doc: str, hist: LogHistogram) -> HistogramMetricFamily:
+        return HistogramMetricFamily(name, doc, buckets=histogram_buckets(hist), sum_value=hist.total / 1000.0)
+
+
+def otlp_dropped_family(dropped: int) -> Metric:
+    """The OTLP exporter's drops: its own figure (the analyzer cannot know it), read at scrape time."""
+    return CounterMetricFamily(
+        "tokentax_otlp_dropped_traces", "Traces the OTLP exporter dropped (queue full or POST failed).", value=dropped
+    )
+
+
+def make_registry(collector: Collector) -> CollectorRegistry:
+    """A registry of its own: no process/platform collectors, only tokentax's figures."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
+
+
+_MAX_HEAD = 16 * 1024
+_IDLE_S = 300.0  # a kept-alive scraper comes back within its scrape interval
+_MAX_CLIENTS = 64
+
+
+class MetricsServer:
+    """GET /metrics on the running asyncio loop. Minimal HTTP/1.1 with keep-alive."""
+
+    def __init__(self, host: str, port: int, registry: CollectorRegistry) -> None:
+        self.host, self.port = host, port
+        self.registry = registry
+        self.scrapes = 0
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> tuple[str, int]:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, limit=_MAX_HEAD)
+        sock = self._server.sockets[0].getsockname()
+        self.port = sock[1]
+        return sock[0], sock[1]
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for w in list(self._writers):
+            w.close()
+        try:
+            await asyncio.wait_for(self._server.wait_closed(), 2)
+        except Exception:
+            pass
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._writers) >= _MAX_CLIENTS:
+            writer.close()
+            return
+        self._writers.add(writer)
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _IDLE_S)
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+                    return
+                keep = self._respond(head, writer)
+                await writer.drain()
+                if not keep:
+                    return
+        except (ConnectionError, OSError):
+            return
+        except Exception as exc:
+            log.warning(f"tokentax: metrics request failed: {type(exc).__name__}")
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    def _respond(self, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        """Write one response; return whether the connection stays open."""
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            self._write(writer, 400, b"bad request\n", "text/plain; charset=utf-8", head_only=False, keep=False)
+            return False
+        method, target, version = parts
+        headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:] if h)}
+        conn = headers.get("connection", "").lower()
+        keep = conn != "close" and (version == "HTTP/1.1" or conn == "keep-alive")
+        path = target.split("?", 1)[0]
+        if method not in ("GET", "HEAD"):
+            self._write(writer, 405, b"method not allowed\n", "text/plain; charset=utf-8", False, keep)
+        elif path != "/metrics":
+            self._write(writer, 404, b"tokentax serves /metrics\n", "text/plain; charset=utf-8", method == "HEAD", keep)
+        else:
+            self.scrapes += 1
+            self._write(writer, 200, generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4, method == "HEAD", keep)
+        return keep
+
+    @staticmethod
+    def _write(writer: asyncio.StreamWriter, status: int, body: bytes, ctype: str, head_only: bool, keep: bool) -> None:
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}[status]
+        hdr = (
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: {ctype}\r\ncontent-length: {len(body)}\r\n"
+            f"connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
+        ).encode("latin-1")
+        writer.write(hdr if head_only else hdr + body)

@@ -1,0 +1,306 @@
+"""The mitmproxy addon: flows in, events out to the sinks. Passive: it never changes traffic.
+
+Hooks do the least possible on the flow path: build the event (pure record layer), feed
+the in-process analyzer, hand one encoded line to the capture thread and the stream's
+client queues. No hook waits on I/O and no error ever reaches mitmproxy: failures are
+counted, logged without their message (which could quote traffic), and the flow goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import ctx, exceptions
+
+from inspector.analyzer import Analyzer
+from inspector.live.capture_writer import CaptureWriter
+from inspector.live.metrics import AnalyzerCollector, MetricsServer, make_registry, otlp_dropped_family
+from inspector.live.otlp import OtlpExporter, require_proto
+from inspector.live.stream_server import StreamServer
+from inspector.mitm.options import DEFAULT_STREAM, parse_endpoint, parse_metrics, parse_otlp_url, parse_seconds
+from inspector.record import roles as R
+from inspector.record.fingerprint import Fingerprinter, key_from_text
+from inspector.record.flow_record import RecordContext, connect_error_event, flow_event
+from inspector.schema import events as E
+
+log = logging.getLogger("tokentax")
+
+SUMMARY_TICK_S = 0.5
+
+
+class TokenTax:
+    def __init__(self) -> None:
+        self.rctx = RecordContext()
+        self.analyzer = Analyzer()
+        self.capture: CaptureWriter | None = None
+        self.stream: StreamServer | None = None
+        self.errors = 0
+        self.status_interval = 5.0
+        self._stream_addr: tuple[str, int] | None = None
+        self.metrics: MetricsServer | None = None
+        self._metrics_addr: tuple[str, int] | None = None
+        self.otlp: OtlpExporter | None = None
+        self._otlp_url: str | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._session: E.Event | None = None
+        self._last_error_logged = 0.0
+        self._capture_error_reported = ""
+        self._running = False
+
+    # -- options -------------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "tokentax_inbound", str, "", "Listeners that face clients: ports or mode specs, comma separated."
+        )
+        loader.add_option("tokentax_rules", str, "", "TOML file of role rules (hosts, paths, listeners per role).")
+        loader.add_option("tokentax_save", str, "", "Append tokentax events to this JSONL capture file.")
+        loader.add_option(
+            "tokentax_stream",
+            str,
+            DEFAULT_STREAM,
+            "HOST:PORT of the live event stream for TUIs (port 0 picks one), or 'off'.",
+        )
+        loader.add_option("tokentax_stream_token", str, "", "Token stream clients must present.")
+        loader.add_option("tokentax_status", str, "5", "Seconds between headless status lines; 0 turns them off.")
+        loader.add_option(
+            "tokentax_fingerprint_key", str, "", "Key for token fingerprints; empty means random per session."
+        )
+        loader.add_option("tokentax_summary", bool, True, "Print the findings summary when mitmdump exits.")
+        loader.add_option(
+            "tokentax_metrics", str, "off", "HOST:PORT to serve Prometheus /metrics on (port 0 picks one), or 'off'."
+        )
+        loader.add_option("tokentax_metrics_expose", bool, False, "Allow tokentax_metrics on a non-loopback address.")
+        loader.add_option(
+            "tokentax_otlp",
+            str,
+            "",
+            "OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); needs tokentax[otel].",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        o = ctx.options
+        try:
+            if "tokentax_inbound" in updated:
+                self.rctx.inbound = R.parse_listeners(o.tokentax_inbound)
+            if "tokentax_rules" in updated:
+                self.rctx.rules = R.read_rules_file(o.tokentax_rules)
+            if "tokentax_status" in updated:
+                self.status_interval = parse_seconds(o.tokentax_status, "tokentax_status")
+            if "tokentax_fingerprint_key" in updated:
+                self.rctx.fpr = Fingerprinter(key_from_text(o.tokentax_fingerprint_key))
+            if updated & {"tokentax_stream", "tokentax_stream_token"}:
+                self._stream_addr = parse_endpoint(o.tokentax_stream, "tokentax_stream", o.tokentax_stream_token)
+            if updated & {"tokentax_metrics", "tokentax_metrics_expose"}:
+                self._metrics_addr = parse_metrics(o.tokentax_metrics, o.tokentax_metrics_expose)
+            if "tokentax_otlp" in updated:
+                self._otlp_url = parse_otlp_url(o.tokentax_otlp)
+                if self._otlp_url is not None:
+                    require_proto()
+            if "tokentax_save" in updated:
+                self._open_capture(o.tokentax_save)
+        except ValueError as exc:
+            if not self._running:
+                # At startup: one clean error line. mitmproxy's errorcheck then stops mitmdump
+                # ("Error logged during startup, exiting..."); raising would add a traceback.
+                log.error(f"tokentax: {exc}")
+                return
+            raise exceptions.OptionsError(f"tokentax: {exc}") from None
+
+    def _open_capture(self, path: str) -> None:
+        if self.capture is not None:
+            self.capture.close()
+            self.capture = None
+        if not path:
+            return
+        try:
+            self.capture = CaptureWriter(Path(path).expanduser())
+        except OSError as exc:
+            raise ValueError(f"cannot write capture {path}: {exc.strerror or exc}") from None
+        self.capture.write(E.encode(self._session_event()))
+
+    def _session_event(self) -> E.Event:
+        if self._session is None:
+            o = ctx.options
+            self._session = E.session_event(
+                time.time(),
+                source="live",
+                key_id=self.rctx.fpr.key_id,
+                inbound=o.tokentax_inbound,
+                roles_inferred=not self.rctx.inbound,
+            )
+            self.analyzer.ingest(self._session)
+        return self._session
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def running(self) -> None:
+        self._running = True
+        self._session_event()
+        where = "off"
+        if self._stream_addr is not None:
+            host, port = self._stream_addr
+            self.stream = StreamServer(host, port, ctx.options.tokentax_stream_token, self._greeting)
+            try:
+                bound = await self.stream.start()
+                where = f"{bound[0]}:{bound[1]}"
+            except OSError as exc:
+                self.stream = None
+                print(
+                    f"tokentax: cannot listen for TUIs on {host}:{port}: {exc.strerror or exc}; "
+                    f"stream off (set tokentax_stream=HOST:PORT or off)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        metrics = await self._start_metrics()
+        if self._otlp_url is not None:
+            self.otlp = OtlpExporter(self._otlp_url, self.analyzer)
+            self.otlp.start()
+        self._tasks.append(asyncio.create_task(self._ticker()))
+        save = f", saving to {ctx.options.tokentax_save}" if self.capture else ""
+        print(f"tokentax: ready; stream {where}{metrics}{save}", flush=True)
+
+    async def _start_metrics(self) -> str:
+        """Serve /metrics on this loop; returns the ready line's `, metrics H:P` part."""
+        if self._metrics_addr is None:
+            return ""
+        host, port = self._metrics_addr
+        collector = AnalyzerCollector(self.analyzer, extra=self._otlp_metrics)
+        self.metrics = MetricsServer(host, port, make_registry(collector))
+        try:
+            bound = await self.metrics.start()
+        except OSError as exc:
+            self.metrics = None
+            print(
+                f"tokentax: cannot serve metrics on {host}:{port}: {exc.strerror or exc}; metrics off "
+                f"(set tokentax_metrics=HOST:PORT or off)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return ", metrics off"
+        return f", metrics {bound[0]}:{bound[1]}"
+
+    def _otlp_metrics(self) -> list[Any]:
+        return [] if self.otlp is None else [otlp_dropped_family(self.otlp.dropped)]
+
+    def _greeting(self) -> list[bytes]:
+        return [E.encode(self._session_event()), E.encode(self._summary_event())]
+
+    def _summary_event(self) -> E.Event:
+        self.analyzer.advance(time.time())
+        return {"v": E.SCHEMA_VERSION, "type": E.SUMMARY, "ts": time.time(), "report": self.analyzer.snapshot()}
+
+    async def _ticker(self) -> None:
+        last_status = time.monotonic()
+        while True:
+            await asyncio.sleep(SUMMARY_TICK_S)
+            try:
+                self._tick()
+                if self.status_interval and time.monotonic() - last_status >= self.status_interval:
+                    last_status = time.monotonic()
+                    self._print_status()
+            except Exception as exc:
+                self._count_error("tick", exc)
+
+    def _tick(self) -> None:
+        dropped = self.stream.dropped if self.stream else 0
+        cap_err = self.capture.error if self.capture else ""
+        if cap_err and cap_err != self._capture_error_reported:
+            self._capture_error_reported = cap_err
+            print(f"tokentax: error: {cap_err}", file=sys.stderr, flush=True)
+        addon_ev = E.addon_event(time.time(), errors=self.errors, dropped=dropped, capture_error=cap_err)
+        self.analyzer.ingest(addon_ev)
+        if self.stream is not None and self.stream.clients:
+            self.stream.publish(E.encode(addon_ev))
+            self.stream.publish(E.encode(self._summary_event()))
+
+    def _print_status(self) -> None:
+        from inspector.views.report.text import status_line
+
+        self.analyzer.advance(time.time())
+        print(status_line(self.analyzer.snapshot()), flush=True)
+
+    async def done(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        if self.stream is not None:
+            await self.stream.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
+        if self.otlp is not None:
+            await self.otlp.close()
+        self._tick()
+        if self.capture is not None:
+            self.capture.write(
+                E.encode(
+                    E.addon_event(time.time(), errors=self.errors, dropped=self.stream.dropped if self.stream else 0)
+                )
+            )
+            self.capture.close()
+        if ctx.options.tokentax_summary:
+            from rich.console import Console
+
+            from inspector.views.report.text import summary_renderable
+
+            Console(file=sys.stdout, soft_wrap=False).print(summary_renderable(self.analyzer.snapshot()))
+
+    # -- flow hooks ----------------------------------------------------------------------
+
+    def _emit(self, ev: E.Event) -> None:
+        self.analyzer.ingest(ev)
+        if self.capture is not None or (self.stream is not None and self.stream.clients):
+            line = E.encode(ev)
+            if self.capture is not None:
+                self.capture.write(line)
+            if self.stream is not None:
+                self.stream.publish(line)
+        if self.otlp is not None:
+            self.otlp.observe(ev)
+
+    def _count_error(self, where: str, exc: BaseException) -> None:
+        self.errors += 1
+        now = time.monotonic()
+        if now - self._last_error_logged > 5:  # at most one log line per 5 s
+            self._last_error_logged = now
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            loc = f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else "?"
+            # The message is left out on purpose: it could quote traffic (a token, a header).
+            log.error(
+                f"tokentax: addon error #{self.errors} in {where}: {type(exc).__name__} at {loc}; "
+                f"flow passed through untouched"
+            )
+
+    def response(self, flow: Any) -> None:
+        try:
+            self._emit(flow_event(flow, self.rctx))
+        except Exception as exc:
+            self._count_error("response", exc)
+
+    def error(self, flow: Any) -> None:
+        try:
+            if flow.request is None:
+                return
+            self._emit(flow_event(flow, self.rctx))
+        except Exception as exc:
+            self._count_error("error", exc)
+
+    def server_connect_error(self, data: Any) -> None:
+        """Eager reverse mode: a refused upstream produces no flow, only this hook."""
+        try:
+            if getattr(data.client, "proxy_mode", None) is None:
+                return
+            from mitmproxy.proxy.mode_specs import ReverseMode
+
+            if not isinstance(data.client.proxy_mode, ReverseMode):
+                return  # other modes also raise a flow error for the same failure
+            self._emit(connect_error_event(data.server, data.client, self.rctx, f"conn-{uuid.uuid4()}"))
+        except Exception as exc:
+            self._count_error("server_connect_error", exc)

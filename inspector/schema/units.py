@@ -1,0 +1,62 @@
+"""How durations are read and written everywhere: parsed as people type them on a command
+line (`50ms`, `0.8s`, `2`, `1m`, `1h`) and spelled in titles, reports and the TUI.
+
+Pure and shared by the analyzer (finding titles carry figures) and every view and
+command, so all of them accept the same spellings and print the same units.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from inspector.schema.errors import UserError
+
+_UNITS: dict[str, float] = {
+    "": 1.0,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+}
+
+_DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*([a-zµ]*)$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds as a float; UserError naming the bad text for anything else (negative, no number, unknown unit)."""
+    raw = text.strip().lower() if isinstance(text, str) else ""
+    match = _DURATION.match(raw)
+    if not match or match.group(2) not in _UNITS:
+        raise UserError(
+            f"invalid duration {text!r}: use a number with an optional unit ms, s, m or h (e.g. 50ms, 0.8s, 2)"
+        )
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(seconds):
+        raise UserError(f"invalid duration {text!r}: too large")
+    return seconds
+
+
+def human_seconds(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 120:
+        return f"{s} s"
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h} h {m} min" if m else f"{h} h"
+    return f"{m} min {sec} s" if sec else f"{m} min"
+
+
+def plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"

@@ -1,0 +1,66 @@
+"""Formatting of figures for the screen. Formatting only: no figure is computed here.
+
+Clock times go through one `Clock` so tests can fix the time zone (UTC) and the
+snapshots do not depend on where they run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from inspector.schema.units import human_seconds, ms
+
+__all__ = ["Clock", "ms", "human_seconds", "count", "pct", "rate", "left", "dash"]
+
+
+class Clock:
+    """Formats epoch seconds as wall-clock times in one time zone (local unless given)."""
+
+    def __init__(self, tz: tzinfo | None = None) -> None:
+        self.tz = tz
+
+    def _dt(self, ts: float) -> datetime:
+        return datetime.fromtimestamp(ts, self.tz or None) if self.tz else datetime.fromtimestamp(ts)
+
+    def time(self, ts: float | None, millis: bool = False) -> str:
+        if ts is None:
+            return "-"
+        dt = self._dt(ts)
+        return dt.strftime("%H:%M:%S.%f")[:12] if millis else dt.strftime("%H:%M:%S")
+
+    def datetime(self, ts: float | None) -> str:
+        if ts is None:
+            return "-"
+        dt = self._dt(ts)
+        zone = "UTC" if self.tz is UTC else dt.astimezone().strftime("%Z")
+        return dt.strftime("%Y-%m-%d %H:%M:%S") + f" {zone}"
+
+
+def dash(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def count(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n:,}".replace(",", " ") if isinstance(n, int) else f"{n:,.0f}".replace(",", " ")
+
+
+def pct(share: float | None) -> str:
+    return "-" if share is None else f"{share * 100:.0f} %"
+
+
+def rate(per_s: float | None) -> str:
+    if per_s is None:
+        return "-"
+    return f"{per_s:.1f}/s" if per_s < 100 else f"{per_s:.0f}/s"
+
+
+def left(seconds: float | None) -> str:
+    """Time left until a token expires; negative means it already has."""
+    if seconds is None:
+        return "-"
+    if seconds <= 0:
+        return "expired"
+    return human_seconds(seconds)

@@ -1,0 +1,94 @@
+"""The terminal summary: one analyzer snapshot as rich renderables (also used on exit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from inspector.schema.units import human_seconds, ms
+
+SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan", "ok": "green"}
+SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●", "ok": "✔"}
+
+
+def kpi_table(s: dict[str, Any]) -> Table:
+    c, tax, fl = s["callouts"], s["tax"], s["flows"]
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="dim")
+    t.add_column()
+    per = c["per_inbound"]
+    t.add_row(
+        "flows",
+        f"inbound {fl['inbound']}  callout {fl['callout']}  backend {fl['backend']}  other {fl['other']}"
+        f"  over {human_seconds(s['span']['seconds'])}",
+    )
+    t.add_row("callouts per request", "-" if per is None else f"{per:.2f}")
+    t.add_row("redundant fetches", f"{c['redundant']} of {c['total']} ({c['redundant_share'] * 100:.0f} %)")
+    t.add_row("identical fetches", str(c["identical"]))
+    t.add_row("failed callouts", str(c["failed"]))
+    t.add_row("callout latency", f"p50 {ms(c['p50_ms'])}  p95 {ms(c['p95_ms'])}")
+    t.add_row(
+        "token tax",
+        f"{ms(tax['ms_per_inbound'])} per request, {tax['share_of_ttfb'] * 100:.0f} % of time to first byte",
+    )
+    aph = tax["avoidable_callouts_per_hour"]
+    t.add_row("auth calls a cache removes", "-" if aph is None else f"{aph:.0f} per hour")
+    t.add_row(
+        "inbound time to first byte", f"p50 {ms(s['inbound']['ttfb_p50_ms'])}  p95 {ms(s['inbound']['ttfb_p95_ms'])}"
+    )
+    t.add_row("distinct tokens", str(s["tokens_distinct"]))
+    corr = s["correlation"]
+    t.add_row(
+        "hops correlated",
+        f"exact {corr['exact']}  inferred {corr['inferred']}  ambiguous {corr['ambiguous']}  none {corr['none']}",
+    )
+    addon = s.get("addon") or {}
+    if addon.get("errors") or addon.get("dropped") or addon.get("capture_error"):
+        t.add_row(
+            "addon",
+            f"errors {addon.get('errors', 0)}  stream drops {addon.get('dropped', 0)}"
+            + (f"  {addon['capture_error']}" if addon.get("capture_error") else ""),
+        )
+    return t
+
+
+def findings_renderable(findings: list[dict[str, Any]]) -> RenderableType:
+    if not findings:
+        return Text("No findings yet: no token callouts seen.", style="dim")
+    lines: list[RenderableType] = []
+    for f in findings:
+        style = SEVERITY_STYLE.get(f["severity"], "")
+        head = Text.assemble(
+            (f"{SEVERITY_MARK.get(f['severity'], '-')} {f['severity']:<8} ", style),
+            (f"[{f['id']}] ", "dim"),
+            f["title"],
+        )
+        lines.append(head)
+        for e in f["evidence"]:
+            lines.append(Text(f"      {e}", style="dim"))
+    return Group(*lines)
+
+
+def summary_renderable(s: dict[str, Any]) -> RenderableType:
+    return Group(
+        Text("tokentax summary", style="bold"),
+        kpi_table(s),
+        Text(""),
+        Text("Findings", style="bold"),
+        findings_renderable(s["findings"]),
+    )
+
+
+def status_line(s: dict[str, Any]) -> str:
+    """The compact headless status line, one per interval."""
+    c, r, tax = s["callouts"], s["rates"], s["tax"]
+    per = c["per_inbound"]
+    return (
+        f"tokentax  in {r['inbound_per_s']:.1f}/s  callouts {r['callout_per_s']:.1f}/s  "
+        f"per-req {'-' if per is None else f'{per:.2f}'}  redundant {c['redundant']} "
+        f"({c['redundant_share'] * 100:.0f}%)  identical {c['identical']}  tax {ms(tax['ms_per_inbound'])}/req  "
+        f"tokens {s['tokens_distinct']}  errors {s['errors']}  flows {sum(s['flows'].values())}"
+    )

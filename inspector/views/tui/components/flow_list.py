@@ -1,0 +1,421 @@
+"""The flows list: a virtual view over the Feed's bounded ring of flow events, newest first.
+
+Why not a DataTable: it keeps a row object per line and falls behind above about 1,000
+new rows a second. This is a `ScrollView` with `render_line` (Textual's Line API, as in
+Toolong): it stores nothing per row and renders only the lines on screen, so its cost
+per refresh is the height of the terminal, whatever the event rate.
+
+Rows are addressed by *append number* k (the k-th flow event the Feed took). Row r of an
+unfiltered view is k = count - 1 - r; a filtered view keeps a deque of the matching k.
+`sync()`, called by the app's one timer, takes in the events that arrived since the last
+call; between calls (and while paused) the rows on screen do not move. When the user has
+scrolled away from the top or selected a row, the view stays on the same flows while new
+ones arrive above; at the top with nothing selected it follows the newest.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from rich.cells import set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from inspector.schema.events import Event
+from inspector.views.format import Clock, ms
+from inspector.views.tui.feed import Feed, MultiFeed
+from inspector.views.tui.filtering import Matcher, matches
+
+# (title, width or None for a share of what is left)
+COLUMNS: tuple[tuple[str, int | None], ...] = (
+    ("time", 12),
+    ("role", 8),
+    ("method", 6),
+    ("host", None),
+    ("path", None),
+    ("status", 6),
+    ("total", 8),
+    ("token", 12),
+)
+HOST_MAX = 21  # 127.0.0.1:65535 fits; long names are cut rather than squeezing the path
+NARROW = 90  # below this the token column is left out (it is in the detail pane)
+
+
+def columns(source_w: int = 0) -> tuple[tuple[str, int | None], ...]:
+    """COLUMNS, with a `source` column after the time when several streams are attached."""
+    if not source_w:
+        return COLUMNS
+    return COLUMNS[:1] + (("source", source_w),) + COLUMNS[1:]
+
+
+def column_widths(width: int, source_w: int = 0) -> list[int]:
+    """Widths of columns(source_w) for a line `width` cells wide (one space between shown columns; 0 = hidden)."""
+    narrow = width < NARROW
+    hidden = {"token"} if narrow else set()
+    cols = [(name, 8 if narrow and name == "time" else w) for name, w in columns(source_w)]  # HH:MM:SS, no ms
+    shown = [(name, w) for name, w in cols if name not in hidden]
+    fixed = sum(w for _, w in shown if w) + len(shown) - 1
+    rest = max(16, width - fixed)
+    host = max(8, min(HOST_MAX, rest // 2))
+    path = max(8, rest - host)
+    return [0 if name in hidden else (w if w else (host if name == "host" else path)) for name, w in cols]
+
+
+def token_of(ev: Event) -> str:
+    """The token fingerprint a row shows: the one a callout got, or the bearer a backend call carried."""
+    tok = ev.get("token")
+    if isinstance(tok, dict):
+        if tok.get("fp"):
+            return str(tok["fp"])
+        if tok.get("error"):
+            return str(tok["error"])
+    bearer = ev.get("bearer")
+    if isinstance(bearer, dict):
+        return str(bearer.get("fp") or bearer.get("kind") or "")
+    return ""
+
+
+def row_cells(ev: Event, clock: Clock, label: Callable[[Any], str] | None = None) -> list[str]:
+    """The cells of one row; `label` names the source (only when a source column is shown)."""
+    err = ev.get("error")
+    status = ev.get("status")
+    status_text = (
+        str(status) if status is not None else (str(err.get("kind", "error")) if isinstance(err, dict) else "-")
+    )
+    port = ev.get("port")
+    total = (ev.get("timing") or {}).get("total")
+    cells = [
+        clock.time(ev.get("ts"), millis=True),
+        str(ev.get("role", "")),
+        str(ev.get("method") or "-"),
+        f"{ev.get('host') or '?'}:{port}" if port else str(ev.get("host") or "?"),
+        str(ev.get("path") or "-"),
+        status_text,
+        ms(total) if total is not None else "-",
+        token_of(ev),
+    ]
+    if label is not None:
+        cells.insert(1, label(ev.get("source")))
+    return cells
+
+
+def row_text(ev: Event, clock: Clock, width: int, source_w: int = 0, label: Callable[[Any], str] | None = None) -> str:
+    """The plain text of one row, exactly as rendered (tests and the detail title use it)."""
+    cells = row_cells(ev, clock, label if source_w else None)
+    return " ".join(set_cell_size(c, w) for c, w in zip(cells, column_widths(width, source_w)) if w)
+
+
+def header_text(width: int, source_w: int = 0) -> str:
+    return " ".join(
+        set_cell_size(name, w) for (name, _), w in zip(columns(source_w), column_widths(width, source_w)) if w
+    )
+
+
+class FlowHeader(Static):
+    """The column titles above the list, laid out by the same column_widths."""
+
+    def render(self) -> str:
+        lists = self.screen.query(FlowList)
+        if not lists:
+            return header_text(self.size.width)
+        fl = lists.first()
+        return header_text(fl.line_width, fl.source_w)
+
+
+class FlowList(ScrollView, can_focus=True):
+    """Newest-first flows; arrow keys, page keys and the mouse move the selection."""
+
+    COMPONENT_CLASSES = {
+        "flow-list--cursor",
+        "flow-list--inbound",
+        "flow-list--callout",
+        "flow-list--backend",
+        "flow-list--other",
+        "flow-list--error",
+        "flow-list--warn",
+        "flow-list--dim",
+        "flow-list--source",
+    }
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "Newest", show=False),
+        Binding("end", "last", "Oldest", show=False),
+        Binding("escape", "unselect", "Follow newest", show=False),
+    ]
+
+    class Highlighted(Message):
+        """The selected flow changed (by the user: keys or mouse). `event` is None when cleared."""
+
+        def __init__(self, flow_list: FlowList, event: Event | None) -> None:
+            super().__init__()
+            self.flow_list = flow_list
+            self.event = event
+
+    def __init__(self, feed: Feed | MultiFeed, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.feed = feed
+        self.clock = clock
+        self.source_w = feed.source_width  # 0: one source, no source column
+        self._label = getattr(feed, "label_of", None) if self.source_w else None
+        self._count = 0  # feed.flows_seen at the last sync
+        self._rows = 0
+        self._filter: Matcher | None = None
+        self._matches: deque[int] = deque()
+        self._rebuild = False
+        self.cursor_k: int | None = None
+        self._styles: dict[str, Style] | None = None
+        # Rendered rows by (append number, width, selected): a flow event never changes, so
+        # a row rendered once is reused while it scrolls down the screen.
+        self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
+
+    # -- data --------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return self._rows
+
+    @property
+    def filtered(self) -> bool:
+        return self._filter is not None
+
+    def set_filter(self, flt: Matcher | None) -> None:
+        """Apply a parsed filter (None shows all); rows are rebuilt at the next sync."""
+        self._filter = flt
+        self._rebuild = True
+        self.sync()
+
+    def sync(self) -> int:
+        """Take in the flows that arrived since the last call. Returns the rows added."""
+        feed = self.feed
+        seen = feed.flows_seen
+        held = feed.flows_held
+        first = seen - held
+        new = seen - self._count
+        if new <= 0 and not self._rebuild:
+            return 0
+        ring = feed.ring
+        added = 0
+        rebuilt = self._rebuild
+        if self._filter is None:
+            added = min(new, held)
+            self._rows = held
+            self._matches.clear()
+        else:
+            flt = self._filter
+            if rebuilt:
+                self._matches = deque(k for k, ev in enumerate(ring, start=first) if matches(flt, ev))
+            else:
+                n_new = min(new, held)
+                fresh = list(itertools.islice(reversed(ring), n_new))
+                start = seen - n_new
+                for off, ev in enumerate(reversed(fresh)):
+                    if matches(flt, ev):
+                        self._matches.append(start + off)
+                        added += 1
+            while self._matches and self._matches[0] < first:
+                self._matches.popleft()
+            self._rows = len(self._matches)
+        self._count = seen
+        self._rebuild = False
+        if self.cursor_k is not None and self.row_of(self.cursor_k) is None:
+            self.cursor_k = None  # filtered out or evicted from the ring: say so once
+            self.post_message(self.Highlighted(self, None))
+        anchored = self.cursor_k is not None or self.scroll_y > 0
+        self._set_virtual_rows(self._rows)
+        if anchored and added and not rebuilt:
+            self._scroll_y_to(self.scroll_y + added)
+        self.refresh()
+        return added
+
+    def k_of_row(self, row: int) -> int | None:
+        if not 0 <= row < self._rows:
+            return None
+        if self._filter is None:
+            return self._count - 1 - row
+        return self._matches[len(self._matches) - 1 - row]
+
+    def row_of(self, k: int) -> int | None:
+        if self._filter is None:
+            row = self._count - 1 - k
+            return row if 0 <= row < self._rows else None
+        i = bisect.bisect_left(self._matches, k)
+        if i < len(self._matches) and self._matches[i] == k:
+            return len(self._matches) - 1 - i
+        return None
+
+    def event_of_row(self, row: int) -> Event | None:
+        k = self.k_of_row(row)
+        return self.feed.event_at(k) if k is not None else None
+
+    @property
+    def selected(self) -> Event | None:
+        return self.feed.event_at(self.cursor_k) if self.cursor_k is not None else None
+
+    @property
+    def cursor_row(self) -> int | None:
+        return self.row_of(self.cursor_k) if self.cursor_k is not None else None
+
+    # -- rendering ---------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        # Focus, theme or CSS changed: styles and rendered lines must be worked out again.
+        super().notify_style_update()
+        self._styles = None
+        if hasattr(self, "_strips"):  # may be called before __init__ has finished
+            self._strips.clear()
+
+    def _load_styles(self) -> dict[str, Style]:
+        """Component styles and the base style, looked up once per style change, not per line
+        (Widget.rich_style walks the ancestors: about half a millisecond a call)."""
+        if self._styles is None:
+            styles = {
+                name.split("--", 1)[1]: self.get_component_rich_style(name, partial=True)
+                for name in self.COMPONENT_CLASSES
+            }
+            styles["base"] = self.rich_style
+            self._styles = styles
+        return self._styles
+
+    def _set_virtual_rows(self, rows: int) -> None:
+        """Change the scrollable height without a layout pass of the whole screen.
+
+        Assigning `virtual_size` asks Textual for a layout, and a layout repaints every
+        widget (about 60 ms here); that would happen on each tick while the ring fills.
+        The list's own size does not change and its scrollbars are fixed by the styles
+        (overflow-y: scroll, overflow-x: hidden), so updating the scrollbar is enough.
+        """
+        size = Size(self.line_width, rows)
+        if size == self.virtual_size:
+            return
+        self.set_reactive(FlowList.virtual_size, size)
+        self._scroll_update(size)
+
+    @property
+    def line_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.line_width, self._rows)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.line_width
+        row = self.scroll_offset.y + y
+        k = self.k_of_row(row)
+        ev = self.feed.event_at(k) if k is not None else None
+        st = self._load_styles()
+        base = st["base"]
+        if ev is None or k is None:
+            return Strip.blank(width, base)
+        selected = k == self.cursor_k
+        key = (k, width, selected)
+        cached = self._strips.get(key)
+        if cached is not None:
+            return cached
+        strip = self._render_row(ev, width, selected, st)
+        self._strips[key] = strip
+        return strip
+
+    def _row_styles(self, role: str, status_class: str, selected: bool, st: dict[str, Style]) -> list[Style]:
+        """The style of each column for one kind of row, combined once and kept with the styles."""
+        key = f"_row:{role}:{status_class}:{selected}"
+        cached = st.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        base = st["base"]
+        null = Style.null()
+        dim = st.get("dim", null)
+        status_style = st.get(status_class, null) if status_class else null
+        cols = [dim, st.get(role, null), null, null, null, status_style, null, dim]
+        if self.source_w:
+            cols.insert(1, st.get("source", null))
+        if selected:
+            over = st.get("cursor", Style(reverse=True))
+            base = base + over
+            cols = [cs + over for cs in cols]
+        styles = [base] + [base + cs for cs in cols]
+        st[key] = styles  # type: ignore[assignment]
+        return styles
+
+    def _render_row(self, ev: Event, width: int, selected: bool, st: dict[str, Style]) -> Strip:
+        status = ev.get("status")
+        if ev.get("error") or (isinstance(status, int) and status >= 500):
+            status_class = "error"
+        elif isinstance(status, int) and status >= 400:
+            status_class = "warn"
+        else:
+            status_class = ""
+        base, *col_styles = self._row_styles(str(ev.get("role")), status_class, selected, st)
+        segments: list[Segment] = []
+        space = Segment(" ", base)
+        for cell, w, cs in zip(row_cells(ev, self.clock, self._label), column_widths(width, self.source_w), col_styles):
+            if not w:
+                continue
+            if segments:
+                segments.append(space)
+            segments.append(Segment(set_cell_size(cell, w), cs))
+        return Strip(segments).adjust_cell_length(width, base)
+
+    # -- selection ---------------------------------------------------------------------
+
+    def _select_row(self, row: int | None) -> None:
+        if row is None or self._rows == 0:
+            self.cursor_k = None
+        else:
+            row = max(0, min(self._rows - 1, row))
+            self.cursor_k = self.k_of_row(row)
+            height = self.scrollable_content_region.height
+            if row < self.scroll_y:
+                self._scroll_y_to(row)
+            elif height and row >= self.scroll_y + height:
+                self._scroll_y_to(row - height + 1)
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.selected))
+
+    def action_cursor(self, delta: int) -> None:
+        row = self.cursor_row
+        self._select_row(0 if row is None else row + delta)
+
+    def action_page(self, delta: int) -> None:
+        page = max(1, self.scrollable_content_region.height - 1)
+        row = self.cursor_row
+        self._select_row((0 if row is None else row) + delta * page)
+
+    def action_first(self) -> None:
+        self._select_row(0)
+
+    def action_last(self) -> None:
+        self._select_row(self._rows - 1)
+
+    def _scroll_y_to(self, y: float) -> None:
+        self.set_scroll(None, max(0, min(self.max_scroll_y, y)))
+
+    def action_unselect(self) -> None:
+        self._scroll_y_to(0)
+        self._select_row(None)
+
+    def select_row(self, row: int) -> None:
+        """Select the row at `row` (0 = newest), as a click would."""
+        self._select_row(row)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = self.scroll_offset.y + offset.y
+        if row < self._rows:
+            self._select_row(row)

@@ -1,0 +1,218 @@
+"""Waterfall of one inbound request: its callout and backend hops on one time axis.
+
+Each hop is drawn from its own timing (connect, TLS, send, wait, receive) at its own
+start; the gateway's overhead is the remainder, the part of the inbound request's time
+that no hop covers. Correlation comes from the analyzer (`hops_for`), marked exact
+(a trace id travelled through the gateway) or inferred (time containment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.widget import Widget
+
+from inspector.schema.events import Event
+from inspector.views.format import Clock, ms
+
+PHASES: tuple[tuple[str, str], ...] = (
+    ("connect", "yellow"),
+    ("tls", "magenta"),
+    ("send", "blue"),
+    ("wait", "green"),
+    ("receive", "cyan"),
+)
+OVERHEAD_STYLE = "bright_black"
+LABEL_W = 34
+FIGURE_W = 24
+
+
+@dataclass
+class HopRow:
+    mode: str  # exact | inferred
+    event: Event | None  # None when the flow is no longer held
+
+
+def union_ms(intervals: list[tuple[float, float]]) -> float:
+    """Total length in ms of the union of (start, end) second intervals."""
+    total = 0.0
+    cur_s = cur_e = None
+    for s, e in sorted(intervals):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s  # type: ignore[operator]
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    if cur_e is not None:
+        total += cur_e - cur_s  # type: ignore[operator]
+    return total * 1000.0
+
+
+def gateway_overhead_ms(inbound: Event, hops: list[HopRow]) -> tuple[float, float]:
+    """(inbound total ms, ms not covered by any held hop, clipped to the inbound request)."""
+    start, end = float(inbound["ts"]), float(inbound.get("end") or inbound["ts"])
+    total = (inbound.get("timing") or {}).get("total") or (end - start) * 1000.0
+    spans = []
+    for h in hops:
+        if h.event is None:
+            continue
+        s, e = float(h.event["ts"]), float(h.event.get("end") or h.event["ts"])
+        s, e = max(s, start), min(e, end)
+        if e > s:
+            spans.append((s, e))
+    return total, max(0.0, total - union_ms(spans))
+
+
+def _ruler(ev: Event, t0: float, span: float, width: int) -> Text:
+    """The inbound request's whole span, drawn as a line the hop bars sit under."""
+    start = float(ev["ts"])
+    end = float(ev.get("end") or start)
+    c0 = max(0, min(width - 1, int(round((start - t0) / span * width))))
+    c1 = max(c0 + 1, min(width, int(round((end - t0) / span * width))))
+    return Text.assemble(" " * c0, ("━" * (c1 - c0), "bold"), " " * (width - c1))
+
+
+def _bar(ev: Event, t0: float, span: float, width: int) -> Text:
+    """One hop's phases as coloured blocks at its offset on the axis."""
+    timing = ev.get("timing") or {}
+    start = float(ev["ts"])
+    end = float(ev.get("end") or start)
+    c0 = int(round((start - t0) / span * width))
+    c1 = max(c0 + 1, int(round((end - t0) / span * width)))
+    c0, c1 = max(0, min(width - 1, c0)), max(1, min(width, c1))
+    cells = c1 - c0
+    durs = [(float(timing.get(name) or 0.0), style) for name, style in PHASES]
+    total = sum(d for d, _ in durs) or 1.0
+    text = Text(" " * c0)
+    used = 0
+    acc = 0.0
+    for i, (d, style) in enumerate(durs):
+        acc += d
+        upto = cells if i == len(durs) - 1 else int(round(acc / total * cells))
+        n = max(0, upto - used)
+        if n:
+            text.append("█" * n, style)
+            used += n
+    text.append(" " * (width - c0 - used))
+    return text
+
+
+def _overhead_bar(inbound: Event, hops: list[HopRow], t0: float, span: float, width: int) -> Text:
+    start, end = float(inbound["ts"]), float(inbound.get("end") or inbound["ts"])
+    covered = [False] * width
+    for h in hops:
+        if h.event is None:
+            continue
+        s, e = float(h.event["ts"]), float(h.event.get("end") or h.event["ts"])
+        for c in range(max(0, int((s - t0) / span * width)), min(width, int(round((e - t0) / span * width)))):
+            covered[c] = True
+    c0 = int((start - t0) / span * width)
+    c1 = min(width, max(c0 + 1, int(round((end - t0) / span * width))))
+    text = Text()
+    for c in range(width):
+        if c0 <= c < c1 and not covered[c]:
+            text.append("░", OVERHEAD_STYLE)
+        else:
+            text.append(" ")
+    return text
+
+
+def _label(role: str, ev: Event) -> Text:
+    what = f"{ev.get('method') or '-'} {ev.get('path') or ev.get('host') or ''}"
+    role_style = {"inbound": "bold", "callout": "bold red", "backend": "bold green"}.get(role, "")
+    t = Text.assemble((f"{role:<8}", role_style), " ", what)
+    t.truncate(LABEL_W, overflow="ellipsis", pad=True)
+    return t
+
+
+def waterfall_renderable(
+    inbound: Event | None, hops: list[HopRow], clock: Clock, width: int, note: str = ""
+) -> RenderableType:
+    if inbound is None:
+        return Text(
+            note or "Select an inbound request in Flows (or one of its hops) to see its waterfall.", style="dim"
+        )
+    bar_w = max(20, width - LABEL_W - FIGURE_W - 2)
+    held = [h for h in hops if h.event is not None]
+    held_events = [h.event for h in held if h.event is not None]
+    t0 = min([float(inbound["ts"])] + [float(ev["ts"]) for ev in held_events])
+    t1 = max([float(inbound.get("end") or inbound["ts"])] + [float(ev.get("end") or ev["ts"]) for ev in held_events])
+    span = max(t1 - t0, 1e-6)
+    total, overhead = gateway_overhead_ms(inbound, hops)
+    timing = inbound.get("timing") or {}
+    head = Text.assemble(
+        ("inbound ", "bold"),
+        f"{inbound.get('method') or '-'} {inbound.get('host')}:{inbound.get('port')}{inbound.get('path') or ''}  ",
+        (f"status {inbound.get('status') if inbound.get('status') is not None else '-'}", ""),
+        f"  at {clock.time(inbound.get('ts'), millis=True)}  total {ms(total)}  ttfb {ms(timing.get('ttfb'))}",
+    )
+    axis = Text(" " * (LABEL_W + 1))
+    axis.append(Text(f"0 ms{'':>{max(0, bar_w - 4 - len(ms(span * 1000)))}}{ms(span * 1000)}", style="dim"))
+    lines: list[RenderableType] = [head, Text(""), axis]
+
+    def row(label: Text, bar: Text, figure: str | Text, style: str = "") -> Text:
+        return Text.assemble(label, " ", bar, " ", (figure, style) if isinstance(figure, str) else figure)
+
+    lines.append(row(_label("inbound", inbound), _ruler(inbound, t0, span, bar_w), f"{ms(total):<9}", "bold"))
+    for h in sorted(held, key=lambda h: float(h.event["ts"]) if h.event else 0.0):
+        ev = h.event
+        assert ev is not None
+        hop_total = (ev.get("timing") or {}).get("total")
+        status = ev.get("status")
+        fig = Text.assemble(
+            f"{ms(hop_total):<9} {status if status is not None else 'ERR':<3}",
+            (f" {h.mode}", "dim" if h.mode == "exact" else "yellow"),
+        )
+        lines.append(row(_label(str(ev.get("role")), ev), _bar(ev, t0, span, bar_w), fig))
+    gw = Text.assemble((f"{'gateway':<8}", "bold"), " overhead (remainder)")
+    gw.truncate(LABEL_W, overflow="ellipsis", pad=True)
+    lines.append(row(gw, _overhead_bar(inbound, hops, t0, span, bar_w), f"{ms(overhead):<9}", "bold"))
+    lines.append(Text(""))
+    legend = Text.assemble(("phases: ", "dim"))  # not a dim base style: the swatches must match the bars
+    for name, style in PHASES:
+        legend.append("██", style)
+        legend.append(f" {name}  ")
+    legend.append("░░", OVERHEAD_STYLE)
+    legend.append(" gateway overhead")
+    lines.append(legend)
+    modes = {m: sum(1 for h in hops if h.mode == m) for m in ("exact", "inferred")}
+    missing = len(hops) - len(held)
+    corr = f"hops: {len(hops)} correlated ({modes['exact']} exact by trace id, {modes['inferred']} inferred by time)"
+    if missing:
+        corr += f", {missing} no longer held"
+    if not hops:
+        corr = "no hops correlated with this request (none seen, or ambiguous in time)"
+    lines.append(Text(corr, style="dim"))
+    lines.append(
+        Text(
+            f"gateway overhead {ms(overhead)} = inbound {ms(total)} − time inside hops {ms(total - overhead)}",
+            style="dim",
+        )
+    )
+    if note:
+        lines.append(Text(note, style="dim"))
+    return Group(*lines)
+
+
+class Waterfall(Widget):
+    """Renders the waterfall for the data it was last given, at its current width."""
+
+    DEFAULT_CSS = "Waterfall { height: auto; }"
+
+    def __init__(self, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.inbound: Event | None = None
+        self.hops: list[HopRow] = []
+        self.note = ""
+
+    def show(self, inbound: Event | None, hops: list[HopRow], note: str = "") -> None:
+        self.inbound, self.hops, self.note = inbound, hops, note
+        self.refresh(layout=True)
+
+    def render(self) -> RenderableType:
+        return waterfall_renderable(self.inbound, self.hops, self.clock, self.size.width or 100, self.note)
