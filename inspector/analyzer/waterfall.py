@@ -1,4 +1,7 @@
-"""One sample inbound request and its hops, laid out as waterfall rows for the HTML report.
+"""Request waterfalls: one inbound request and its hops, and the time the gateway itself took.
+
+For the HTML report, one sample request laid out as rows; for every view, the gateway's
+own share of a request (time not covered by any of its hops).
 
 The report snapshot holds aggregates only; per-request hops live in the analyzer
 (`recent` flow events and `hops_for`). This picks one request worth looking at, the
@@ -9,9 +12,10 @@ changes the analyzer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-PHASES = ("connect", "tls", "send", "wait", "receive")
+from inspector.schema.vocab import PHASES
 
 
 def _row(ev: dict[str, Any], t0: float, mode: str) -> dict[str, Any]:
@@ -66,3 +70,35 @@ def sample_waterfall(analyzer: Any) -> list[dict[str, Any]]:
     for hop in sorted(hops, key=lambda h: h.start):
         rows.append(_row(by_id[hop.id], t0, hop.mode))
     return rows
+
+
+def union_ms(intervals: Iterable[tuple[float, float]]) -> float:
+    """Total length in ms of the union of (start, end) intervals given in seconds."""
+    total = 0.0
+    cur: tuple[float, float] | None = None
+    for s, e in sorted(intervals):
+        if cur is None or s > cur[1]:
+            if cur is not None:
+                total += cur[1] - cur[0]
+            cur = (s, e)
+        else:
+            cur = (cur[0], max(cur[1], e))
+    if cur is not None:
+        total += cur[1] - cur[0]
+    return total * 1000.0
+
+
+def gateway_overhead_ms(inbound: dict[str, Any], hops: Iterable[dict[str, Any]]) -> tuple[float, float]:
+    """(inbound total ms, ms of it not covered by any of its hops): the gateway's own time.
+
+    Hop spans are clipped to the inbound request and overlapping hops counted once, so
+    the overhead is never negative and never more than the total.
+    """
+    start, end = float(inbound["ts"]), float(inbound.get("end") or inbound["ts"])
+    total = (inbound.get("timing") or {}).get("total") or (end - start) * 1000.0
+    spans = []
+    for ev in hops:
+        s, e = max(float(ev["ts"]), start), min(float(ev.get("end") or ev["ts"]), end)
+        if e > s:
+            spans.append((s, e))
+    return total, max(0.0, total - union_ms(spans))

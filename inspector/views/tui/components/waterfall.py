@@ -15,6 +15,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widget import Widget
 
+from inspector.analyzer.waterfall import gateway_overhead_ms as analyzer_overhead_ms
 from inspector.schema.events import Event
 from inspector.views.format import Clock, ms
 
@@ -36,35 +37,9 @@ class HopRow:
     event: Event | None  # None when the flow is no longer held
 
 
-def union_ms(intervals: list[tuple[float, float]]) -> float:
-    """Total length in ms of the union of (start, end) second intervals."""
-    total = 0.0
-    cur_s = cur_e = None
-    for s, e in sorted(intervals):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s  # type: ignore[operator]
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s  # type: ignore[operator]
-    return total * 1000.0
-
-
 def gateway_overhead_ms(inbound: Event, hops: list[HopRow]) -> tuple[float, float]:
-    """(inbound total ms, ms not covered by any held hop, clipped to the inbound request)."""
-    start, end = float(inbound["ts"]), float(inbound.get("end") or inbound["ts"])
-    total = (inbound.get("timing") or {}).get("total") or (end - start) * 1000.0
-    spans = []
-    for h in hops:
-        if h.event is None:
-            continue
-        s, e = float(h.event["ts"]), float(h.event.get("end") or h.event["ts"])
-        s, e = max(s, start), min(e, end)
-        if e > s:
-            spans.append((s, e))
-    return total, max(0.0, total - union_ms(spans))
+    """The analyzer's figure for the hops this view still holds."""
+    return analyzer_overhead_ms(inbound, [h.event for h in hops if h.event is not None])
 
 
 def _ruler(ev: Event, t0: float, span: float, width: int) -> Text:
