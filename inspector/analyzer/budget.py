@@ -317,6 +317,15 @@ def _session(sec: Section, s: dict[str, Any]) -> list[dict[str, Any]]:
         d = SESSION_LIMITS[key]
         value = _get(s, d.doc)
         reason = _note(s, d.doc) if value is None else ""
+        if (
+            value is not None
+            and d.doc.startswith("tax.")
+            and d.unit in ("ms", "share")
+            and not _get(s, "flows.inbound")
+        ):
+            # Reports from before the null-figures contract gave 0 here: with no inbound
+            # request seen, a tax per request (or share of its time) is unknown, not zero.
+            value, reason = None, "no inbound requests seen, so no tax per request (name the client-facing listener)"
         if value is None and not reason and d.doc == "callouts.per_inbound":
             reason = "no inbound requests seen (name the client-facing listener with --inbound)"
         out.append(_result(sec, key, d, limit, value, reason, ""))
