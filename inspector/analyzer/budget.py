@@ -266,7 +266,8 @@ def _note(s: dict[str, Any], *figures: str) -> str:
         if not isinstance(n, dict):
             continue
         fig = str(n.get("figure", ""))
-        if any(fig == f or fig == f.rsplit(".", 1)[-1] for f in figures):
+        # "tax.share_of_ttfb", "share_of_ttfb", or a whole group such as "tax"
+        if fig and any(fig == f or fig == f.rsplit(".", 1)[-1] or f.startswith(fig + ".") for f in figures):
             return str(n.get("reason", ""))
     return ""
 

@@ -92,6 +92,9 @@ def test_null_tax_fails_unless_allowed() -> None:
     assert r["status"] == UNKNOWN and r["measured"] is None
     assert "unknown" in r["message"] and "no listener information" in r["message"]
     assert summary(res, None)["passed"] is False
+    s["notes"] = [{"figure": "tax", "reason": "HAR without listener information"}]  # a note on the group
+    r = next(r for r in evaluate(default_budget(), s) if r["key"] == "tax_share_of_ttfb")
+    assert "HAR without listener information" in r["message"]
     allowed = parse_budget('allow_unknown = true\nnever = ["error-cached"]\ntax_share_of_ttfb = 0.2\n')
     res = evaluate(allowed, s)
     assert by_status(res)["tax_share_of_ttfb"] == ALLOWED
