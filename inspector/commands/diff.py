@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from inspector.schema.errors import UserError
 
 FORMATS = ("text", "md", "json")
 
@@ -20,6 +23,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help="write the comparison here instead of standard output")
     p.add_argument("--inbound", default="", help="listener ports/specs that faced clients (raw files; both sides)")
     p.add_argument("--rules", default="", help="role rules TOML (raw files; both sides)")
+    p.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when AFTER is worse than BEFORE beyond --tolerance: the tax came back, auth calls "
+        "per request went up, a new warning or critical finding appeared",
+    )
+    p.add_argument(
+        "--tolerance",
+        default="10%",
+        metavar="PCT",
+        help="relative rise a figure may take before it counts as a regression (default 10%%; also 0.1)",
+    )
     p.set_defaults(func=run)
 
 
@@ -29,9 +44,31 @@ def run(args: argparse.Namespace) -> int:
     from inspector.views.report.diff import diff, render_diff
     from inspector.views.report.render import write_output
 
+    tolerance = 0.0
+    if args.fail_on_regression:
+        from inspector.analyzer.regression import parse_tolerance
+
+        try:
+            tolerance = parse_tolerance(args.tolerance)
+        except ValueError:
+            raise UserError(
+                f"invalid --tolerance {args.tolerance!r}: expected a percentage such as 10% or 0.1"
+            ) from None
     snaps = []
     for path in (args.before, args.after):
         snaps.append(analyze_file(path, LoadOptions(inbound=args.inbound, rules=args.rules)).snapshot())
     out = render_diff(diff(snaps[0], snaps[1]), args.format)
     write_output(out, args.output, f"{args.format} diff")
-    return 0
+    if not args.fail_on_regression:
+        return 0
+    from inspector.analyzer.regression import regressions
+
+    found = regressions(snaps[0], snaps[1], tolerance)
+    for r in found:
+        print(f"tokentax diff: regression: {r['message']}", file=sys.stderr)
+    n = len(found)
+    print(
+        f"tokentax diff: {n} {'regression' if n == 1 else 'regressions'} (tolerance {tolerance * 100:g} %)",
+        file=sys.stderr,
+    )
+    return 1 if found else 0

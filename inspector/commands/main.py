@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "open": "inspector.commands.tui",
     "report": "inspector.commands.report",
     "diff": "inspector.commands.diff",
+    "check": "inspector.commands.check",
     "record": "inspector.commands.record",
     "redact": "inspector.commands.redact",
     "probe": "inspector.commands.probe",

@@ -37,7 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "status line. Everything after -- goes to mitmdump (modes, listen ports, ...). "
         "Ctrl+C stops it.",
         epilog="example: tokentax record -o gw.jsonl --inbound 8081 -- "
-        "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082",
+        "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082\n"
+        "around a test run: tokentax record -o gw.jsonl --inbound 8081 --run 'pytest tests/integration' -- "
+        "--mode reverse:http://gateway:8000@8081",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-o", "--output", default="", help="JSONL capture to write (default: tokentax-<time>.jsonl)")
     p.add_argument(
@@ -54,6 +57,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="SECONDS",
         help="seconds between status updates (default: 0.5 on a terminal, 5 otherwise)",
+    )
+    p.add_argument(
+        "--run",
+        default="",
+        metavar="CMD",
+        help="run CMD (a /bin/sh command line) once mitmdump is ready, stop recording when it ends and "
+        "exit with its status; the capture is complete either way. CMD gets TOKENTAX_CAPTURE in its environment",
     )
     p.add_argument("mitmdump_args", nargs=argparse.REMAINDER, help="-- then arguments for mitmdump")
     p.set_defaults(func=run)
@@ -237,6 +247,7 @@ class Stopper:
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
         self.requests = 0
+        self.command: subprocess.Popen[bytes] | None = None  # --run CMD, in our process group
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> Stopper:
@@ -250,6 +261,13 @@ class Stopper:
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.requests += 1
+        # Ctrl+C on a terminal already reached CMD (same process group); a SIGTERM sent to
+        # this process alone (a CI timeout) is passed on so CMD is not left behind.
+        if signum == signal.SIGTERM and self.command is not None and self.command.poll() is None:
+            try:
+                self.command.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         self.stop()
 
     def stop(self) -> None:
@@ -336,6 +354,10 @@ def _supervise(
             raise UserError(f"mitmdump did not start: {pick_error(seen) or 'it exited without saying why'}")
         raw = f", raw flows to {args.raw}" if args.raw else ""
         status.print(f"tokentax: recording to {capture}{raw}; Ctrl+C stops")
+        command = _start_command(args.run, capture, status) if args.run else None
+        stopper.command = command
+        command_rc: int | None = None
+        mitm_died = False
         # 2. running: status from the capture, mitmdump's own lines passed through
         while True:
             try:
@@ -346,6 +368,16 @@ def _supervise(
                 open_streams -= 1
             elif line:
                 status.print(line, sys.stderr if name == "err" else out)
+            if command is not None and command_rc is None:
+                if command.poll() is not None:
+                    command_rc = _exit_status(command.returncode)
+                    status.print(f"tokentax: command exited with status {command_rc}; stopping mitmdump")
+                    if proc.poll() is None and not stopper.requests:
+                        proc.send_signal(signal.SIGINT)  # mitmdump flushes and closes the capture
+                elif proc.poll() is not None:
+                    mitm_died = True
+                    _stop_command(command)
+                    command_rc = _exit_status(command.returncode)
             if proc.poll() is not None and open_streams == 0:
                 break
             if status.due():
@@ -359,7 +391,44 @@ def _supervise(
     err = sys.stderr
     err.write(final + "\n")
     err.flush()
-    return _finish(rc, stopper.requests, capture, args, tail, out)
+    if command is not None and command_rc is None:  # mitmdump went away first: never leave CMD behind
+        mitm_died = True
+        _stop_command(command)
+        command_rc = _exit_status(command.returncode)
+    stop_requests = stopper.requests + (1 if command is not None and not mitm_died else 0)
+    status_rc = _finish(rc, stop_requests, capture, args, tail, out)
+    if command is None:
+        return status_rc
+    if mitm_died and not stopper.requests:
+        print("tokentax: mitmdump exited while the command was running; the command was stopped", file=sys.stderr)
+        return command_rc or 1
+    return command_rc if command_rc is not None else 1
+
+
+def _exit_status(rc: int) -> int:
+    """A shell's view of a child's status: killed by signal N is 128 + N."""
+    return 128 - rc if rc < 0 else rc
+
+
+def _start_command(cmd: str, capture: Path, status: StatusLine) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TOKENTAX_CAPTURE": str(capture)}
+    shell = "/bin/sh"
+    status.print(f"tokentax: running: {cmd}")
+    try:
+        # the command shares our terminal and process group: Ctrl+C reaches it as it would without us
+        return subprocess.Popen([shell, "-c", cmd], env=env)
+    except OSError as exc:
+        raise UserError(f"cannot run the command ({shell}): {exc.strerror or exc}") from None
+
+
+def _stop_command(command: subprocess.Popen[bytes]) -> None:
+    if command.poll() is None:
+        command.terminate()
+        try:
+            command.wait(30)
+        except subprocess.TimeoutExpired:
+            command.kill()
+    command.wait()
 
 
 def _finish(rc: int, stop_requests: int, capture: Path, args: argparse.Namespace, tail: Tail, out: IO[str]) -> int:
