@@ -242,6 +242,7 @@ class Analyzer:
         st = self.kinds.of(kind)
         before = (self.redundant, self.identical, self.callouts_failed, self.callouts_unreadable, self.callouts_ok)
         ms0, stampedes0, failures0 = self.redundant_ms, self.stampedes, sum(self.callout_failures.values())
+        burst0 = self.max_burst
         key = key_text(ev.get("key"))
         self._callout(ev, ts, end, total, status, error, key=f"exchange {key}" if kind == "exchange" else key)
         st.total += 1
@@ -262,7 +263,8 @@ class Analyzer:
         st.redundant_ms += self.redundant_ms - ms0
         if self.stampedes > stampedes0:
             st.stampedes += self.stampedes - stampedes0
-        st.max_burst = max(st.max_burst, self.max_burst if self.stampedes > stampedes0 else 0)
+        if self.max_burst > burst0:
+            st.max_burst = max(st.max_burst, self.max_burst)
         if sum(self.callout_failures.values()) > failures0:
             label = self._failure_label(status, error, ev.get("token") or {})
             st.failures[label] += 1

@@ -134,14 +134,15 @@ INTROSPECTION_FIELDS = frozenset(
 )
 
 
-def request_kind(form: dict[str, str]) -> str | None:
-    """The kind a request body alone proves: a grant (token/exchange) or an RFC 7662 request."""
+def request_kind(form: dict[str, str], form_encoded: bool = True) -> str | None:
+    """The kind a request body alone proves: a grant (token/exchange) or an RFC 7662 request
+    (always form-encoded, section 2.1: a JSON API body with a `token` field is not one)."""
     grant = form.get("grant_type")
     if grant == EXCHANGE_GRANT or "subject_token" in form:
         return "exchange"
     if grant is not None:
         return "token"
-    if "token" in form and form.keys() <= INTROSPECTION_FIELDS:
+    if form_encoded and "token" in form and form.keys() <= INTROSPECTION_FIELDS:
         return "introspection"
     return None
 
@@ -157,7 +158,7 @@ def shape_kind(
     discovery: Discovery,
 ) -> tuple[str | None, str]:
     """(kind, how) from the flow alone, or (None, "") when it has no auth shape."""
-    kind = request_kind(form)
+    kind = request_kind(form, "x-www-form-urlencoded" in rqh.get("content-type", "").lower())
     if kind is not None:
         return kind, "shape"
     if token_response:

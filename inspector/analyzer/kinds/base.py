@@ -108,6 +108,6 @@ class WhatIf:
 def what_if_label(ttl: float | None) -> str:
     if ttl is None:
         return "until_expiry"
-    if ttl < 60:
+    if ttl <= 60:
         return f"{ttl:g}s"
     return f"{ttl / 60:g}min"
