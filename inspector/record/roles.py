@@ -121,7 +121,7 @@ def parse_rules(text: str) -> Rules:
         # [role] is one entry; [[callout]] several (each with its own kind).
         for table in tables if isinstance(tables, list) else [tables]:
             rules.append(_rule(role, table))
-    token_paths = TOKEN_PATH_HINTS
+    token_paths: tuple[str, ...] = TOKEN_PATH_HINTS
     if "token" in doc:
         if not isinstance(doc["token"], dict):
             raise ValueError("[token] must be a table")
