@@ -15,6 +15,7 @@ from typing import Any
 from inspector.analyzer.correlate import Correlator, Hop
 from inspector.analyzer.findings import findings as build_findings
 from inspector.analyzer.hist import LogHistogram
+from inspector.analyzer.ledger import CalloutHop, TokenLedger
 from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
@@ -70,13 +71,15 @@ class Analyzer:
         self.keys = KeyTable(cfg.max_keys)
         self.issued_fps: OrderedDict[str, None] = OrderedDict()  # fingerprints ever returned by a callout
         self.corr = Correlator()
+        self.ledger = TokenLedger()  # on the request path or not, origin or relay, nested (ledger.py)
+        self.corr.on_match = self.ledger.matched
         self.routes: dict[tuple[str, str], RouteStats] = {}
         self._route_of: dict[tuple, RouteStats] = {}  # raw (role, method, host, port, path) -> its route
         # callouts
         self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
         self.callouts_unreadable = 0
         self.callout_hist = LogHistogram()
-        self.redundant_ms = 0.0
+        self.redundant_any_ms = 0.0  # redundant callouts' time, on the request path or not
         self.callout_failures: Counter[str] = Counter()
         self.lifetimes: Counter[tuple[float, str]] = Counter()
         # inbound
@@ -95,8 +98,9 @@ class Analyzer:
         # stampedes
         self.stampedes = 0
         self.max_burst = 0
-        # gateway
+        # gateway: from its own answers to inbound requests (else from unclassified flows)
         self.gateways: Counter[str] = Counter()
+        self.gateways_other: Counter[str] = Counter()
         # addon health (from addon events)
         self.addon_errors = 0
         self.dropped = 0
@@ -158,18 +162,21 @@ class Analyzer:
             rs.errors += 1
         if total:
             rs.hist.add(total)
-        for g in ev.get("gateway") or ():
-            self.gateways[g] += 1
+        if role in ("inbound", "other"):
+            counter = self.gateways if role == "inbound" else self.gateways_other
+            for g in ev.get("gateway") or ():
+                counter[g] += 1
 
         trace = (ev.get("trace") or {}).get("id")
         if role == "inbound":
             self._inbound(ev, ts, end, timing, trace, failed or (status is not None and status >= 400))
-        elif role in ("callout", "backend"):
+        elif role == "callout":
+            hop = self.ledger.hop(ev, ts, end, trace)
+            self.corr.add_hop(hop)
+            self._callout(ev, ts, end, total, status, error, hop)
+        elif role == "backend":
             self.corr.add_hop(Hop(ev.get("id", ""), role, ts, end, trace))
-            if role == "callout":
-                self._callout(ev, ts, end, total, status, error)
-            else:
-                self._backend(ev, ts, route)
+            self._backend(ev, ts, route)
 
     def _route_stats(
         self, role: str, method: str | None, host: str | None, port: int | None, path: str | None
@@ -198,6 +205,12 @@ class Analyzer:
             # An error the gateway answered without a new callout, after its last callout failed.
             if self.last_callout_failed and self.last_callout_end <= ts and not self._callout_started_in(ts, end):
                 self.error_reused += 1
+        fp = (ev.get("bearer") or {}).get("fp")
+        if fp:  # the caller's own bearer: if the gateway passes it on, it is no service token
+            self.ledger.client_bearer(fp)
+            info = self.tokens.peek(fp)
+            if info is not None:
+                info.client = True
         self.corr.add_inbound(ev.get("id", ""), ts, end, trace)
 
     def _callout_started_in(self, start: float, end: float) -> bool:
@@ -209,7 +222,14 @@ class Analyzer:
                 return False
         return False
 
-    def _callout(self, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any) -> None:
+    @property
+    def redundant_ms(self) -> float:
+        """The token tax in ms: redundant, non-nested callouts that an inbound request waited for."""
+        return self.ledger.tax_ms
+
+    def _callout(
+        self, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any, hop: CalloutHop
+    ) -> None:
         key = key_text(ev.get("key"))
         ks = self.keys.get(key)
         ks.callouts += 1
@@ -217,11 +237,14 @@ class Analyzer:
         if total:
             self.callout_hist.add(total)
         # redundant: a token for this key, issued before this fetch started, was still valid
-        if ks.valid_token_at(ts):
+        # (and in the first half of its life; later, the fetch is a proactive refresh)
+        verdict = ks.judge(ts)
+        if verdict == "redundant":
             ks.redundant += 1
             self.redundant += 1
-            self.redundant_ms += total
+            self.redundant_any_ms += total
             self.rates.add("redundant", ts)
+        self.ledger.judged(hop, ks, verdict, total, ev.get("kind", "token") == "token")
         # stampede: many callouts for one key in flight at once
         burst = ks.in_flight_with(ts, end)
         if burst >= self.cfg.stampede_min:
@@ -255,6 +278,7 @@ class Analyzer:
             return
         self.callouts_ok += 1
         assert fp is not None
+        self.ledger.answered(hop, ks, fp, total)
         if fp in self.issued_fps:
             self.identical += 1
             ks.identical += 1
@@ -287,7 +311,7 @@ class Analyzer:
             if lk in self.lifetimes or len(self.lifetimes) < 32:
                 self.lifetimes[lk] += 1
         skew = min(self.cfg.skew_s, remaining * 0.1)
-        ks.issued.add(end, end + remaining - skew)
+        ks.add_issue(end, remaining, skew)
 
     def _backend(self, ev: Event, ts: float, route: str) -> None:
         bearer = ev.get("bearer")
@@ -303,6 +327,8 @@ class Analyzer:
         fp = bearer.get("fp")
         if fp:
             info = self.tokens.use(fp, ts, route)
+            if not info.client and self.ledger.is_client(fp):
+                info.client = True
             if info.expires_at is None:
                 claims = bearer.get("jwt") or {}
                 exp = claims.get("exp")
@@ -331,6 +357,7 @@ class Analyzer:
         inbound_rate = inbound / span if span > 0 else 0.0
         lifetimes = [{"seconds": lt, "source": src, "count": n} for (lt, src), n in self.lifetimes.most_common(5)]
         route_rows = sorted(self.routes.values(), key=lambda r: (r.role, -r.count))
+        path_known = inbound > 0 or bool(self.session.get("inbound"))
         snap: dict[str, Any] = {
             "schema": REPORT_SCHEMA,
             "session": dict(self.session),
@@ -376,21 +403,12 @@ class Analyzer:
             "tokens": [t.as_dict(now) for t in self.tokens.newest(cfg.top_tokens)],
             "tokens_distinct": len(self.tokens),
             "lifetimes": lifetimes,
-            "keys": [
-                {
-                    "key": k.key,
-                    "callouts": k.callouts,
-                    "redundant": k.redundant,
-                    "identical": k.identical,
-                    "failed": k.failed,
-                }
-                for k in sorted(self.keys.values(), key=lambda k: -k.callouts)[:20]
-            ],
+            "keys": [k.as_row(path_known) for k in sorted(self.keys.values(), key=lambda k: -k.callouts)[:20]],
             "tax": {
                 "total_ms": round(self.redundant_ms, 3),
                 "ms_per_inbound": round(ms_per_inbound, 3),
                 "share_of_ttfb": round(share, 4),
-                "avoidable_callouts_per_hour": round(self.redundant / hours, 1) if hours > 0 else None,
+                "avoidable_callouts_per_hour": round(self.ledger.auth_redundant() / hours, 1) if hours > 0 else None,
                 "caller_seconds_per_day": round(ms_per_inbound * inbound_rate * 86400 / 1000, 1),
             },
             "correlation": dict(self.corr.counts),
@@ -411,9 +429,31 @@ class Analyzer:
                 }
                 for r in route_rows[:100]
             ],
-            "gateway": [g for g, _ in self.gateways.most_common(3)],
+            "gateway": [g for g, _ in (self.gateways or self.gateways_other).most_common(3)],
             "errors": self.errors,
             "addon": {"errors": self.addon_errors, "dropped": self.dropped, "capture_error": self.capture_error},
         }
+        self._token_truth(snap, path_known)
         snap["findings"] = build_findings(snap)
         return snap
+
+    def _token_truth(self, snap: dict[str, Any], path_known: bool) -> None:
+        """The ledger's figures: on the request path or in the background, origin or relay."""
+        c = snap["callouts"]
+        c.update(self.ledger.figures(path_known))
+        token = c.setdefault("by_kind", {}).setdefault(
+            "token",
+            {k: c[k] for k in ("total", "redundant", "identical", "failed", "p50_ms", "p95_ms")},
+        )
+        for k in ("origin", "relayed", "relayed_mean_ms", "relays", "identical_origin", "proactive", "nested"):
+            token[k] = c[k]
+        for k in ("on_path", "background"):
+            token[k] = c[k]
+        if not path_known:
+            snap.setdefault("notes", []).append(
+                {
+                    "figure": "callouts.background",
+                    "reason": "no inbound request seen and no inbound listener named: "
+                    "whether a callout was on a request's path is unknown",
+                }
+            )
