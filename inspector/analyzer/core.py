@@ -445,7 +445,7 @@ class Analyzer:
             "token",
             {k: c[k] for k in ("total", "redundant", "identical", "failed", "p50_ms", "p95_ms")},
         )
-        for k in ("origin", "relayed", "relayed_mean_ms", "relays", "identical_origin", "proactive", "nested"):
+        for k in ("origin", "relayed", "relay_hit_mean_ms", "relays", "identical_origin", "proactive", "nested"):
             token[k] = c[k]
         for k in ("on_path", "background"):
             token[k] = c[k]

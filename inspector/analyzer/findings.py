@@ -143,7 +143,7 @@ def _token_refetch(s: dict[str, Any], life: float | None) -> dict[str, Any]:
     per_txt = f", {per:.2f} callouts per inbound request" if per is not None else ""
     relayed, origin = c.get("relayed") or 0, c.get("origin")
     if relayed and origin is not None:
-        hop = c.get("relayed_mean_ms")
+        hop = c.get("relay_hit_mean_ms")
         title = (
             f"Token served by a cache in front of the auth server (the loopback pattern): "
             f"the auth server saw {origin} {plural(origin, 'fetch')}"

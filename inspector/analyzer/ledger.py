@@ -61,7 +61,8 @@ class TokenLedger:
         self.proactive = 0
         self.origin = 0
         self.relayed = 0
-        self.relayed_ms = 0.0
+        self.relay_hits = 0  # relayed answers to redundant fetches: the cache's hits
+        self.relay_hits_ms = 0.0
         self.identical_origin = 0
         self.tax_ms = 0.0
         self.tax_calls = 0
@@ -118,7 +119,9 @@ class TokenLedger:
                 self.identical_origin += 1
             return True
         self.relayed += 1
-        self.relayed_ms += cost_ms
+        if hop.redundant:
+            self.relay_hits += 1
+            self.relay_hits_ms += cost_ms
         ks.relayed += 1
         origins = self.relays.get(hop.endpoint)
         if origins is None and len(self.relays) < self.MAX_ENDPOINTS:
@@ -194,7 +197,7 @@ class TokenLedger:
             "proactive": self.proactive,
             "origin": self.origin,
             "relayed": self.relayed,
-            "relayed_mean_ms": round(self.relayed_ms / self.relayed, 3) if self.relayed else None,
+            "relay_hit_mean_ms": round(self.relay_hits_ms / self.relay_hits, 3) if self.relay_hits else None,
             "relays": sorted(self.relays),
             "identical_origin": self.identical_origin,
             "auth_redundant": self.auth_redundant(),
