@@ -54,6 +54,7 @@ class TokenLedger:
         self.client_fps: OrderedDict[str, None] = OrderedDict()  # bearers the gateway received from callers
         self.recent: deque[CalloutHop] = deque(maxlen=self.LOOKBACK)
         self.redundant_at: Counter[str] = Counter()  # endpoint -> redundant callouts to it
+        self.calls_at: Counter[str] = Counter()  # endpoint -> callouts to it
         self.callouts = 0
         self.on_path = 0
         self.nested = 0
@@ -84,12 +85,10 @@ class TokenLedger:
         if verdict == "proactive":
             self.proactive += 1
             ks.proactive += 1
+        known = hop.endpoint in self.calls_at or len(self.calls_at) < self.MAX_ENDPOINTS
+        ep = hop.endpoint if known else OTHER_ENDPOINTS
+        self.calls_at[ep] += 1
         if hop.redundant:
-            ep = (
-                hop.endpoint
-                if hop.endpoint in self.redundant_at or len(self.redundant_at) < self.MAX_ENDPOINTS
-                else OTHER_ENDPOINTS
-            )
             self.redundant_at[ep] += 1
         self._add(hop, 1)
         if token_kind:
@@ -184,6 +183,10 @@ class TokenLedger:
         """Redundant callouts that reached an auth server (not a relay): the load a cache would remove."""
         return sum(n for ep, n in self.redundant_at.items() if ep not in self.relays)
 
+    def auth_calls(self) -> int:
+        """Callouts that reached an auth server (any endpoint not known as a relay)."""
+        return sum(n for ep, n in self.calls_at.items() if ep not in self.relays)
+
     def is_client(self, fp: str) -> bool:
         return fp in self.client_fps
 
@@ -200,6 +203,7 @@ class TokenLedger:
             "relay_hit_mean_ms": round(self.relay_hits_ms / self.relay_hits, 3) if self.relay_hits else None,
             "relays": sorted(self.relays),
             "identical_origin": self.identical_origin,
+            "auth_calls": self.auth_calls(),
             "auth_redundant": self.auth_redundant(),
             "tax_calls": self.tax_calls if path_known else None,
         }
