@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from inspector.lab.common import free_port  # noqa: E402
 from inspector.mitm.launch import SCRIPT, mitmdump_command  # noqa: E402
 
 BACKEND = r"""
@@ -56,12 +57,6 @@ async def main():
     await srv.serve_forever()
 asyncio.run(main())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:

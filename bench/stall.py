@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.overhead import BACKEND, drive, free_port  # noqa: E402  (the same backend and client)
+from bench.overhead import BACKEND, drive  # noqa: E402  (the same backend and client)
+from inspector.lab.common import free_port  # noqa: E402
 from inspector.mitm.launch import Mitmdump  # noqa: E402
 
 

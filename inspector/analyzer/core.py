@@ -112,9 +112,9 @@ class Analyzer:
     def ingest(self, ev: Event) -> None:
         t = ev.get("type")
         if t == FLOW:
-            ev = clean_flow(ev)  # a field of the wrong type counts as absent; a flow with no real time is skipped
-            if ev is not None:
-                self._flow(ev)
+            flow = clean_flow(ev)  # a field of the wrong type counts as absent; a flow with no real time is skipped
+            if flow is not None:
+                self._flow(flow)
         elif t == SESSION:
             if not self.session:
                 self.session = {k: v for k, v in ev.items() if k not in ("v", "type")}

@@ -85,7 +85,6 @@ _S = frozenset((str, type(None)))
 _I = frozenset((int, type(None)))
 _N = frozenset((int, float, type(None)))
 _D = frozenset((dict, type(None)))
-_L = frozenset((list, type(None)))
 
 
 def _time(v: Any) -> bool:

@@ -69,7 +69,7 @@ def iter_flows(fh: IO[bytes], path: Path, warn: Any = None) -> Iterator[Any]:
     from mitmproxy.io import FlowReader
 
     n = 0
-    stream = iter(FlowReader(fh).stream())
+    stream = iter(FlowReader(fh).stream())  # type: ignore[arg-type]  # FlowReader reads any binary file object; its hint says BinaryIO
     while True:
         try:
             flow = next(stream)

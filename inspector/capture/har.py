@@ -97,7 +97,8 @@ class HarFlows:
 
         norm = _normalized(entry)
         flow = request_to_flow(norm)
-        timings = norm.get("timings") if isinstance(norm.get("timings"), dict) else {}
+        raw_timings = norm.get("timings")
+        timings: dict[str, Any] = raw_timings if isinstance(raw_timings, dict) else {}
         t0 = flow.request.timestamp_start
         send, wait, receive = _num(timings.get("send")), _num(timings.get("wait")), _num(timings.get("receive"))
         connect_raw = timings.get("connect")
@@ -134,7 +135,7 @@ class HarFlows:
             msg = resp_json.get("_error") or "no response"
             flow.response = None
             flow.error = Error(str(msg), timestamp=t0 + _num(norm.get("time")) / 1000.0)
-        else:
+        elif flow.response is not None:
             flow.response.timestamp_start = req_end + (pre + wait) / 1000.0
             flow.response.timestamp_end = flow.response.timestamp_start + receive / 1000.0
         return flow

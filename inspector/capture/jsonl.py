@@ -31,9 +31,9 @@ def read_events(
             continue
         try:
             ev = E.decode(raw)
+        except E.NewerSchemaError as exc:
+            raise UserError(f"{name}: {exc}") from None
         except E.EventError as exc:
-            if "newer" in str(exc):
-                raise UserError(f"{name}: {exc}") from None
             if not raw.endswith(b"\n"):
                 # the last line of a capture whose writer died mid-line
                 if warn is not None:

@@ -12,9 +12,13 @@ import argparse
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from inspector.schema.errors import UserError
 from inspector.schema.units import parse_duration
+
+if TYPE_CHECKING:
+    from inspector.lab.session import LabSession
 
 FOREVER_S = 7 * 86400
 
@@ -26,11 +30,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Run a gateway, auth server and backend on loopback with mitmdump and the "
         "addon on every hop, send traffic, and show what it costs.",
     )
+    from inspector.lab.lab_cli import STRATEGY_CHOICES
+
     p.add_argument(
         "--gateway",
-        choices=("naive", "cached", "poison"),
+        choices=STRATEGY_CHOICES,
         default="naive",
-        help="naive: a token per request (default); cached: a correct cache; poison: caches errors",
+        metavar="MODE",
+        help="naive: a token per request (default); cached: a correct cache; poison: caches errors; "
+        "and one naive/cached pair per kind of auth work: " + ", ".join(STRATEGY_CHOICES[3:]),
     )
     p.add_argument(
         "--auth-latency",
@@ -82,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     duration = parse_duration(args.duration) if args.duration else (10.0 if args.headless else FOREVER_S)
     if duration <= 0:
         raise UserError("invalid --duration: must be more than 0")
-    headless = args.headless or not _tui_available()
+    headless = args.headless
     if not args.headless and headless:
         print("tokentax: the TUI is not available; running headless", file=sys.stderr)
     lab_args = [
@@ -112,9 +120,11 @@ def run(args: argparse.Namespace) -> int:
     load: subprocess.Popen[bytes] | None = None
     try:
         session.start()
-        print(
-            f"tokentax demo: gateway {session.gateway_url} (through mitmdump), stream {session.mitm.stream}", flush=True
-        )
+        stream = session.mitm.stream if session.mitm else None
+        print(f"tokentax demo: gateway {session.gateway_url} (through mitmdump), stream {stream}", flush=True)
+        callers = []  # modes that check the caller: log the lab users in, directly (not through the proxy)
+        if session.lab.info.get("caller_bearer"):
+            callers = ["--token-url", session.lab.info["token_url"], "--secrets-file", session.lab.info["secrets_file"]]
         load = subprocess.Popen(
             [
                 sys.executable,
@@ -127,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
                 "64",
                 "--duration",
                 f"{duration}s",
+                *callers,
             ],
             stdout=subprocess.DEVNULL if not headless else None,
             stderr=subprocess.DEVNULL if not headless else None,
@@ -155,8 +166,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _watch(session, load: subprocess.Popen, duration: float) -> str | None:  # type: ignore[no-untyped-def]
+def _watch(session: LabSession, load: subprocess.Popen[bytes], duration: float) -> str | None:
     """Wait for the load to finish; report the first part that dies on the way."""
+    mitm = session.mitm
+    assert mitm is not None, "started sessions have mitmdump"
     deadline = time.monotonic() + duration + 60
     while True:
         try:
@@ -164,31 +177,25 @@ def _watch(session, load: subprocess.Popen, duration: float) -> str | None:  # t
             return None if load.returncode == 0 else f"the load generator exited with status {load.returncode}"
         except subprocess.TimeoutExpired:
             pass
-        if not session.mitm.alive:
-            return f"mitmdump stopped: {session.mitm.last_error()}"
+        if not mitm.alive:
+            return f"mitmdump stopped: {mitm.last_error()}"
         if not session.lab.alive:
             return "the lab servers stopped" + (f": {session.lab.stderr[-1]}" if session.lab.stderr else "")
         if time.monotonic() > deadline:
             return "the load generator did not finish in time"
 
 
-def _tui_available() -> bool:
-    try:
-        import textual  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
-def _run_tui(session, load) -> str | None:  # type: ignore[no-untyped-def]
+def _run_tui(session: LabSession, load: subprocess.Popen[bytes]) -> str | None:
     """The TUI attached to the demo's stream; quitting it ends the demo."""
     from inspector.commands.tui import run_live
     from inspector.live.stream_client import parse_address
 
-    host, port = parse_address(session.mitm.stream)
-    run_live(host, port, "", session.mitm)
-    if not session.mitm.alive:
-        return f"mitmdump stopped: {session.mitm.last_error()}"
+    mitm = session.mitm
+    assert mitm is not None, "started sessions have mitmdump"
+    host, port = parse_address(mitm.stream or "")
+    run_live(host, port, "", mitm)
+    if not mitm.alive:
+        return f"mitmdump stopped: {mitm.last_error()}"
     if load.poll() not in (None, 0):
         return f"the load generator exited with status {load.returncode}"
     return None

@@ -6,12 +6,13 @@ import argparse
 from typing import TYPE_CHECKING
 
 from inspector.lab.lab_cli import add_lab_options, config_from_args
+from inspector.lab.modes import mode
 
 if TYPE_CHECKING:
     from inspector.lab.stack import LabStack
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "lab",
         help="run a demo gateway, auth server and backend on 127.0.0.1",
@@ -32,13 +33,8 @@ def mitmdump_command(lab_urls: dict[str, str], listeners: dict[str, int]) -> str
 
     `--listen-host 127.0.0.1` because mitmproxy otherwise listens on every interface.
     """
-    return (
-        "mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py"
-        f" --mode reverse:{lab_urls['gateway']}@{listeners['gateway']}"
-        f" --mode reverse:{lab_urls['auth']}@{listeners['auth']}"
-        f" --mode reverse:{lab_urls['backend']}@{listeners['backend']}"
-        f" --set tokentax_inbound={listeners['gateway']}"
-    )
+    modes = "".join(f" --mode reverse:{lab_urls[name]}@{port}" for name, port in listeners.items())
+    return f"mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py{modes} --set tokentax_inbound={listeners['gateway']}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     listeners: dict[str, int] = {}
     if not args.direct:
         taken = {config.auth_port, config.backend_port, config.gateway_port} - {0}
-        for name in ("gateway", "auth", "backend"):
+        extra = [u for u in ("authz", "relay") if u in mode(config.gateway.strategy).upstreams]
+        for name in ("gateway", "auth", "backend", *extra):
             port = free_port()
             while port in taken:
                 port = free_port()
@@ -60,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
         gw = config.gateway
         gw.auth_url = gw.auth_url or f"http://127.0.0.1:{listeners['auth']}"
         gw.backend_url = gw.backend_url or f"http://127.0.0.1:{listeners['backend']}"
+        if "authz" in listeners:
+            gw.authz_url = gw.authz_url or f"http://127.0.0.1:{listeners['authz']}"
+        if "relay" in listeners:
+            gw.relay_url = gw.relay_url or f"http://127.0.0.1:{listeners['relay']}"
+            config.relay.upstream_url = config.relay.upstream_url or gw.auth_url
 
     def ready(lab: LabStack) -> None:
         print(_banner(lab, listeners), flush=True)
@@ -81,9 +83,11 @@ def _banner(lab: LabStack, listeners: dict[str, int]) -> str:
         f"  auth server  {u.token_url}  (client_id {lab.config.auth.client_id})",
         f"  backend      {u.backend}  (/orders, /orders/ID, /users/ID, /inventory)",
         f"  gateway      {u.gateway}  -> tokens from {u.gateway_auth_url}, backend at {u.gateway_backend_url}",
+        f"  authz        {u.authz}/verify  relay {u.relay}/oauth2/token -> {u.relay_upstream_url}",
+        f"  secrets      client secret and user passwords in {lab.secrets_file} (JSON; never printed)",
     ]
     if listeners:
-        urls = {"gateway": u.gateway, "auth": u.auth, "backend": u.backend}
+        urls = {"gateway": u.gateway, "auth": u.auth, "backend": u.backend, "authz": u.authz, "relay": u.relay}
         lines += [
             "",
             "Put mitmproxy in front of all three (another terminal):",

@@ -55,7 +55,7 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
     return src, dst
 
 
-def _write_atomically(dst: Path, compressed: bool, write: Callable[[IO[bytes]], None]) -> None:
+def _write_atomically(dst: Path, compressed: bool, write: Callable[[IO[bytes]], object]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=str(dst.parent or Path(".")))
     try:
         with os.fdopen(fd, "wb") as raw:

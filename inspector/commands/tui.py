@@ -15,7 +15,7 @@ from inspector.mitm.options import DEFAULT_STREAM
 from inspector.schema.errors import UserError
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tui = subparsers.add_parser(
         "tui",
         help="start mitmdump with the addon and watch it live (the default command)",
@@ -117,15 +117,11 @@ def run_attach(args: argparse.Namespace) -> int:
     # Several: one that is down is shown as connecting and attached when it comes up (a fleet
     # has nodes restarting); one that answers wrongly (refused token, not a stream) is a mistake.
     for why in whys:
-        if why and not _unreachable(why):
-            raise UserError(why)
+        if why and not why.unreachable:
+            raise UserError(str(why))
     if all(whys):
         raise UserError(f"none of the {len(addrs)} streams answers: {whys[0]} {HINT}")
     return run_live_many(addrs, args.token)
-
-
-def _unreachable(why: str) -> bool:
-    return why.startswith("cannot connect") or " did not answer within " in why
 
 
 def run_live_many(addrs: list[tuple[str, int]], token: str) -> int:
@@ -160,7 +156,7 @@ def run_tui(args: argparse.Namespace) -> int:
     child = start_mitmdump(mitm_args, timeout=args.ready_timeout)
     try:
         try:
-            host, port = parse_address(child.stream)
+            host, port = parse_address(child.stream or "")
         except ValueError as exc:
             raise UserError(f"mitmdump reported a stream address tokentax cannot use: {exc}") from None
         code = run_live(host, port, "", child)

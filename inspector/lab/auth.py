@@ -1,25 +1,28 @@
-"""A small but honest OAuth2 authorization server: `client_credentials` only (RFC 6749 §4.4).
+"""A small but honest OAuth2/OIDC authorization server, with counters per kind of auth work.
 
-It exists to be called too often. It answers like a real one (§5.1 success with
-Cache-Control: no-store, §5.2 JSON errors, HTTP Basic client authentication per §2.3.1)
-and issues RFC 9068 JWT access tokens, so the inspector sees real `expires_in` and
-`exp - iat`. Latency, failures and "same token again" vs "new token each call" are
-configurable, because those are what make a missing or poisoned cache visible.
+It exists to be called too often, in every shape a gateway can overuse it:
+- token endpoint (RFC 6749): `client_credentials` for the gateway's service tokens
+  (HS256 RFC 9068 JWTs the backend checks), `password` for the lab users of a public
+  client (RS256 JWTs with a `kid`), and RFC 8693 token exchange;
+- introspection (RFC 7662), JWKS with key rotation, OIDC userinfo, and discovery
+  (RFC 8414 and OpenID), in auth_endpoints.py.
+Answers look real (§5.1 with Cache-Control: no-store, §5.2 JSON errors, HTTP Basic
+client authentication per §2.3.1). Latency and failures (faults.py) apply to every
+kind, and `stats.by_kind` counts calls per kind as the ground truth tests compare with.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
-import random
+import math
 import secrets
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote
 
 from starlette.applications import Starlette
@@ -27,19 +30,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from inspector.lab.common import Watchable, jwt_encode
+from inspector.lab.common import InvalidToken, Watchable, jwt_encode
+from inspector.lab.faults import FailKind, Faults, Valve
+from inspector.lab.keys import KeyRing, verify_lab_token
+from inspector.lab.users import LabUser, default_users
 
 TOKEN_PATH = "/oauth2/token"
+INTROSPECT_PATH = "/oauth2/introspect"
+JWKS_PATH = "/oauth2/jwks"
+USERINFO_PATH = "/oauth2/userinfo"
+OPENID_CONFIG_PATH = "/.well-known/openid-configuration"
+AS_METADATA_PATH = "/.well-known/oauth-authorization-server"
 DEFAULT_SCOPES = ("orders:read", "users:read", "inventory:read")
+USER_SCOPES = ("openid", "profile", "email", *DEFAULT_SCOPES)
 DEFAULT_AUDIENCE = "tokentax-lab-backend"
+API_AUDIENCE = "tokentax-lab-api"  # what user tokens are for: the gateway's API
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 
 TokenMode = Literal["same", "new"]
-FailKind = Literal["401", "500", "timeout"]
+__all__ = ["AuthConfig", "AuthServer", "AuthStats", "FailKind", "TOKEN_PATH"]
 
 
 @dataclass
 class AuthConfig:
-    """How the auth server behaves. The secret is random per run unless given."""
+    """How the auth server behaves. The secret and user passwords are random per run unless given."""
 
     client_id: str = "tokentax-gateway"
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
@@ -48,6 +64,7 @@ class AuthConfig:
     token_mode: TokenMode = "same"
     fail_first: int = 0
     fail_kind: FailKind = "401"
+    fail_on: tuple[str, ...] | None = None  # kinds failures apply to; None = every kind
     rate_401: float = 0.0
     rate_500: float = 0.0
     rate_timeout: float = 0.0
@@ -55,23 +72,47 @@ class AuthConfig:
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     audience: str = DEFAULT_AUDIENCE
     seed: int | None = None
+    user_client_id: str = "tokentax-app"  # a public client: the password grant needs no secret
+    users: tuple[LabUser, ...] = field(default_factory=default_users)
+    user_expires_in: int = 3600
+    jwks_max_age: int = 300
+    key_rotation: float | None = None  # seconds between key rotations; None = never
+    key_grace: float = 600.0  # how long a rotated-out key stays in the JWKS
+    public_url: str | None = None  # base for discovery URLs; None = from the request's Host
+
+    def faults(self) -> Faults:
+        return Faults(
+            fail_first=self.fail_first,
+            fail_kind=self.fail_kind,
+            rate_401=self.rate_401,
+            rate_500=self.rate_500,
+            rate_timeout=self.rate_timeout,
+            seed=self.seed,
+            fail_on=self.fail_on,
+        )
 
 
 @dataclass
 class AuthStats(Watchable):
-    """Counters: every token request is a call; anything but a 200 is a failure."""
+    """Counters. `calls` sums every kind; `by_kind` splits it; anything but a 200 is a failure."""
 
     calls: int = 0
-    issued: int = 0
+    issued: int = 0  # answers with status 200, every kind
     failures: int = 0
     injected: int = 0
     timeouts: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    by_kind: Counter[str] = field(default_factory=Counter)
+    failures_by_kind: Counter[str] = field(default_factory=Counter)
+
+    def count(self, kind: str) -> None:
+        self.by_kind[kind] += 1
+        self.bump("calls")
 
 
 @dataclass(frozen=True)
 class AuthSeen:
-    """What one token request carried (trace headers, who asked), for tests and the demo."""
+    """What one request carried (trace headers, who asked), for tests and the demo. No secrets."""
 
     traceparent: str | None
     request_id: str | None
@@ -79,16 +120,25 @@ class AuthSeen:
     grant_type: str | None
     scope: str | None
     audience: str | None
+    kind: str = "token"
 
 
-def _error(status: int, error: str, description: str, *, basic_challenge: bool = False) -> JSONResponse:
+def error(
+    status: int, code: str, description: str, *, basic_challenge: bool = False, bearer_challenge: bool = False
+) -> JSONResponse:
     headers = {"cache-control": "no-store", "pragma": "no-cache"}
     if basic_challenge:
         headers["www-authenticate"] = 'Basic realm="tokentax-lab"'
-    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
+    if bearer_challenge:
+        headers["www-authenticate"] = f'Bearer realm="tokentax-lab", error="{code}"'
+    return JSONResponse({"error": code, "error_description": description}, status_code=status, headers=headers)
 
 
-def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+def no_store(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
     """client_id and secret from `Authorization: Basic` (each form-urlencoded first, RFC 6749 §2.3.1)."""
     if not header or not header[:6].lower() == "basic ":
         return None
@@ -102,177 +152,243 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return unquote(user), unquote(password)
 
 
-class AuthServer:
-    """The token endpoint as a Starlette app (`.app`), with counters (`.stats`) and a log (`.recent`)."""
+def bearer_of(header: str | None) -> str | None:
+    scheme, _, token = (header or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
-    def __init__(self, config: AuthConfig, signing_key: bytes, *, issuer: str) -> None:
+
+class AuthServer:
+    """The auth server as a Starlette app (`.app`), with counters (`.stats`) and a log (`.recent`)."""
+
+    def __init__(
+        self,
+        config: AuthConfig,
+        signing_key: bytes,
+        *,
+        issuer: str,
+        keys: KeyRing | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        from inspector.lab.auth_endpoints import OidcEndpoints
+
         self.config = config
         self.issuer = issuer
         self.stats = AuthStats()
         self.recent: deque[AuthSeen] = deque(maxlen=512)
+        self.keys = keys or KeyRing(rotate_every=config.key_rotation, grace=config.key_grace)
+        self.faults = faults or config.faults()
+        self.valve = Valve()
+        self.users = {u.username: u for u in config.users}
+        self.users_by_sub = {u.sub: u for u in config.users}
         self._key = signing_key
-        self._rng = random.Random(config.seed)
-        self._issued: dict[tuple[str, str, str], tuple[str, int]] = {}  # token mode "same"
-        self._closing = asyncio.Event()
-        self._gate = asyncio.Event()
-        self._gate.set()
+        self._issued: dict[tuple[str, ...], tuple[str, int]] = {}  # token mode "same"
+        oidc = OidcEndpoints(self)
         self.app = Starlette(
             routes=[
                 Route(TOKEN_PATH, self.token, methods=["POST"]),
-                Route("/.well-known/oauth-authorization-server", self.metadata, methods=["GET"]),
+                Route(INTROSPECT_PATH, oidc.introspect, methods=["POST"]),
+                Route(JWKS_PATH, oidc.jwks, methods=["GET"]),
+                Route(USERINFO_PATH, oidc.userinfo, methods=["GET", "POST"]),
+                Route(OPENID_CONFIG_PATH, oidc.discovery, methods=["GET"]),
+                Route(AS_METADATA_PATH, oidc.discovery, methods=["GET"]),
             ]
         )
 
     # -- control -------------------------------------------------------------------------
 
     def pause(self) -> None:
-        """Hold every token request after it is counted, until resume(): lets tests line up callers."""
-        self._gate.clear()
+        """Hold every request after it is counted, until resume(): lets tests line up callers."""
+        self.valve.pause()
 
     def resume(self) -> None:
-        self._gate.set()
+        self.valve.resume()
 
     def close(self) -> None:
         """Release held requests now, so shutdown does not wait for a simulated timeout."""
-        self._closing.set()
-        self._gate.set()
+        self.valve.close()
 
-    async def _pause_for(self, seconds: float, request: Request | None = None) -> bool:
-        """Wait `seconds`, cut short by close() or (with a request) by the client hanging up. True if cut short."""
-        waits = [asyncio.create_task(self._closing.wait())]
-        if request is not None:
-            waits.append(asyncio.create_task(_disconnected(request)))
-        try:
-            done, _ = await asyncio.wait(waits, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in waits:
-                task.cancel()
-        return bool(done)
+    # -- the shared path of every endpoint ---------------------------------------------------
 
-    # -- endpoints -----------------------------------------------------------------------
-
-    async def metadata(self, request: Request) -> Response:
-        """RFC 8414 metadata: lets clients (and the inspector) find the token endpoint."""
-        return JSONResponse(
-            {
-                "issuer": self.issuer,
-                "token_endpoint": self.issuer + TOKEN_PATH,
-                "grant_types_supported": ["client_credentials"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-                "scopes_supported": list(self.config.scopes),
-            }
-        )
-
-    async def token(self, request: Request) -> Response:
-        self.stats.bump("calls")
-        call_no = self.stats.calls
-        body = await request.body()
-        form = _parse_form(request, body)
-        creds = _basic_credentials(request.headers.get("authorization"))
-        self.recent.append(
-            AuthSeen(
-                traceparent=request.headers.get("traceparent"),
-                request_id=request.headers.get("x-request-id"),
-                client_id=creds[0] if creds else None,
-                grant_type=(form or {}).get("grant_type"),
-                scope=(form or {}).get("scope"),
-                audience=(form or {}).get("audience"),
-            )
-        )
-        await self._gate.wait()
-        if self.config.latency > 0 and await self._pause_for(self.config.latency):
-            return self._answer(_error(503, "temporarily_unavailable", "server shutting down"))
-
-        injected = self._injected_failure(call_no)
+    async def serve(
+        self, kind: str, request: Request, seen: AuthSeen, handler: Callable[[], Awaitable[Response]]
+    ) -> Response:
+        """Count the call, apply pause, latency and injected failures, then answer."""
+        self.stats.count(kind)
+        self.recent.append(seen)
+        injected = self.faults.next(kind)
+        await self.valve.gate()
+        if self.config.latency > 0 and await self.valve.wait(self.config.latency):
+            return self._answer(kind, error(503, "temporarily_unavailable", "server shutting down"))
         if injected is not None:
             self.stats.bump("injected")
             if injected == "timeout":
-                return await self._hold(request)
+                return await self._hold(kind, request)
             if injected == "500":
-                return self._answer(_error(500, "server_error", "lab: injected failure"))
-            return self._answer(_error(401, "invalid_client", "client authentication failed", basic_challenge=True))
-
-        if creds is None or not (
-            secrets.compare_digest(creds[0], self.config.client_id)
-            and secrets.compare_digest(creds[1], self.config.client_secret)
-        ):
-            return self._answer(_error(401, "invalid_client", "client authentication failed", basic_challenge=True))
-        if form is None:
-            return self._answer(_error(400, "invalid_request", "expected an application/x-www-form-urlencoded body"))
-        grant_type = form.get("grant_type")
-        if not grant_type:
-            return self._answer(_error(400, "invalid_request", "missing grant_type"))
-        if grant_type != "client_credentials":
-            return self._answer(_error(400, "unsupported_grant_type", "only client_credentials is supported"))
-        requested = form.get("scope", "").split()
-        unknown = [s for s in requested if s not in self.config.scopes]
-        if unknown:
-            return self._answer(_error(400, "invalid_scope", "unknown scope requested"))
-        scope = " ".join(requested or self.config.scopes)
-        audience = form.get("audience") or self.config.audience
-        token, expires_in = self._issue(creds[0], scope, audience)
-        return self._answer(
-            JSONResponse(
-                {"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "scope": scope},
-                headers={"cache-control": "no-store", "pragma": "no-cache"},
+                return self._answer(kind, error(500, "server_error", "lab: injected failure"))
+            if kind == "userinfo":
+                return self._answer(kind, error(401, "invalid_token", "lab: injected failure", bearer_challenge=True))
+            return self._answer(
+                kind, error(401, "invalid_client", "client authentication failed", basic_challenge=True)
             )
+        return self._answer(kind, await handler())
+
+    def seen(self, request: Request, kind: str, form: dict[str, str] | None = None) -> AuthSeen:
+        creds = basic_credentials(request.headers.get("authorization"))
+        form = form or {}
+        return AuthSeen(
+            traceparent=request.headers.get("traceparent"),
+            request_id=request.headers.get("x-request-id"),
+            client_id=creds[0] if creds else form.get("client_id"),
+            grant_type=form.get("grant_type"),
+            scope=form.get("scope"),
+            audience=form.get("audience") or form.get("resource"),
+            kind=kind,
         )
 
-    # -- internals -----------------------------------------------------------------------
-
-    def _answer(self, response: Response) -> Response:
+    def _answer(self, kind: str, response: Response) -> Response:
         self.stats.statuses[response.status_code] += 1
         if response.status_code == 200:
             self.stats.bump("issued")
         else:
+            self.stats.failures_by_kind[kind] += 1
             self.stats.bump("failures")
         return response
 
-    def _injected_failure(self, call_no: int) -> FailKind | None:
-        cfg = self.config
-        if call_no <= cfg.fail_first:
-            return cfg.fail_kind
-        if cfg.rate_401 or cfg.rate_500 or cfg.rate_timeout:
-            u = self._rng.random()
-            if u < cfg.rate_401:
-                return "401"
-            if u < cfg.rate_401 + cfg.rate_500:
-                return "500"
-            if u < cfg.rate_401 + cfg.rate_500 + cfg.rate_timeout:
-                return "timeout"
-        return None
-
-    async def _hold(self, request: Request) -> Response:
+    async def _hold(self, kind: str, request: Request) -> Response:
         """A timeout as clients see it: no answer for a long time (until shutdown or the client gives up)."""
         self.stats.bump("timeouts")
+        self.stats.failures_by_kind[kind] += 1
         self.stats.bump("failures")
-        await self._pause_for(self.config.timeout_hold, request)
-        return _error(503, "temporarily_unavailable", "lab: injected timeout")
+        await self.valve.wait(self.config.timeout_hold, request)
+        return error(503, "temporarily_unavailable", "lab: injected timeout")
 
-    def _issue(self, client_id: str, scope: str, audience: str) -> tuple[str, int]:
-        now = int(time.time())
-        key = (client_id, scope, audience)
+    # -- token endpoint ----------------------------------------------------------------------
+
+    async def token(self, request: Request) -> Response:
+        form = parse_form(request, await request.body())
+        grant_type = (form or {}).get("grant_type")
+        kind = "exchange" if grant_type == TOKEN_EXCHANGE else "token"
+        creds = basic_credentials(request.headers.get("authorization"))
+        return await self.serve(kind, request, self.seen(request, kind, form), lambda: self._grant(form, creds))
+
+    def service_client(self, creds: tuple[str, str] | None) -> bool:
+        """True for the confidential (gateway) client with its secret."""
+        return (
+            creds is not None
+            and secrets.compare_digest(creds[0], self.config.client_id)
+            and secrets.compare_digest(creds[1], self.config.client_secret)
+        )
+
+    async def _grant(self, form: dict[str, str] | None, creds: tuple[str, str] | None) -> Response:
+        grant_type = (form or {}).get("grant_type")
+        if form is not None and grant_type == "password":
+            return self._password(form, creds)
+        if not self.service_client(creds):
+            return error(401, "invalid_client", "client authentication failed", basic_challenge=True)
+        assert creds is not None
+        if form is None:
+            return error(400, "invalid_request", "expected an application/x-www-form-urlencoded body")
+        if not grant_type:
+            return error(400, "invalid_request", "missing grant_type")
+        if grant_type == "client_credentials":
+            return self._client_credentials(form, creds[0])
+        if grant_type == TOKEN_EXCHANGE:
+            return self._exchange(form, creds[0])
+        return error(400, "unsupported_grant_type", "supported: client_credentials, password, token-exchange")
+
+    def _client_credentials(self, form: dict[str, str], client_id: str) -> Response:
+        requested = form.get("scope", "").split()
+        if any(s not in self.config.scopes for s in requested):
+            return error(400, "invalid_scope", "unknown scope requested")
+        scope = " ".join(requested or self.config.scopes)
+        audience = form.get("audience") or self.config.audience
+        claims = {"sub": client_id, "client_id": client_id, "aud": audience, "scope": scope}
+        token, expires_in = self.mint(("cc", client_id, scope, audience), self.config.expires_in, claims, rs256=False)
+        return no_store({"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "scope": scope})
+
+    def _password(self, form: dict[str, str], creds: tuple[str, str] | None) -> Response:
+        """RFC 6749 §4.3 for the lab's public app client: the load generator's way to get user tokens."""
+        client_id = creds[0] if creds else form.get("client_id")
+        if not client_id or not secrets.compare_digest(client_id, self.config.user_client_id):
+            return error(401, "invalid_client", "unknown client for the password grant", basic_challenge=True)
+        user = self.users.get(form.get("username", ""))
+        if user is None or not secrets.compare_digest(form.get("password", ""), user.password):
+            return error(400, "invalid_grant", "wrong username or password")
+        requested = form.get("scope", "").split()
+        if any(s not in USER_SCOPES for s in requested):
+            return error(400, "invalid_scope", "unknown scope requested")
+        scope = " ".join(requested or USER_SCOPES)
+        claims = {"sub": user.sub, "client_id": client_id, "aud": API_AUDIENCE, "scope": scope}
+        token, expires_in = self.mint(("user", user.sub, scope), self.config.user_expires_in, claims, rs256=True)
+        return no_store({"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "scope": scope})
+
+    def _exchange(self, form: dict[str, str], client_id: str) -> Response:
+        """RFC 8693: a token for another audience, acting for the subject token's owner."""
+        subject = form.get("subject_token")
+        if not subject or not form.get("subject_token_type"):
+            return error(400, "invalid_request", "subject_token and subject_token_type are required")
+        if form["subject_token_type"] not in (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE):
+            return error(400, "invalid_request", "unsupported subject_token_type")
+        requested_type = form.get("requested_token_type") or ACCESS_TOKEN_TYPE
+        if requested_type not in (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE):
+            return error(400, "invalid_request", "unsupported requested_token_type")
+        subject_claims = self.validate(subject)
+        if subject_claims is None:
+            return error(400, "invalid_grant", "subject_token is invalid or expired")
+        requested = form.get("scope", "").split()
+        if any(s not in USER_SCOPES for s in requested):
+            return error(400, "invalid_scope", "unknown scope requested")
+        scope = " ".join(requested) or str(subject_claims.get("scope", ""))
+        audience = form.get("audience") or form.get("resource") or self.config.audience
+        remaining = int(subject_claims["exp"] - time.time())
+        claims = {
+            "sub": subject_claims.get("sub"),
+            "client_id": client_id,
+            "aud": audience,
+            "scope": scope,
+            "act": {"sub": client_id},
+        }
+        key = ("exchange", client_id, str(subject_claims.get("jti")), audience, scope, requested_type)
+        token, expires_in = self.mint(key, max(1, min(self.config.expires_in, remaining)), claims, rs256=True)
+        return no_store(
+            {
+                "access_token": token,
+                "issued_token_type": requested_type,
+                "token_type": "Bearer",
+                "expires_in": expires_in,
+                "scope": scope,
+            }
+        )
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def mint(self, key: tuple[str, ...], lifetime: int, claims: dict[str, Any], *, rs256: bool) -> tuple[str, int]:
+        """A new RFC 9068 token, or (token mode "same") the one issued for this key while it lives.
+
+        Whole seconds rounded up, so a token really lives at least its expires_in (a
+        gateway refreshing at half of a 2 s lifetime must never hold an expired token).
+        """
+        now = math.ceil(time.time())
         if self.config.token_mode == "same":
             held = self._issued.get(key)
             if held is not None and held[1] - now > 0:
                 return held[0], held[1] - now
-        exp = now + self.config.expires_in
-        claims = {
-            "iss": self.issuer,
-            "sub": client_id,
-            "client_id": client_id,
-            "aud": audience,
-            "scope": scope,
-            "iat": now,
-            "exp": exp,
-            "jti": uuid.uuid4().hex,
-        }
-        token = jwt_encode(claims, self._key)
+        exp = now + lifetime
+        full = {"iss": self.issuer, **claims, "iat": now, "exp": exp, "jti": uuid.uuid4().hex}
+        token = self.keys.sign(full) if rs256 else jwt_encode(full, self._key)
         self._issued[key] = (token, exp)
-        return token, self.config.expires_in
+        return token, lifetime
+
+    def validate(self, token: str) -> dict[str, Any] | None:
+        """Claims of a live token this server issued (either signature kind), else None."""
+        try:
+            claims = verify_lab_token(token, self._key, self.keys)
+        except InvalidToken:
+            return None
+        return claims if claims.get("iss") == self.issuer else None
 
 
-def _parse_form(request: Request, body: bytes) -> dict[str, str] | None:
+def parse_form(request: Request, body: bytes) -> dict[str, str] | None:
     """First value of each form field, or None when the body is not form-encoded (RFC 6749 requires it)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
@@ -282,14 +398,3 @@ def _parse_form(request: Request, body: bytes) -> dict[str, str] | None:
     except UnicodeDecodeError:
         return None
     return {k: v[0] for k, v in parsed.items()}
-
-
-async def _disconnected(request: Request) -> None:
-    """Returns when the client hangs up (the body has been read, so receive() only reports that)."""
-    with contextlib.suppress(Exception):
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                return
-    # receive() failed: we cannot tell; never claim a disconnect.
-    await asyncio.Event().wait()

@@ -1,7 +1,9 @@
 """A backend that insists on a valid service token, like a real resource server (RFC 6750).
 
 Several routes, so the inspector can see one token presented across routes. Every
-request's bearer is checked (HS256 signature with the lab key, typ, exp); a missing,
+request's bearer is checked (HS256 service tokens with the lab key, RS256 user and
+exchanged tokens with the auth server's key ring, as a pass-through gateway forwards
+them; typ, exp); a missing,
 garbage or expired token gets 401 with a JSON error and a `WWW-Authenticate: Bearer`
 challenge. What each request carried is kept (in memory only) so tests can see, for
 example, that a poisoned gateway sent `Bearer undefined`.
@@ -22,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from inspector.lab.common import InvalidToken, Watchable, jwt_verify
+from inspector.lab.common import InvalidToken, Watchable
+from inspector.lab.keys import KeyRing, verify_lab_token
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -58,11 +61,12 @@ class BackendSeen:
 class Backend:
     """Orders, users and inventory behind bearer-token checks; `.app`, `.stats`, `.recent`."""
 
-    def __init__(self, config: BackendConfig, signing_key: bytes) -> None:
+    def __init__(self, config: BackendConfig, signing_key: bytes, keys: KeyRing | None = None) -> None:
         self.config = config
         self.stats = BackendStats()
         self.recent: deque[BackendSeen] = deque(maxlen=512)
         self._key = signing_key
+        self._keys = keys
         self._closing = asyncio.Event()
         self.app = Starlette(
             routes=[
@@ -87,7 +91,7 @@ class Backend:
             except InvalidToken as exc:
                 self.stats.reasons[exc.reason] += 1
                 self.stats.bump("rejected")
-                response = _unauthorized(exc.reason)
+                response: Response = _unauthorized(exc.reason)
             else:
                 if self.config.latency > 0:
                     with contextlib.suppress(TimeoutError):
@@ -114,7 +118,7 @@ class Backend:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidToken("missing")
-        claims = jwt_verify(token.strip(), self._key)
+        claims = verify_lab_token(token.strip(), self._key, self._keys)
         aud = claims.get("aud")
         if self.config.audience and self.config.audience not in (aud if isinstance(aud, list) else [aud]):
             raise InvalidToken("bad_audience")

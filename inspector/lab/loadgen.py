@@ -5,6 +5,9 @@ did, so a slow gateway shows up as latency rather than as a quietly lower rate (
 closed loop that sleeps after each response would hide exactly the tax we measure).
 Concurrency caps requests in flight; a late request goes out as soon as a slot frees.
 Each request carries a fresh W3C `traceparent` so the inspector can correlate hops.
+For gateway modes that check the caller (introspection, JWKS, userinfo, exchange,
+forward-auth, pass-through), callers present `Authorization: Bearer` user tokens,
+fetched once up front from the auth server the way a real client logs in.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class LoadConfig:
     duration: float = 10.0
     paths: Sequence[str] = DEFAULT_PATHS
     timeout: float = 30.0
+    bearers: Sequence[str] = ()  # caller tokens, used round-robin; empty = no Authorization header
 
     @property
     def planned(self) -> int:
@@ -97,6 +101,29 @@ class LoadStats:
         )
 
 
+async def fetch_user_tokens(
+    token_url: str, client_id: str, users: Sequence[tuple[str, str]], *, client: httpx.AsyncClient | None = None
+) -> list[str]:
+    """One password-grant login per lab user (public client); ValueError naming the user that failed."""
+    own = client is None
+    client = client or httpx.AsyncClient(trust_env=False, timeout=30)
+    try:
+        tokens = []
+        for username, password in users:
+            r = await client.post(
+                token_url,
+                data={"grant_type": "password", "client_id": client_id, "username": username, "password": password},
+            )
+            token = r.json().get("access_token") if r.status_code == 200 else None
+            if not isinstance(token, str):
+                raise ValueError(f"login of lab user {username!r} failed with status {r.status_code}")
+            tokens.append(token)
+        return tokens
+    finally:
+        if own:
+            await client.aclose()
+
+
 def _path(template: str, rng: random.Random) -> str:
     return template.replace("{id}", str(rng.randint(1, 999)))
 
@@ -123,12 +150,15 @@ async def run_load(
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
 
-    async def one(path: str) -> None:
+    async def one(path: str, i: int) -> None:
         t0 = time.perf_counter()
         status: int | None = None
+        headers = {"traceparent": new_traceparent()}
+        if config.bearers:
+            headers["authorization"] = f"Bearer {config.bearers[i % len(config.bearers)]}"
         try:
             try:
-                response = await client.get(base + path, headers={"traceparent": new_traceparent()})
+                response = await client.get(base + path, headers=headers)
                 status = response.status_code
             except httpx.HTTPError as exc:
                 stats.statuses[type(exc).__name__] += 1
@@ -164,7 +194,7 @@ async def run_load(
                 slots.release()
                 break
             stats.sent += 1
-            task = asyncio.create_task(one(_path(config.paths[i % len(config.paths)], rng)))
+            task = asyncio.create_task(one(_path(config.paths[i % len(config.paths)], rng), i))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if tasks:
@@ -186,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="max requests in flight (default 32)")
     parser.add_argument("--duration", default="10s", help="how long to send (default 10s)")
     parser.add_argument("--path", action="append", dest="paths", help="path to call (repeatable; {id} = random id)")
+    parser.add_argument("--token-url", default=None, help="log the lab users in here and send their bearer tokens")
+    parser.add_argument("--secrets-file", default=None, help="the lab's secrets file (users and passwords)")
     args = parser.parse_args(argv)
+    from inspector.lab.secrets_file import read_users
     from inspector.schema.errors import UserError
     from inspector.schema.units import parse_duration
 
@@ -198,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
             duration=parse_duration(args.duration),
             paths=args.paths or DEFAULT_PATHS,
         )
+        if bool(args.token_url) != bool(args.secrets_file):
+            raise ValueError("--token-url and --secrets-file go together")
+        if args.token_url:
+            client_id, users = read_users(args.secrets_file)
+            cfg.bearers = asyncio.run(fetch_user_tokens(args.token_url, client_id, users))
         stats = asyncio.run(run_load(cfg))
     except (UserError, ValueError) as exc:
         print(f"loadgen: error: {exc}", file=sys.stderr)

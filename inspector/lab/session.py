@@ -1,9 +1,11 @@
 """The lab behind mitmdump: the wiring `tokentax demo` and the end-to-end tests share.
 
-Three reverse listeners put mitmdump on every hop: one in front of the gateway (the
-inbound listener, facing clients), one in front of the auth server and one in front of
-the backend; the gateway is started pointed at the latter two. A small rules file names
-the callout and backend listeners so even a refused connection gets the right role.
+Reverse listeners put mitmdump on every hop: one in front of the gateway (the inbound
+listener, facing clients), one in front of the auth server, one in front of the
+backend, and one in front of each other upstream the gateway mode uses (the
+forward-auth service, the loopback token relay, whose own misses then go through the
+auth listener); the gateway and relay are started pointed at them. A small rules file
+names the callout and backend listeners so even a refused connection gets the right role.
 Both children are started with readiness lines awaited, never with sleeps, and stopped
 (and killed if need be) on exit.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,14 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inspector.lab.common import free_port
+from inspector.lab.modes import mode as lookup_mode
 from inspector.mitm.launch import Mitmdump
 from inspector.schema.errors import UserError
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# What each callout listener serves, by tokentax's kind names. TODO(kinds): the rules
+# reader (inspector/record/roles.py) rejects unknown keys today; once it accepts
+# `kind = ...` per [callout] entry, write these kinds into the rules file instead of
+# the comments rules_text() leaves there.
+LISTENER_KINDS = {
+    "auth": "token, exchange, introspection, jwks, userinfo (by shape)",
+    "authz": "forward_auth",
+    "relay": "token (a relay: a cache in front of the auth server)",
+}
 
 
 @dataclass
@@ -41,6 +48,24 @@ class SessionSpec:
     mitm_args: list[str] = field(default_factory=list)  # more mitmdump arguments (e.g. -w raw.mitm)
     echo: bool = False  # copy mitmdump's output to our stdout as it comes
     upstreams: dict[str, str] = field(default_factory=dict)  # override a listener's target (e.g. a dead auth server)
+
+    @property
+    def mode(self) -> str:
+        """The gateway mode named in lab_args (the lab's default when none)."""
+        args = self.lab_args
+        named = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--gateway"]
+        named += [a.split("=", 1)[1] for a in args if a.startswith("--gateway=")]
+        return named[-1] if named else "naive"
+
+
+def rules_text(ports: dict[str, int]) -> str:
+    """The rules file: callout listeners (auth, authz, relay as present) and the backend listener."""
+    callouts = [name for name in ("auth", "authz", "relay") if name in ports]
+    lines = [f"# listener {ports[name]} ({name}): {LISTENER_KINDS[name]}" for name in callouts]
+    listed = ", ".join(f'"{ports[name]}"' for name in callouts)
+    return "\n".join(
+        [*lines, "[callout]", f"listeners = [{listed}]", "", "[backend]", f'listeners = ["{ports["backend"]}"]', ""]
+    )
 
 
 class LabProcess:
@@ -111,16 +136,16 @@ class LabSession:
 
     def __init__(self, spec: SessionSpec | None = None) -> None:
         self.spec = spec or SessionSpec()
-        self.ports = {"auth": free_port(), "backend": free_port(), "gateway": free_port()}
-        self.lab = LabProcess(
-            [
-                *self.spec.lab_args,
-                "--gateway-auth-url",
-                f"http://127.0.0.1:{self.ports['auth']}",
-                "--gateway-backend-url",
-                f"http://127.0.0.1:{self.ports['backend']}",
-            ]
-        )
+        upstreams = lookup_mode(self.spec.mode).upstreams
+        names = ["gateway", "auth", "backend", *(u for u in ("authz", "relay") if u in upstreams)]
+        self.ports = {name: free_port() for name in names}
+        via = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        wiring = ["--gateway-auth-url", via["auth"], "--gateway-backend-url", via["backend"]]
+        if "authz" in via:
+            wiring += ["--gateway-authz-url", via["authz"]]
+        if "relay" in via:  # both hops seen: gateway -> relay, and the relay's misses -> auth server
+            wiring += ["--gateway-relay-url", via["relay"], "--relay-upstream-url", via["auth"]]
+        self.lab = LabProcess([*self.spec.lab_args, *wiring])
         self.mitm: Mitmdump | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="tokentax-lab-")
         self.rules_path = Path(self._tmp.name) / "roles.toml"
@@ -133,20 +158,16 @@ class LabSession:
     @property
     def direct(self) -> dict[str, str]:
         """The lab servers themselves, bypassing the proxy."""
-        return {k: self.lab.info[k] for k in ("auth", "backend", "gateway", "token_url")}
+        keys = ("auth", "backend", "gateway", "authz", "relay", "control", "token_url", "stats_url")
+        return {k: self.lab.info[k] for k in keys if k in self.lab.info}
 
     def mitm_args(self) -> list[str]:
         info = {**self.lab.info, **self.spec.upstreams}
         p = self.ports
-        args = [
-            "--listen-host",
-            "127.0.0.1",  # mitmproxy listens on every interface unless told
-            "--mode",
-            f"reverse:{info['gateway']}@{p['gateway']}",
-            "--mode",
-            f"reverse:{info['auth']}@{p['auth']}",
-            "--mode",
-            f"reverse:{info['backend']}@{p['backend']}",
+        args = ["--listen-host", "127.0.0.1"]  # mitmproxy listens on every interface unless told
+        for name, port in p.items():
+            args += ["--mode", f"reverse:{info[name]}@{port}"]
+        args += [
             "--set",
             f"tokentax_inbound={p['gateway']}",
             "--set",
@@ -163,10 +184,7 @@ class LabSession:
     def start(self) -> LabSession:
         try:
             self.lab.start()
-            self.rules_path.write_text(
-                f'[callout]\nlisteners = ["{self.ports["auth"]}"]\n\n[backend]\nlisteners = ["{self.ports["backend"]}"]\n',
-                encoding="utf-8",
-            )
+            self.rules_path.write_text(rules_text(self.ports), encoding="utf-8")
             self.mitm = Mitmdump(self.mitm_args(), echo=self.spec.echo).start()
         except BaseException:
             self.stop()

@@ -1,7 +1,7 @@
 """Prometheus metrics: the analyzer's figures in the Prometheus text format, at scrape time.
 
 Why a custom Collector and not Counter/Histogram objects updated per flow: the analyzer
-is the single source of truth (DESIGN.md). A second count kept beside it could drift
+is the single source of truth (docs/architecture.md). A second count kept beside it could drift
 from the report; reading the analyzer when Prometheus scrapes cannot, and costs the
 flow path nothing.
 

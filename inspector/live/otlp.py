@@ -129,7 +129,7 @@ def _span(ev: Event, trace_id: bytes, span_id: bytes, parent: bytes, kind: int, 
         span_id=span_id,
         parent_span_id=parent,
         name=f"{ev.get('role', 'other')} {ev.get('method') or 'HTTP'}",
-        kind=kind,
+        kind=kind,  # type: ignore[arg-type]  # protobuf enums are ints at run time; the stub wants its ValueType
         start_time_unix_nano=_nanos(ev.get("ts")),
         end_time_unix_nano=_nanos(ev.get("end") or ev.get("ts")),
         attributes=attrs,

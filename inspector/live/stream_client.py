@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from inspector.schema import events as E
 from inspector.schema.stream import hello_line, parse_hostport
@@ -177,8 +178,20 @@ def _why(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def probe(host: str, port: int, token: str = "", timeout: float = 5.0) -> str | None:
-    """Blocking one-shot check before a UI starts: None if the stream greets us, else one line why not."""
+@dataclass(frozen=True)
+class ProbeFailure:
+    """Why a stream did not greet us. `unreachable`: nothing answered (down or restarting, worth
+    waiting for), as opposed to something that answered wrongly (not a stream, a refused token)."""
+
+    message: str
+    unreachable: bool
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def probe(host: str, port: int, token: str = "", timeout: float = 5.0) -> ProbeFailure | None:
+    """Blocking one-shot check before a UI starts: None if the stream greets us, else why not."""
     import socket
 
     try:
@@ -188,18 +201,20 @@ def probe(host: str, port: int, token: str = "", timeout: float = 5.0) -> str | 
             while b"\n" not in buf:
                 chunk = sock.recv(65536)
                 if not chunk:
-                    return f"{host}:{port} closed the connection without greeting (not a tokentax stream?)"
+                    return ProbeFailure(
+                        f"{host}:{port} closed the connection without greeting (not a tokentax stream?)", False
+                    )
                 buf += chunk
                 if len(buf) > MAX_LINE:
                     break
     except TimeoutError:
-        return f"{host}:{port} did not answer within {timeout:g} s"
+        return ProbeFailure(f"{host}:{port} did not answer within {timeout:g} s", True)
     except OSError as exc:
-        return f"cannot connect to {host}:{port}: {_why(exc)}"
+        return ProbeFailure(f"cannot connect to {host}:{port}: {_why(exc)}", True)
     try:
         ev = E.decode(buf.split(b"\n", 1)[0])
     except E.EventError:
-        return f"{host}:{port} is not a tokentax stream"
+        return ProbeFailure(f"{host}:{port} is not a tokentax stream", False)
     if ev.get("type") == "refused":
-        return f"{host}:{port} refused us: {ev.get('reason') or 'bad or missing stream token'}"
+        return ProbeFailure(f"{host}:{port} refused us: {ev.get('reason') or 'bad or missing stream token'}", False)
     return None

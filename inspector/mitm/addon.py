@@ -201,14 +201,14 @@ class TokenTax:
         while True:
             await asyncio.sleep(SUMMARY_TICK_S)
             try:
-                self._tick(last_status)
+                self._tick()
                 if self.status_interval and time.monotonic() - last_status >= self.status_interval:
                     last_status = time.monotonic()
                     self._print_status()
             except Exception as exc:
                 self._count_error("tick", exc)
 
-    def _tick(self, _last: float) -> None:
+    def _tick(self) -> None:
         dropped = self.stream.dropped if self.stream else 0
         cap_err = self.capture.error if self.capture else ""
         if cap_err and cap_err != self._capture_error_reported:
@@ -235,7 +235,7 @@ class TokenTax:
             await self.metrics.stop()
         if self.otlp is not None:
             await self.otlp.close()
-        self._tick(0)
+        self._tick()
         if self.capture is not None:
             self.capture.write(
                 E.encode(

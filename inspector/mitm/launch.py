@@ -19,6 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from inspector.schema.errors import UserError
 
@@ -148,7 +149,7 @@ class Mitmdump:
             )
         return self
 
-    def _read(self, pipe, name: str) -> None:  # type: ignore[no-untyped-def]
+    def _read(self, pipe: IO[str], name: str) -> None:
         for line in pipe:
             line = line.rstrip("\n")
             self.lines.append(line)

@@ -122,7 +122,7 @@ def parse_rules(text: str) -> Rules:
             raise ValueError(f"[{role}] has unknown key {bad[0]!r} (expected listeners, hosts, paths)")
         listeners = parse_listeners(",".join(_str_list(table, "listeners", role)))
         rules.append(Rule(role, listeners, _str_list(table, "hosts", role), _str_list(table, "paths", role)))
-    token_paths = TOKEN_PATH_HINTS
+    token_paths: tuple[str, ...] = TOKEN_PATH_HINTS
     if "token" in doc:
         if not isinstance(doc["token"], dict):
             raise ValueError("[token] must be a table")

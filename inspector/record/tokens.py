@@ -98,8 +98,8 @@ def bounded_decode(body: bytes, encoding: str) -> bytes | None:
         if len(body) <= 4096:
             from mitmproxy.net.encoding import decode
 
-            out = decode(body, enc)
-            return out if isinstance(out, bytes) and len(out) <= MAX_PARSE_BYTES else None
+            decoded = decode(body, enc)
+            return decoded if isinstance(decoded, bytes) and len(decoded) <= MAX_PARSE_BYTES else None
     except Exception:
         # Read it as it is (as mitmproxy's get_content(strict=False) would); the JSON parse decides.
         return body if len(body) <= MAX_PARSE_BYTES else None
@@ -117,12 +117,17 @@ def parse_json_object(body: bytes | None) -> dict[str, Any] | None:
 
 
 def looks_like_token_response(obj: dict[str, Any] | None) -> bool:
-    return bool(obj) and isinstance(obj.get("access_token"), str) and isinstance(obj.get("token_type"), str)
+    return (
+        obj is not None
+        and bool(obj)
+        and isinstance(obj.get("access_token"), str)
+        and isinstance(obj.get("token_type"), str)
+    )
 
 
 def looks_like_token_error(obj: dict[str, Any] | None) -> bool:
     """RFC 6749 section 5.2: {"error": "invalid_client", ...}."""
-    return bool(obj) and isinstance(obj.get("error"), str) and len(obj) <= 8
+    return obj is not None and bool(obj) and isinstance(obj.get("error"), str) and len(obj) <= 8
 
 
 def response_facts(obj: dict[str, Any], fpr: Fingerprinter) -> dict[str, Any]:

@@ -31,6 +31,10 @@ class EventError(ValueError):
     """A line that is not a tokentax event this version can read."""
 
 
+class NewerSchemaError(EventError):
+    """A capture written by a newer tokentax: refuse the whole file rather than guess."""
+
+
 def encode(event: Event) -> bytes:
     """One event as one JSON line (compact, UTF-8, newline-terminated).
 
@@ -57,7 +61,9 @@ def check(obj: Any) -> None:
     if not isinstance(v, int):
         raise EventError("no schema version 'v'")
     if v > SCHEMA_VERSION:
-        raise EventError(f"schema version {v} is newer than this tokentax reads ({SCHEMA_VERSION}); upgrade tokentax")
+        raise NewerSchemaError(
+            f"schema version {v} is newer than this tokentax reads ({SCHEMA_VERSION}); upgrade tokentax"
+        )
     if not isinstance(obj.get("type"), str):
         raise EventError("no event 'type'")
     if obj["type"] == FLOW:

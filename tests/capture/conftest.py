@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from inspector.lab.common import free_port
+
 from .servers import Stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,12 +30,6 @@ ADDON = REPO / "addons" / "tokentax.py"
 MITMDUMP = str(Path(sys.executable).parent / "mitmdump")
 REQUESTS = 12
 STOP_GRACE_S = 60  # only a safety net for a hung child in teardown, never a test bound
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop_process(proc: subprocess.Popen, sig: int = signal.SIGINT) -> int:

@@ -13,9 +13,10 @@ from pathlib import Path
 from inspector.capture.detect import LoadOptions
 from inspector.capture.load import analyze_file
 from inspector.commands.main import main
+from inspector.lab.common import free_port
 from inspector.mitm.launch import pick_error
 
-from .conftest import REPO, drive, free_port, run_cli, stop_process
+from .conftest import REPO, drive, run_cli, stop_process
 from .servers import Stack
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from inspector.commands import main as cli
+from inspector.lab.common import free_port
 from inspector.mitm.child import TUI_DEFAULTS
 from inspector.mitm.launch import with_defaults
 from inspector.views.tui import app as app_module
-from tests.support.procs import ROOT, free_port
+from tests.support.procs import ROOT
 
 
 def tokentax(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

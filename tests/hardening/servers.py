@@ -36,12 +36,6 @@ from bench.overhead import BACKEND as FAST_BACKEND  # the benches' fast upstream
 from inspector.mitm.launch import mitmdump_command
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ThreadedUvicorn:
     def __init__(self, app: Any, **config: Any) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -387,6 +381,7 @@ class TcpRelay:
 
 _SMALL_SNDBUF = """
 import socket
+from inspector.lab.common import free_port
 _handle = stream.StreamServer._handle
 
 

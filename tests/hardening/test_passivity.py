@@ -34,8 +34,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from inspector.lab.common import free_port
 from inspector.mitm.launch import Mitmdump
-from tests.hardening.servers import H2Server, PlainMitmdump, StreamWatcher, ThreadedUvicorn, free_port, self_signed
+from tests.hardening.servers import H2Server, PlainMitmdump, StreamWatcher, ThreadedUvicorn, self_signed
 
 BIG = os.urandom(50 * 1024 * 1024)  # 50 MB, sent both ways in the streamed configuration
 TOKEN_BIG = json.dumps(

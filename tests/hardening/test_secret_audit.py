@@ -42,11 +42,12 @@ from starlette.routing import Route
 
 from inspector.analyzer import Analyzer
 from inspector.capture.load import analyze_file
+from inspector.lab.common import free_port
 from inspector.lab.session import LabSession, SessionSpec
 from inspector.mitm.launch import SCRIPT
 from inspector.record.fingerprint import Fingerprinter, key_from_text
 from inspector.views.report.render import FORMATS, render
-from tests.hardening.servers import PlainMitmdump, StreamWatcher, ThreadedUvicorn, free_port
+from tests.hardening.servers import PlainMitmdump, StreamWatcher, ThreadedUvicorn
 
 FP_KEY = "audit-fingerprint-key"
 LAB_CLIENT = "tokentax-gateway"

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from inspector.lab.common import free_port
 from inspector.live.stream_server import HELLO_TIMEOUT_S
 from inspector.mitm.launch import Mitmdump
-from tests.hardening.servers import FastBackend, Hammer, StreamWatcher, free_port
+from tests.hardening.servers import FastBackend, Hammer, StreamWatcher
 
 TOKEN = "stream-token-" + "Zq9" * 8
 

@@ -44,3 +44,48 @@ def test_percentiles_and_traceparent_format() -> None:
     assert LoadStats().p50 is None
     parts = new_traceparent().split("-")
     assert [len(p) for p in parts] == [2, 32, 16, 2] and parts[0] == "00" and parts[3] == "01"
+
+
+async def test_loadgen_sends_user_bearers_round_robin(make_lab) -> None:
+    from .conftest import user_tokens
+
+    lab = await make_lab("introspect")
+    bearers = await user_tokens(lab)
+    stats = await run_load(LoadConfig(url=lab.urls.gateway, rate=40, duration=0.3, concurrency=4, bearers=bearers))
+    assert stats.ok == stats.sent == 12
+    assert lab.auth.stats.by_kind["introspection"] == 12
+    assert {s.authorization for s in lab.backend.recent} == {f"Bearer {b}" for b in bearers}
+
+
+def test_loadgen_cli_logs_the_lab_users_in_from_the_secrets_file() -> None:
+    import subprocess
+    import sys
+
+    from inspector.lab.session import LabProcess
+
+    lab = LabProcess(["--gateway", "userinfo", "--auth-latency", "0", "--backend-latency", "0"])
+    info = lab.start()
+    try:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "inspector.lab.loadgen",
+                info["gateway"],
+                "--rate",
+                "20",
+                "--duration",
+                "0.25s",
+                "--token-url",
+                info["token_url"],
+                "--secrets-file",
+                info["secrets_file"],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        lab.stop()
+    assert out.returncode == 0, out.stderr
+    assert "sent 5" in out.stdout and "ok 5" in out.stdout

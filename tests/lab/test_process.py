@@ -202,3 +202,45 @@ def test_mitmdump_command_shape() -> None:
         "mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py --mode reverse:http://127.0.0.1:1@11 "
         "--mode reverse:http://127.0.0.1:2@12 --mode reverse:http://127.0.0.1:3@13 --set tokentax_inbound=11"
     )
+
+
+async def test_ready_line_names_every_server_and_the_secrets_file_never_a_secret() -> None:
+    secret = "ready-secret-" + os.urandom(8).hex()
+    proc = await spawn("-m", "inspector.lab", "--gateway", "loopback", "--auth-latency", "0", "--client-secret", secret)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), GUARD)
+        assert secret.encode() not in line
+        ready = json.loads(line)
+        for key in (
+            "authz",
+            "relay",
+            "control",
+            "introspection_url",
+            "jwks_url",
+            "userinfo_url",
+            "discovery_url",
+            "verify_url",
+            "relay_token_url",
+            "stats_url",
+            "gateway_authz_url",
+            "gateway_relay_url",
+        ):
+            assert ready[key].startswith("http://127.0.0.1:"), key
+        assert ready["relay_upstream_url"] == ready["auth"] and ready["kinds"] == ["token"]
+        path = ready["secrets_file"]
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        with open(path, encoding="utf-8") as fh:
+            secrets_doc = json.load(fh)
+        assert secrets_doc["client_id"] == ready["client_id"] and secrets_doc["client_secret"] == secret
+        async with httpx.AsyncClient(trust_env=False) as client:
+            assert (await client.get(ready["gateway"] + "/orders")).status_code == 200
+            stats = (await client.get(ready["stats_url"])).json()
+        assert stats["relay"]["calls"] == 1 and stats["auth"]["by_kind"] == {"token": 1}
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), GUARD) == 0
+        assert not os.path.exists(path)  # the lab's own secrets file goes with it
+        assert secret.encode() not in await proc.stderr.read()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inspector.lab.session import free_port
+from inspector.lab.common import free_port
 from tests.live.conftest import report_json, send
 from tests.live.test_docs import alert_rules, dashboard_exprs, for_prometheus
 

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from inspector.lab.common import free_port
 from inspector.live.stream_client import DISCONNECTED, LIVE, REFUSED, StreamClient, parse_address, probe
 from inspector.live.stream_server import StreamServer
 from inspector.schema import events as E
 from tests.support.factory import flow
 from tests.support.pilot import until
-from tests.support.procs import free_port
 
 
 def session(key_id: str) -> E.Event:
@@ -139,12 +139,13 @@ async def test_close_ends_a_client_waiting_to_reconnect() -> None:
 
 async def test_probe_says_why_before_a_ui_starts() -> None:
     port = free_port()
-    assert "connection refused" in (await asyncio.to_thread(probe, "127.0.0.1", port) or "")
+    down = await asyncio.to_thread(probe, "127.0.0.1", port)
+    assert down is not None and "connection refused" in str(down) and down.unreachable
     server = await serve(port, "k", token="t")
     try:
         assert await asyncio.to_thread(probe, "127.0.0.1", port, "t") is None
         refused = await asyncio.to_thread(probe, "127.0.0.1", port, "bad")
-        assert refused is not None and "refused" in refused
+        assert refused is not None and "refused" in str(refused) and not refused.unreachable
     finally:
         await server.stop()
 

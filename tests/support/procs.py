@@ -11,7 +11,6 @@ import json
 import os
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ADDON = ROOT / "addons" / "tokentax.py"
 MITMDUMP = Path(sys.executable).with_name("mitmdump")
 READY_DEADLINE_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read_line_until(proc: subprocess.Popen, prefix: str, deadline_s: float = READY_DEADLINE_S) -> str:

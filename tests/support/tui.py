@@ -15,10 +15,11 @@ import pytest
 from inspector.analyzer import Analyzer
 from inspector.analyzer.core import AnalyzerConfig
 from inspector.capture.load import analyze_file
+from inspector.lab.common import free_port
 from inspector.views.format import Clock
 from inspector.views.tui.app import TokentaxApp
 from inspector.views.tui.feed import RING, MultiFeed, file_feed
-from tests.support.procs import ROOT, Child, free_port, start_mitmdump
+from tests.support.procs import ROOT, Child, start_mitmdump
 
 CAPTURE = Path(__file__).resolve().parents[1] / "data" / "naive_gateway.jsonl"
 UTC = Clock(UTC)

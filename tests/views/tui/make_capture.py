@@ -14,7 +14,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from tests.support.procs import ROOT, free_port, start_lab, start_mitmdump
+from inspector.lab.common import free_port
+from tests.support.procs import ROOT, start_lab, start_mitmdump
 
 OUT = ROOT / "tests" / "data" / "naive_gateway.jsonl"
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from inspector.analyzer.combine import combine
+from inspector.lab.common import free_port
 from inspector.lab.session import LabSession, SessionSpec
 from inspector.live.stream_client import StreamClient
 from inspector.mitm.launch import Mitmdump
@@ -26,7 +27,6 @@ from inspector.views.tui.components.kpi import Kpi, kpi_values
 from inspector.views.tui.components.sources import SourcesTable, source_rows
 from inspector.views.tui.feed import MultiFeed
 from tests.support.pilot import screen_text, until
-from tests.support.procs import free_port
 from tests.support.tui import UTC
 
 SIZE = (160, 45)

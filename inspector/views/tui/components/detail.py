@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -108,7 +109,7 @@ def detail_renderable(ev: Event | None, clock: Clock, correlation: str = "") -> 
 class DetailPane(VerticalScroll):
     """Scrollable detail of the selected flow."""
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         yield Static(id="detail-body")
 
     def show(self, renderable: RenderableType) -> None:

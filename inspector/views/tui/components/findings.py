@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -44,7 +45,7 @@ class FindingsView(VerticalScroll):
         super().__init__(**kwargs)
         self._shown: list[dict[str, Any]] | None = None
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         yield Static(id="findings-body")
 
     def show(self, report: dict[str, Any]) -> None:

@@ -35,7 +35,7 @@ from textual.widgets import Static
 
 from inspector.schema.events import Event
 from inspector.views.format import Clock, ms
-from inspector.views.tui.feed import Feed
+from inspector.views.tui.feed import Feed, MultiFeed
 from inspector.views.tui.filtering import Matcher, matches
 
 # (title, width or None for a share of what is left)
@@ -166,7 +166,7 @@ class FlowList(ScrollView, can_focus=True):
             self.flow_list = flow_list
             self.event = event
 
-    def __init__(self, feed: Feed, clock: Clock, **kwargs: Any) -> None:
+    def __init__(self, feed: Feed | MultiFeed, clock: Clock, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.feed = feed
         self.clock = clock

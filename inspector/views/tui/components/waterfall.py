@@ -138,8 +138,9 @@ def waterfall_renderable(
         )
     bar_w = max(20, width - LABEL_W - FIGURE_W - 2)
     held = [h for h in hops if h.event is not None]
-    t0 = min([float(inbound["ts"])] + [float(h.event["ts"]) for h in held])  # type: ignore[index]
-    t1 = max([float(inbound.get("end") or inbound["ts"])] + [float(h.event.get("end") or h.event["ts"]) for h in held])  # type: ignore[union-attr]
+    held_events = [h.event for h in held if h.event is not None]
+    t0 = min([float(inbound["ts"])] + [float(ev["ts"]) for ev in held_events])
+    t1 = max([float(inbound.get("end") or inbound["ts"])] + [float(ev.get("end") or ev["ts"]) for ev in held_events])
     span = max(t1 - t0, 1e-6)
     total, overhead = gateway_overhead_ms(inbound, hops)
     timing = inbound.get("timing") or {}
@@ -157,7 +158,7 @@ def waterfall_renderable(
         return Text.assemble(label, " ", bar, " ", (figure, style) if isinstance(figure, str) else figure)
 
     lines.append(row(_label("inbound", inbound), _ruler(inbound, t0, span, bar_w), f"{ms(total):<9}", "bold"))
-    for h in sorted(held, key=lambda h: float(h.event["ts"])):  # type: ignore[index]
+    for h in sorted(held, key=lambda h: float(h.event["ts"]) if h.event else 0.0):
         ev = h.event
         assert ev is not None
         hop_total = (ev.get("timing") or {}).get("total")
