@@ -17,6 +17,7 @@ from inspector.analyzer.findings import findings as build_findings
 from inspector.analyzer.hist import LogHistogram
 from inspector.analyzer.kinds.book import TOKEN_PATH_KINDS, KindBook, kind_of
 from inspector.analyzer.kinds.book import failed as kind_failed
+from inspector.analyzer.ledger import CalloutHop, TokenLedger
 from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
@@ -82,13 +83,15 @@ class Analyzer:
         self.keys = KeyTable(cfg.max_keys)
         self.issued_fps: OrderedDict[str, None] = OrderedDict()  # fingerprints ever returned by a callout
         self.corr = Correlator()
+        self.ledger = TokenLedger()  # on the request path or not, origin or relay, nested (ledger.py)
+        self.corr.on_match = self.ledger.matched
         self.routes: dict[tuple[str, str], RouteStats] = {}
         self._route_of: dict[tuple, RouteStats] = {}  # raw (role, method, host, port, path) -> its route
         # callouts
         self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
         self.callouts_unreadable = 0
         self.callout_hist = LogHistogram()
-        self.redundant_ms = 0.0
+        self.redundant_any_ms = 0.0  # redundant callouts' time, on the request path or not
         self.callout_failures: Counter[str] = Counter()
         self.lifetimes: Counter[tuple[float, str]] = Counter()
         # inbound
@@ -107,11 +110,12 @@ class Analyzer:
         # stampedes
         self.stampedes = 0
         self.max_burst = 0
-        # gateway
+        # gateway: from its own answers to inbound requests (else from unclassified flows)
         self.gateways: Counter[str] = Counter()
         # per kind (analyzer/kinds): counters for callouts.by_kind, rules of the non-token kinds
         self.kinds = KindBook(lambda: self.cfg.forward_auth_window_s)
         self.last_callout_kind = "token"
+        self.gateways_other: Counter[str] = Counter()
         # addon health (from addon events)
         self.addon_errors = 0
         self.dropped = 0
@@ -173,24 +177,27 @@ class Analyzer:
             rs.errors += 1
         if total:
             rs.hist.add(total)
-        for g in ev.get("gateway") or ():
-            self.gateways[g] += 1
+        if role in ("inbound", "other"):
+            counter = self.gateways if role == "inbound" else self.gateways_other
+            for g in ev.get("gateway") or ():
+                counter[g] += 1
 
         trace = (ev.get("trace") or {}).get("id")
         if role == "inbound":
             self._inbound(ev, ts, end, timing, trace, failed or (status is not None and status >= 400))
-        elif role in ("callout", "backend"):
-            self.corr.add_hop(Hop(ev.get("id", ""), role, ts, end, trace))
-            if role == "callout":
-                kind = kind_of(ev)
-                if kind in TOKEN_PATH_KINDS:
-                    self._token_path_callout(kind, ev, ts, end, total, status, error)
-                else:
-                    self._kind_callout(kind, ev, ts, end, total, status, error)
-                if self.last_callout_end == end:
-                    self.last_callout_kind = kind
+        elif role == "callout":
+            hop = self.ledger.hop(ev, ts, end, trace)
+            self.corr.add_hop(hop)
+            kind = kind_of(ev)
+            if kind in TOKEN_PATH_KINDS:
+                self._token_path_callout(kind, ev, ts, end, total, status, error, hop)
             else:
-                self._backend(ev, ts, route)
+                self._kind_callout(kind, ev, ts, end, total, status, error, hop)
+            if self.last_callout_end == end:
+                self.last_callout_kind = kind
+        elif role == "backend":
+            self.corr.add_hop(Hop(ev.get("id", ""), role, ts, end, trace))
+            self._backend(ev, ts, route)
 
     def _route_stats(
         self, role: str, method: str | None, host: str | None, port: int | None, path: str | None
@@ -220,6 +227,12 @@ class Analyzer:
             if self.last_callout_failed and self.last_callout_end <= ts and not self._callout_started_in(ts, end):
                 self.error_reused += 1
                 self.kinds.of(self.last_callout_kind).error_reused += 1
+        fp = (ev.get("bearer") or {}).get("fp")
+        if fp:  # the caller's own bearer: if the gateway passes it on, it is no service token
+            self.ledger.client_bearer(fp)
+            info = self.tokens.peek(fp)
+            if info is not None:
+                info.client = True
         self.corr.add_inbound(ev.get("id", ""), ts, end, trace)
         bearer = ev.get("bearer")
         claims = bearer.get("jwt") if type(bearer) is dict else None
@@ -235,16 +248,29 @@ class Analyzer:
                 return False
         return False
 
+    @property
+    def redundant_ms(self) -> float:
+        """The tax in ms: redundant, non-nested callouts of any kind that an inbound request waited for."""
+        return self.ledger.tax_ms
+
     def _token_path_callout(
-        self, kind: str, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any
+        self,
+        kind: str,
+        ev: Event,
+        ts: float,
+        end: float,
+        total: float,
+        status: int | None,
+        error: Any,
+        hop: CalloutHop,
     ) -> None:
         """A token or exchange callout: the token rule judges it; its kind's counters take the difference."""
         st = self.kinds.of(kind)
         before = (self.redundant, self.identical, self.callouts_failed, self.callouts_unreadable, self.callouts_ok)
-        ms0, stampedes0, failures0 = self.redundant_ms, self.stampedes, sum(self.callout_failures.values())
+        stampedes0, failures0 = self.stampedes, sum(self.callout_failures.values())
         burst0 = self.max_burst
         key = key_text(ev.get("key"))
-        self._callout(ev, ts, end, total, status, error, key=f"exchange {key}" if kind == "exchange" else key)
+        self._callout(ev, ts, end, total, status, error, hop, key=f"exchange {key}" if kind == "exchange" else key)
         st.total += 1
         if total:
             st.hist.add(total)
@@ -260,7 +286,6 @@ class Analyzer:
         st.failed += d[2]
         st.unreadable += d[3]
         st.ok += d[4]
-        st.redundant_ms += self.redundant_ms - ms0
         if self.stampedes > stampedes0:
             st.stampedes += self.stampedes - stampedes0
         if self.max_burst > burst0:
@@ -279,7 +304,7 @@ class Analyzer:
         return str(status)
 
     def _kind_callout(
-        self, kind: str, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any
+        self, kind: str, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any, hop: CalloutHop
     ) -> None:
         """A callout of a kind judged by its own rule (analyzer/kinds): same global counters as a token fetch."""
         st = self.kinds.of(kind)
@@ -301,12 +326,12 @@ class Analyzer:
                 ks.last_burst_at = ts
         bad = kind_failed(kind, status, error)
         v = self.kinds.judge(kind, ev, key, ts, end, not bad)
+        self.ledger.judged(hop, ks, "redundant" if v.redundant else None, total, token_kind=False)
         if v.redundant:
             ks.redundant += 1
             st.redundant += 1
             self.redundant += 1
-            self.redundant_ms += total
-            st.redundant_ms += total
+            self.redundant_any_ms += total
             self.rates.add("redundant", ts)
         if v.unreadable:
             self.callouts_unreadable += 1
@@ -333,7 +358,15 @@ class Analyzer:
             ks.identical += 1
 
     def _callout(
-        self, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any, key: str | None = None
+        self,
+        ev: Event,
+        ts: float,
+        end: float,
+        total: float,
+        status: int | None,
+        error: Any,
+        hop: CalloutHop,
+        key: str | None = None,
     ) -> None:
         if key is None:
             key = key_text(ev.get("key"))
@@ -343,11 +376,14 @@ class Analyzer:
         if total:
             self.callout_hist.add(total)
         # redundant: a token for this key, issued before this fetch started, was still valid
-        if ks.valid_token_at(ts):
+        # (and in the first half of its life; later, the fetch is a proactive refresh)
+        verdict = ks.judge(ts)
+        if verdict == "redundant":
             ks.redundant += 1
             self.redundant += 1
-            self.redundant_ms += total
+            self.redundant_any_ms += total
             self.rates.add("redundant", ts)
+        self.ledger.judged(hop, ks, verdict, total, ev.get("kind", "token") == "token")
         # stampede: many callouts for one key in flight at once
         burst = ks.in_flight_with(ts, end)
         if burst >= self.cfg.stampede_min:
@@ -381,6 +417,7 @@ class Analyzer:
             return
         self.callouts_ok += 1
         assert fp is not None
+        self.ledger.answered(hop, ks, fp, total)
         if fp in self.issued_fps:
             self.identical += 1
             ks.identical += 1
@@ -413,7 +450,7 @@ class Analyzer:
             if lk in self.lifetimes or len(self.lifetimes) < 32:
                 self.lifetimes[lk] += 1
         skew = min(self.cfg.skew_s, remaining * 0.1)
-        ks.issued.add(end, end + remaining - skew)
+        ks.add_issue(end, remaining, skew)
 
     def _backend(self, ev: Event, ts: float, route: str) -> None:
         bearer = ev.get("bearer")
@@ -429,6 +466,8 @@ class Analyzer:
         fp = bearer.get("fp")
         if fp:
             info = self.tokens.use(fp, ts, route)
+            if not info.client and self.ledger.is_client(fp):
+                info.client = True
             if info.expires_at is None:
                 claims = bearer.get("jwt") or {}
                 exp = claims.get("exp")
@@ -445,6 +484,13 @@ class Analyzer:
         (a wall-clock question, so the caller passes the clock; the report keeps traffic time)."""
         return sum(1 for t in self.tokens.values() if t.expires_at is not None and t.expires_at > now)
 
+    def _by_kind(self, inbound: int, hours: float) -> dict[str, Any]:
+        """callouts.by_kind; each kind's tax is the ledger's (on the request path, nested counted once)."""
+        for kind, st in self.kinds.stats.items():
+            pk = self.ledger.per_kind.get(kind)
+            st.redundant_ms = pk["tax_ms"] if pk is not None else 0.0
+        return self.kinds.snapshot(inbound, self.inbound_ttfb_ms, hours)
+
     def snapshot(self) -> dict[str, Any]:
         cfg = self.cfg
         now = self.now
@@ -457,6 +503,7 @@ class Analyzer:
         inbound_rate = inbound / span if span > 0 else 0.0
         lifetimes = [{"seconds": lt, "source": src, "count": n} for (lt, src), n in self.lifetimes.most_common(5)]
         route_rows = sorted(self.routes.values(), key=lambda r: (r.role, -r.count))
+        path_known = inbound > 0 or bool(self.session.get("inbound"))
         snap: dict[str, Any] = {
             "schema": REPORT_SCHEMA,
             "session": dict(self.session),
@@ -491,7 +538,7 @@ class Analyzer:
                 "p95_ms": self.callout_hist.percentile(0.95),
                 "max_ms": round(self.callout_hist.max, 3) if self.callout_hist.n else None,
                 "failures": dict(self.callout_failures),
-                "by_kind": self.kinds.snapshot(inbound, self.inbound_ttfb_ms, hours),
+                "by_kind": self._by_kind(inbound, hours),
             },
             "inbound": {
                 "total": inbound,
@@ -503,21 +550,12 @@ class Analyzer:
             "tokens": [t.as_dict(now) for t in self.tokens.newest(cfg.top_tokens)],
             "tokens_distinct": len(self.tokens),
             "lifetimes": lifetimes,
-            "keys": [
-                {
-                    "key": k.key,
-                    "callouts": k.callouts,
-                    "redundant": k.redundant,
-                    "identical": k.identical,
-                    "failed": k.failed,
-                }
-                for k in sorted(self.keys.values(), key=lambda k: -k.callouts)[:20]
-            ],
+            "keys": [k.as_row(path_known) for k in sorted(self.keys.values(), key=lambda k: -k.callouts)[:20]],
             "tax": {
                 "total_ms": round(self.redundant_ms, 3),
                 "ms_per_inbound": round(ms_per_inbound, 3),
                 "share_of_ttfb": round(share, 4),
-                "avoidable_callouts_per_hour": round(self.redundant / hours, 1) if hours > 0 else None,
+                "avoidable_callouts_per_hour": round(self.ledger.auth_redundant() / hours, 1) if hours > 0 else None,
                 "caller_seconds_per_day": round(ms_per_inbound * inbound_rate * 86400 / 1000, 1),
             },
             "correlation": dict(self.corr.counts),
@@ -538,9 +576,32 @@ class Analyzer:
                 }
                 for r in route_rows[:100]
             ],
-            "gateway": [g for g, _ in self.gateways.most_common(3)],
+            "gateway": [g for g, _ in (self.gateways or self.gateways_other).most_common(3)],
             "errors": self.errors,
             "addon": {"errors": self.addon_errors, "dropped": self.dropped, "capture_error": self.capture_error},
         }
+        self._token_truth(snap, path_known, hours)
         snap["findings"] = build_findings(snap)
         return snap
+
+    def _token_truth(self, snap: dict[str, Any], path_known: bool, hours: float) -> None:
+        """The ledger's figures: on the request path or in the background, origin or relay."""
+        c = snap["callouts"]
+        c.update(self.ledger.figures(path_known))
+        token = c["by_kind"].get("token")
+        if token is not None:  # origin and relay are token facts (a relay answers with a token issued elsewhere)
+            for k in ("origin", "relayed", "relay_hit_mean_ms", "relays", "identical_origin", "proactive"):
+                token[k] = c[k]
+            if token.get("avoidable_per_hour") is not None and hours > 0:  # a relay's hits relieve no auth server
+                token["avoidable_per_hour"] = round(self.ledger.auth_redundant("token") / hours, 1)
+        for kind, row in c["by_kind"].items():
+            if isinstance(row, dict):
+                row.update(self.ledger.kind_figures(kind, path_known))
+        if not path_known:
+            snap.setdefault("notes", []).append(
+                {
+                    "figure": "callouts.background",
+                    "reason": "no inbound request seen and no inbound listener named: "
+                    "whether a callout was on a request's path is unknown",
+                }
+            )

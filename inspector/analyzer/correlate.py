@@ -11,6 +11,7 @@ hops that ended during it, not to the buffer.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 MODES = ("exact", "inferred", "ambiguous", "none")
@@ -38,6 +39,9 @@ class Correlator:
         self.hops_of: OrderedDict[str, list[Hop]] = OrderedDict()  # inbound id -> its hops
         self.counts = dict.fromkeys(MODES, 0)
         self.traces_forwarded = False  # learned: some hop carried its inbound request's trace id
+        # Called once a hop is known to lie on some inbound request's path (exact, inferred
+        # or ambiguous): the token tax counts only calls a request waited for.
+        self.on_match: Callable[[Hop], None] | None = None
 
     def _set_mode(self, hop: Hop, mode: str, inbound: str | None) -> None:
         if hop.inbound is not None and hop.inbound != inbound:
@@ -55,6 +59,8 @@ class Correlator:
                     self.hops_of.popitem(last=False)
             lst.append(hop)
         hop.inbound = inbound
+        if mode != "none" and self.on_match is not None:
+            self.on_match(hop)
 
     def add_hop(self, hop: Hop) -> None:
         self.counts["none"] += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from inspector.analyzer.kinds.findings import kind_findings
+from inspector.analyzer.severity import severity_by_cost
 from inspector.schema.units import human_seconds, ms, plural
 from inspector.schema.vocab import FINDING_IDS, SEVERITIES
 
@@ -37,6 +38,20 @@ def _token_view(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     for name in ("total", "ok", "redundant", "identical", "failed", "p50_ms", "p95_ms", "per_inbound"):
         tc[name] = row.get(name, 0 if name in ("total", "ok", "redundant", "identical", "failed") else None)
     tc["redundant_share"] = round(redundant / total, 4) if total else 0.0
+    for name in (
+        "on_path",
+        "background",
+        "nested",
+        "tax_calls",
+        "proactive",
+        "origin",
+        "relayed",
+        "relay_hit_mean_ms",
+        "relays",
+        "identical_origin",
+    ):
+        if name in row:
+            tc[name] = row[name]
     tt = dict(tax)
     tt["total_ms"] = row.get("redundant_ms", 0.0)
     tt["ms_per_inbound"] = row.get("ms_per_inbound") or 0.0
@@ -63,33 +78,7 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
     life = lifetimes[0]["seconds"] if lifetimes else None
 
     if c["redundant"]:
-        per = c["per_inbound"]
-        share = c["redundant_share"]
-        sev = "critical" if share >= 0.5 else "warning"
-        per_txt = f", {per:.2f} callouts per inbound request" if per is not None else ""
-        title = (
-            f"{c['redundant']} of {c['total']} token callouts were redundant{per_txt}: "
-            f"{ms(tax['ms_per_inbound'])} token tax per request"
-        )
-        ev = [
-            "a redundant fetch is one made while a token for the same key was still valid",
-            f"time spent in redundant callouts: {ms(tax['total_ms'])} in total, "
-            f"{tax['share_of_ttfb'] * 100:.0f} % of inbound time to first byte",
-        ]
-        if life is not None:
-            ev.append(
-                f"the token lives {human_seconds(life)}: a cache keyed on the token key with a TTL a little "
-                f"under that would remove these calls"
-            )
-        if tax.get("avoidable_callouts_per_hour") is not None:
-            ev.append(
-                f"auth-server calls a cache would remove: {tax['avoidable_callouts_per_hour']:.0f} per hour "
-                f"at the observed rate"
-            )
-        for k in (s.get("keys") or [])[:3]:
-            if k["redundant"]:
-                ev.append(f"key {k['key']}: {k['callouts']} callouts, {k['redundant']} redundant")
-        out.append(_f("token-refetch", sev, title, ev))
+        out.append(_token_refetch(s, c, tax, life))
 
     if life is not None:
         src = lifetimes[0]["source"]
@@ -97,26 +86,32 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
         ev = [f"{lt['count']} token(s) with lifetime {lt['seconds']:.0f} s from {lt['source']}" for lt in lifetimes]
         out.append(_f("token-lifetime", "info", title, ev))
 
-    shared = [t for t in s.get("tokens") or [] if len(t.get("routes") or []) >= 2]
+    # Only service tokens: issued by a callout, not a bearer the gateway got from its caller.
+    shared = [
+        t for t in s.get("tokens") or [] if len(t.get("routes") or []) >= 2 and t.get("source", "callout") == "callout"
+    ]
     if shared:
         top = max(shared, key=lambda t: len(t["routes"]))
         title = f"One token served {len(top['routes'])} backend routes: cache per key, not per route"
         ev = [f"token {t['fingerprint']} used on: {', '.join(t['routes'][:6])}" for t in shared[:3]]
         out.append(_f("token-shared-across-routes", "info", title, ev))
 
-    if c["identical"]:
+    # The auth server's own behaviour: origin answers only (a relay repeats what it cached).
+    identical = c.get("identical_origin", c["identical"])
+    ok = c.get("origin", c["ok"])
+    if identical:
         title = (
-            f"The auth server returned an already-issued token {c['identical']} times "
-            f"of {c['ok']} successful fetches: reuse is safe"
+            f"The auth server returned an already-issued token {identical} times "
+            f"of {ok} successful fetches: reuse is safe"
         )
         ev = ["an identical fetch returns a token fingerprint seen before: the server itself reuses it"]
         out.append(_f("identical-token-responses", "info", title, ev))
-    elif c["ok"] >= 2 and c["redundant"]:
+    elif ok >= 2 and c.get("auth_redundant", c["redundant"]):
         out.append(
             _f(
                 "identical-token-responses",
                 "info",
-                f"Every one of {c['ok']} fetches returned a new token",
+                f"Every one of {ok} fetches returned a new token",
                 ["the auth server mints a token per call: each extra fetch also adds a live token to revoke"],
             )
         )
@@ -187,3 +182,64 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
     order = {sev: i for i, sev in enumerate(SEVERITIES)}
     out.sort(key=lambda f: order[f["severity"]])
     return out
+
+
+def _token_refetch(s: dict[str, Any], c: dict[str, Any], tax: dict[str, Any], life: float | None) -> dict[str, Any]:
+    """Redundant token fetches: on the request path (the tax), in the background, or served by a relay.
+
+    `c` and `tax` are the token kind's figures (`_token_view`)."""
+    per_req, share = tax.get("ms_per_inbound"), tax.get("share_of_ttfb")
+    per_hour = tax.get("avoidable_callouts_per_hour")
+    on_path = c.get("tax_calls")
+    sev = severity_by_cost(per_req, share, per_hour)
+    per = c.get("per_inbound")
+    per_txt = f", {per:.2f} callouts per inbound request" if per is not None else ""
+    relayed, origin = c.get("relayed") or 0, c.get("origin")
+    if relayed and origin is not None:
+        hop = c.get("relay_hit_mean_ms")
+        title = (
+            f"Token served by a cache in front of the auth server (the loopback pattern): "
+            f"the auth server saw {origin} {plural(origin, 'fetch')}"
+        )
+        if hop is not None:
+            title += f"; the remaining per-request hop costs {ms(hop)}"
+        head = f"{relayed} of {c['total']} token callouts were answered by a relay ({', '.join(c.get('relays') or [])})"
+    elif on_path == 0:
+        title = (
+            f"{c['redundant']} of {c['total']} token callouts were redundant, none on a request's path: "
+            f"background fetches, no token tax"
+        )
+        head = "no inbound request waited for these fetches: they load the auth server, not the callers"
+    else:
+        title = f"{c['redundant']} of {c['total']} token callouts were redundant{per_txt}"
+        if per_req is not None:
+            title += f": {ms(per_req)} token tax per request"
+        head = "a redundant fetch is one made while a token for the same key was still valid, in its first half of life"
+    ev = [head]
+    if on_path is not None:
+        ev.append(
+            f"on a request's path: {c.get('on_path')} callouts ({on_path} redundant); background: {c.get('background')}"
+        )
+    if tax.get("total_ms") is not None and share is not None and on_path:
+        ev.append(
+            f"time requests spent in redundant callouts: {ms(tax['total_ms'])} in total, "
+            f"{share * 100:.0f} % of inbound time to first byte"
+        )
+    if c.get("nested"):
+        ev.append(f"{c['nested']} callouts from a relay to the auth server ran inside another callout: counted once")
+    if c.get("proactive"):
+        ev.append(f"{c['proactive']} proactive refreshes (in the last half of a valid token's life) are not redundant")
+    if life is not None and not relayed:
+        ev.append(
+            f"the token lives {human_seconds(life)}: a cache keyed on the token key with a TTL a little "
+            f"under that would remove these calls"
+        )
+    if per_hour is not None:
+        ev.append(f"auth-server calls a cache would remove: {per_hour:.0f} per hour at the observed rate")
+    for k in (s.get("keys") or [])[:3]:
+        if k["redundant"]:
+            ev.append(f"key {k['key']}: {k['callouts']} callouts, {k['redundant']} redundant")
+    ev.append(
+        f"severity by cost: {sev} (docs/findings.md: ms per request, share of time to first byte, calls per hour)"
+    )
+    return _f("token-refetch", sev, title, ev)

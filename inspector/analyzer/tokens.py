@@ -25,6 +25,15 @@ class TokenInfo:
     last_seen: float = 0.0
     routes: list[str] = field(default_factory=list)
     kind: str | None = None
+    client: bool = False  # the gateway received this bearer from its caller (a pass-through)
+
+    @property
+    def source(self) -> str:
+        """Whose token: `client` (passed through from the caller), `callout` (a callout issued
+        it: a service token) or `unknown` (only seen on backend calls)."""
+        if self.client:
+            return "client"
+        return "callout" if self.fetches else "unknown"
 
     def as_dict(self, now: float) -> dict[str, Any]:
         return {
@@ -39,6 +48,7 @@ class TokenInfo:
             "expires_at": self.expires_at,
             "left_s": round(self.expires_at - now, 1) if self.expires_at is not None else None,
             "routes": list(self.routes),
+            "source": self.source,
         }
 
 
@@ -73,6 +83,9 @@ class TokenTable:
         if route not in info.routes and len(info.routes) < self.MAX_ROUTES:
             info.routes.append(route)
         return info
+
+    def peek(self, fp: str) -> TokenInfo | None:
+        return self._t.get(fp)
 
     def newest(self, n: int) -> list[TokenInfo]:
         return sorted(self._t.values(), key=lambda t: t.last_seen, reverse=True)[:n]
@@ -123,21 +136,63 @@ class Issuances:
         return t >= self.floor_at and self.floor_valid > t
 
 
+# A fetch made while the key's newest valid token is in the last part of its lifetime is a
+# proactive refresh (Envoy's credential injector refreshes at half), not a redundant fetch.
+PROACTIVE_AFTER = 0.5
+
+
 @dataclass(slots=True)
 class KeyState:
     """One token key: the recent issuances (to judge the next fetch) and counters."""
 
     key: str
     issued: Issuances = field(default_factory=lambda: Issuances())
+    fresh: Issuances = field(default_factory=lambda: Issuances())  # valid and in the first half of life
     callouts: int = 0
     redundant: int = 0
     identical: int = 0
     failed: int = 0
+    proactive: int = 0  # fetches ahead of expiry, in the last half of a valid token's lifetime
+    on_path: int = 0  # callouts an inbound request waited for
+    nested: int = 0  # callouts inside another callout (a relay's own miss)
+    background: int = 0  # callouts no inbound request waited for (and not nested)
+    relayed: int = 0  # answered with a token first issued by another endpoint
+    origin: int = 0  # answered by the endpoint that first issued the token
     ends: list = field(default_factory=list)  # sorted end times of recent callouts, for stampede checks
     last_burst_at: float = -1.0
 
     def valid_token_at(self, t: float) -> bool:
         return self.issued.valid_at(t)
+
+    def judge(self, t: float) -> str | None:
+        """How a fetch starting at `t` stands against the tokens already issued for this key:
+        "redundant" (some token was valid and in the first half of its lifetime), "proactive"
+        (valid tokens were all in their last half: a refresh ahead of expiry) or None."""
+        if self.fresh.valid_at(t):
+            return "redundant"
+        if self.issued.valid_at(t):
+            return "proactive"
+        return None
+
+    def as_row(self, path_known: bool) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "callouts": self.callouts,
+            "redundant": self.redundant,
+            "identical": self.identical,
+            "failed": self.failed,
+            "proactive": self.proactive,
+            "on_path": self.on_path if path_known else None,
+            "background": self.background if path_known else None,
+            "nested": self.nested,
+            "origin": self.origin,
+            "relayed": self.relayed,
+        }
+
+    def add_issue(self, at: float, remaining: float, skew: float) -> None:
+        """A token for this key, received at `at`, valid `remaining` seconds (less `skew`)."""
+        self.issued.add(at, at + remaining - skew)
+        self.fresh.add(at, min(at + remaining * PROACTIVE_AFTER, at + remaining - skew))
 
     def in_flight_with(self, start: float, end: float) -> int:
         """Callouts for this key that had not ended when this one (start, end) began, itself included.

@@ -65,8 +65,10 @@ def callout(
     *,
     status: int = 200,
     error: str | None = None,
+    endpoint: str | None = None,
     **kw: Any,
 ) -> dict[str, Any]:
+    """A token callout; `endpoint` sets the key's endpoint (another auth server, or a relay)."""
     token: dict[str, Any] = {"type": "Bearer", "refresh": False}
     if fp:
         token["fp"] = fp
@@ -74,18 +76,11 @@ def callout(
         token["expires_in"] = expires_in
     if error:
         token = {"error": error, "refresh": False}
-    return flow(
-        "callout",
-        ts,
-        dur_ms,
-        status=status,
-        method="POST",
-        path="/oauth2/token",
-        port=9001,
-        key=dict(KEY),
-        token=token,
-        **kw,
-    )
+    kw.setdefault("method", "POST")
+    kw.setdefault("path", "/oauth2/token")
+    kw.setdefault("port", 9001)
+    key = {**KEY, "endpoint": endpoint} if endpoint else dict(KEY)
+    return flow("callout", ts, dur_ms, status=status, key=key, token=token, **kw)
 
 
 def backend(ts: float, dur_ms: float, fp: str | None = "aaaa", kind: str = "jwt", **kw: Any) -> dict[str, Any]:

@@ -51,7 +51,8 @@ def figures_of(s: dict[str, Any]) -> dict[str, float | None]:
         "tax_share_of_ttfb_pct": round(tax["share_of_ttfb"] * 100, 2) if s["flows"]["inbound"] else None,
         "inbound_ttfb_p50_ms": inbound["ttfb_p50_ms"],
         "inbound_ttfb_p95_ms": inbound["ttfb_p95_ms"],
-        "auth_calls_per_hour": round(c["total"] / hours, 1) if hours > 0 else None,
+        # calls that reached an auth server: a relay's (loopback cache's) answers are not its load
+        "auth_calls_per_hour": round(c.get("auth_calls", c["total"]) / hours, 1) if hours > 0 else None,
         "avoidable_auth_calls_per_hour": tax["avoidable_callouts_per_hour"],
         "callout_p50_ms": c["p50_ms"],
         "failed_callouts": c["failed"],
