@@ -504,6 +504,16 @@ class FlowList(ScrollView, can_focus=True):
         """Select the row at `row` (0 = newest), as a click would."""
         self._select_row(row)
 
+    def on_focus(self) -> None:
+        # Where the keys go is shown on the pane's title bar (CSS `#flows-main.-focused`);
+        # a class, because :focus-within does not restyle a sibling of the focused widget.
+        if self.parent is not None:
+            self.parent.set_class(True, "-focused")
+
+    def on_blur(self) -> None:
+        if self.parent is not None:
+            self.parent.set_class(False, "-focused")
+
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
