@@ -65,14 +65,14 @@ def _out_dir():
     return Path.cwd()
 
 
-def _run(app) -> int:  # type: ignore[no-untyped-def]
+def _run(app) -> int:
     """Run the TUI, then say what was saved (captures, reports, screenshots) where."""
     code = int(app.run() or 0)
     print(app.farewell())
     return code
 
 
-def _config():  # type: ignore[no-untyped-def]
+def _config():
     from inspector.views.tui.config import load
 
     return load()

@@ -257,7 +257,7 @@ class TokentaxApp(App[int]):
                     label = findings_label(findings)
                     if label != self._findings_label:
                         self._findings_label = label
-                        self.main(TabbedContent).get_tab("findings").label = label  # type: ignore[assignment]
+                        self.main(TabbedContent).get_tab("findings").label = label
                 self._refresh_tab()
                 self.main(FlowList).sync()
                 self._refresh_waterfall()

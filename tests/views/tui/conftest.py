@@ -1,8 +1,8 @@
 """TUI fixtures, shared with tests/commands through tests.support.tui."""
 
-from tests.support.tui import capture, live_stack, make_app  # noqa: F401 - pytest fixtures by name
-
 import pytest
+
+from tests.support.tui import capture, live_stack, make_app  # noqa: F401 - pytest fixtures by name
 
 
 @pytest.fixture(autouse=True)

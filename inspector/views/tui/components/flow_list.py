@@ -181,6 +181,8 @@ def shown_cells(
     cells = row_cells(ev, clock, label if source_w else None)
     cols = layout(width, source_w)
     names = {n for n, _, _ in cols}
+    if dict((n, w) for n, _, w in cols).get("time", 12) < 12:  # no room for milliseconds
+        cells["time"] = clock.time(ev.get("end") or ev.get("ts"))
     if "kind" not in names and cells["kind"]:
         cells["role"] = KIND_SHORT.get(cells["kind"], cells["kind"])  # a callout: its kind says more
     out = []

@@ -42,7 +42,7 @@ def redundant_text(why: dict[str, Any], clock: Clock) -> str:
     """ "redundant: a valid token for this key was issued at 10:00:01.250 (3.2 s earlier)"."""
     what = "a valid token" if why.get("kind", "token") in ("token", "exchange") else "a still-valid answer"
     earlier = float(why.get("earlier_s") or 0.0)
-    ago = f"{earlier:.1f} s" if earlier < 120 else human_seconds(earlier)
+    ago = ms(earlier * 1000.0) if earlier < 1 else (f"{earlier:.1f} s" if earlier < 120 else human_seconds(earlier))
     return (
         f"redundant: {what} for this key was issued at {clock.time(why.get('issued_at'), millis=True)} ({ago} earlier)"
     )
