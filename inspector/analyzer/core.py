@@ -479,6 +479,24 @@ class Analyzer:
     def hops_for(self, inbound_id: str) -> list[Hop]:
         return list(self.corr.hops_of.get(inbound_id, ()))
 
+    def why_redundant(self, flow_id: str) -> dict[str, Any] | None:
+        """Why a held callout was redundant: the earlier answer for its key that was still
+        valid when it started ({kind, key, issued_at, valid_until, earlier_s}). None when no
+        such answer is known (not redundant, or the flow or its key is no longer held).
+        Read-only, for views that explain a selected flow."""
+        ev = next((e for e in reversed(self.recent) if e.get("id") == flow_id), None)
+        if ev is None or ev.get("role") != "callout":
+            return None
+        key = key_text(ev.get("key"))
+        ks = self.keys.peek(key)
+        ts = float(ev["ts"])
+        found = ks.issued.valid_issue_at(ts) if ks is not None else None
+        if found is None:
+            return None
+        at, until = found
+        kind = ev.get("kind") or "token"
+        return {"kind": kind, "key": key, "issued_at": at, "valid_until": until, "earlier_s": round(ts - at, 3)}
+
     def tokens_active(self, now: float) -> int:
         """Tokens whose known expiry is after `now`: the metrics gauge reads it at scrape time
         (a wall-clock question, so the caller passes the clock; the report keeps traffic time)."""

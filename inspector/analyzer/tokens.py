@@ -135,6 +135,16 @@ class Issuances:
             return self.pmax[i] > t
         return t >= self.floor_at and self.floor_valid > t
 
+    def valid_issue_at(self, t: float) -> tuple[float, float] | None:
+        """(issued_at, valid_until) of the latest issuance at or before t still valid at t;
+        None when there is none (or it was trimmed away)."""
+        i = bisect_right(self.at, t) - 1
+        while i >= 0 and self.pmax[i] > t:
+            if self.valid[i] > t:
+                return self.at[i], self.valid[i]
+            i -= 1
+        return None
+
 
 # A fetch made while the key's newest valid token is in the last part of its lifetime is a
 # proactive refresh (Envoy's credential injector refreshes at half), not a redundant fetch.
@@ -223,6 +233,10 @@ class KeyTable:
 
     def values(self):
         return self._k.values()
+
+    def peek(self, key: str) -> KeyState | None:
+        """The state of a key, if tracked, without adding or touching it."""
+        return self._k.get(key)
 
     def __len__(self) -> int:
         return len(self._k)

@@ -65,6 +65,19 @@ def _out_dir():
     return Path.cwd()
 
 
+def _run(app) -> int:
+    """Run the TUI, then say what was saved (captures, reports, screenshots) where."""
+    code = int(app.run() or 0)
+    print(app.farewell())
+    return code
+
+
+def _config():
+    from inspector.views.tui.config import load
+
+    return load()
+
+
 def run_open(args: argparse.Namespace) -> int:
     from inspector.analyzer import Analyzer
     from inspector.analyzer.core import AnalyzerConfig
@@ -79,8 +92,8 @@ def run_open(args: argparse.Namespace) -> int:
         raise UserError(f"{args.file}: no tokentax events in this capture")
     from inspector.views.tui.app import TokentaxApp
 
-    app = TokentaxApp(file_feed(args.file, analyzer), out_dir=_out_dir())
-    return int(app.run() or 0)
+    app = TokentaxApp(file_feed(args.file, analyzer), out_dir=_out_dir(), config=_config())
+    return _run(app)
 
 
 HINT = "(is mitmdump running with -s addons/tokentax.py? or run `tokentax tui`)"
@@ -130,8 +143,8 @@ def run_live_many(addrs: list[tuple[str, int]], token: str) -> int:
     from inspector.views.tui.feed import MultiFeed
 
     clients = [StreamClient(host, port, token) for host, port in addrs]
-    app = TokentaxApp(MultiFeed([c.address for c in clients]), clients=clients, out_dir=_out_dir())
-    return int(app.run() or 0)
+    app = TokentaxApp(MultiFeed([c.address for c in clients]), clients=clients, out_dir=_out_dir(), config=_config())
+    return _run(app)
 
 
 def run_live(host: str, port: int, token: str, child=None) -> int:
@@ -140,8 +153,8 @@ def run_live(host: str, port: int, token: str, child=None) -> int:
     from inspector.views.tui.feed import Feed
 
     client = StreamClient(host, port, token)
-    app = TokentaxApp(Feed(client.address, "live"), client=client, child=child, out_dir=_out_dir())
-    return int(app.run() or 0)
+    app = TokentaxApp(Feed(client.address, "live"), client=client, child=child, out_dir=_out_dir(), config=_config())
+    return _run(app)
 
 
 def run_tui(args: argparse.Namespace) -> int:

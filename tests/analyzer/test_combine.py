@@ -133,7 +133,7 @@ def test_empty_sources_and_one_source() -> None:
     empty = Analyzer().snapshot()
     c = combine([empty, empty], [A, B])
     assert c["callouts"]["per_inbound"] is None and c["tax"]["share_of_ttfb"] == 0.0 and c["findings"] == []
-    assert kpi_values(c)["per-inbound"][0] == "-"
+    assert kpi_values(c)["per-inbound"][0] == "—"  # unknown, not 0 (DESIGN: "—" on screen)
     with pytest.raises(ValueError):
         combine([empty], [A, B])
 

@@ -30,16 +30,20 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from inspector.live.stream_client import StreamClient
 from inspector.schema.events import Event
 from inspector.views.format import Clock
+from inspector.views.tui.components.authcalls import AuthCallsSummary
 from inspector.views.tui.components.detail import DetailPane, detail_renderable
 from inspector.views.tui.components.dialogs import EXPORT_FORMATS, ExportScreen, HelpScreen
 from inspector.views.tui.components.findings import FindingsView
 from inspector.views.tui.components.flow_list import FlowHeader, FlowList
+from inspector.views.tui.components.headline import Headline, findings_label
 from inspector.views.tui.components.kpi import KpiStrip
 from inspector.views.tui.components.rates import Rates
+from inspector.views.tui.components.recent import ORDERS, latest_inbound, recent_renderable
 from inspector.views.tui.components.sources import TOTAL, SourcesTable
 from inspector.views.tui.components.status import StatusBar
 from inspector.views.tui.components.tokens import TokensTable
 from inspector.views.tui.components.waterfall import HopRow, Waterfall
+from inspector.views.tui.config import TuiConfig, save_theme
 from inspector.views.tui.feed import Feed, MultiFeed
 from inspector.views.tui.filtering import compile_filter
 
@@ -77,20 +81,27 @@ class FilterInput(Input):
 class TokentaxApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "tokentax"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
+    # -narrow: the detail pane folds under the list and shows only with a selection;
+    # -short: the rate sparklines go, the list keeps its rows.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    COMMAND_PALETTE_DISPLAY = "ctrl+p"
+    # Every binding has an id: a keymap in the config file ([keys] id = "keys") remaps it.
     BINDINGS = [
-        Binding("space", "toggle_pause", "Pause/resume"),
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("s", "save", "Save capture"),
-        Binding("e", "export", "Export report"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
-        Binding("1", "tab('flows')", "Flows", show=False),
-        Binding("2", "tab('tokens')", "Tokens", show=False),
-        Binding("3", "tab('timing')", "Timing", show=False),
-        Binding("4", "tab('findings')", "Findings", show=False),
-        Binding("5", "tab('sources')", "Sources", show=False),
+        Binding("space", "toggle_pause", "Pause", id="pause"),
+        Binding("slash", "focus_filter", "Filter", id="filter"),
+        Binding("s", "save", "Save", id="save"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit_now"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"),
+        Binding("o", "recent_order", "Slowest/newest", show=False, id="recent_order"),
+        Binding("1", "tab('flows')", "Flows", show=False, id="tab_flows"),
+        Binding("2", "tab('tokens')", "Auth calls", show=False, id="tab_auth"),
+        Binding("3", "tab('timing')", "Timing", show=False, id="tab_timing"),
+        Binding("4", "tab('findings')", "Findings", show=False, id="tab_findings"),
+        Binding("5", "tab('sources')", "Sources", show=False, id="tab_sources"),
     ]
 
     def __init__(
@@ -103,6 +114,7 @@ class TokentaxApp(App[int]):
         clock: Clock | None = None,
         out_dir: Path | None = None,
         refresh_hz: float = 5.0,
+        config: TuiConfig | None = None,
     ) -> None:
         """`client` reads the one stream of a Feed; `clients[i]` reads source i of a MultiFeed."""
         super().__init__()
@@ -115,6 +127,11 @@ class TokentaxApp(App[int]):
         self.clock = clock or Clock()
         self.out_dir = out_dir or Path.cwd()
         self.refresh_hz = refresh_hz
+        self.config = config  # None (tests): no keymap, and a theme change is not remembered
+        self.recent_order = ORDERS[0]
+        self.screenshots: list[Path] = []
+        self._findings_label = ""
+        self._recent_at = 0.0
         self.paused = False
         self.filter_error = ""
         self.last_saved: Path | None = None
@@ -143,6 +160,7 @@ class TokentaxApp(App[int]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield KpiStrip(id="kpis")
+        yield Headline(id="headline")
         yield Rates(id="rates")
         with TabbedContent(id="tabs", initial="flows"):
             with TabPane("Flows", id="flows"):
@@ -160,11 +178,14 @@ class TokentaxApp(App[int]):
                         yield FlowHeader(id="flow-header")
                         yield FlowList(self.feed, self.clock, id="flow-list")
                     yield DetailPane(id="detail")
-            with TabPane("Tokens", id="tokens"):
-                yield TokensTable(self.clock, id="tokens-table")
+            with TabPane("Auth calls", id="tokens"):
+                with VerticalScroll(id="auth-scroll"):
+                    yield AuthCallsSummary(id="auth-summary")
+                    yield TokensTable(self.clock, id="tokens-table")
             with TabPane("Timing", id="timing"):
                 with VerticalScroll(id="timing-scroll"):
                     yield Waterfall(self.clock, id="waterfall")
+                    yield Static("", id="recent")
             with TabPane("Findings", id="findings"):
                 yield FindingsView(id="findings-view")
             if self.feed.multi:
@@ -173,6 +194,7 @@ class TokentaxApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._apply_config()
         self.main(DetailPane).show(detail_renderable(None, self.clock))
         self.main(Waterfall).show(None, [])
         self.main(FlowList).focus()
@@ -230,6 +252,12 @@ class TokentaxApp(App[int]):
                     self._report = report
                     self.main(KpiStrip).show(report)
                     self.main(Rates).show(report)
+                    findings = report.get("findings") or []
+                    self.main(Headline).show(findings)
+                    label = findings_label(findings)
+                    if label != self._findings_label:
+                        self._findings_label = label
+                        self.main(TabbedContent).get_tab("findings").label = label
                 self._refresh_tab()
                 self.main(FlowList).sync()
                 self._refresh_waterfall()
@@ -247,6 +275,7 @@ class TokentaxApp(App[int]):
             return
         self._tab_shown[tab] = report
         if tab == "tokens":
+            self.main(AuthCallsSummary).show(report)
             self.main(TokensTable).show(report)
         elif tab == "findings":
             self.main(FindingsView).show(report)
@@ -275,32 +304,62 @@ class TokentaxApp(App[int]):
         how = f"{mode}: part of inbound request {inbound_id}"
         return found.get(inbound_id), how
 
+    def _why(self, ev: Event | None) -> dict[str, Any] | None:
+        """The analyzer's reason a callout was redundant (None for any other flow)."""
+        if ev is None or ev.get("role") != "callout":
+            return None
+        return self.feed.feed_of(ev).analyzer.why_redundant(str(ev.get("id")))
+
     def _show_selected(self) -> None:
         ev = self._selected
         _, how = self._inbound_for(ev)
-        self.main(DetailPane).show(detail_renderable(ev, self.clock, how))
+        self.main(DetailPane).show(detail_renderable(ev, self.clock, how, self._why(ev), self.feed.restart_note(ev)))
+        self.main("#flows-body").set_class(ev is not None, "-selected")
         self._waterfall_key = None
         self._refresh_waterfall()
 
     def _refresh_waterfall(self) -> None:
         ev = self._selected
         inbound, how = self._inbound_for(ev)
+        latest = False
+        if ev is None:
+            inbound, latest = latest_inbound(self.feed), True  # nothing selected: the newest request
         if inbound is None:
             key = ("", 0)
             if key != self._waterfall_key:
                 self._waterfall_key = key
                 self.main(Waterfall).show(None, [], how)
+            self._refresh_recent()
             return
         src = self.feed.feed_of(inbound)
         hops = src.hops_for(str(inbound.get("id")))
         key = (str(inbound.get("id")), len(hops))
-        if key == self._waterfall_key:
+        if key != self._waterfall_key:
+            self._waterfall_key = key
+            found = self.feed.find({h.id for h in hops})
+            rows = [HopRow(h.mode, found.get(h.id), self._why(found.get(h.id))) for h in hops]
+            if latest:
+                note = "the latest request (select a flow in Flows to pin one)"
+            else:
+                note = f"selected hop: {how}" if ev is not inbound and how else ""
+            self.main(Waterfall).show(inbound, rows, note)
+        self._refresh_recent()
+
+    def _refresh_recent(self, force: bool = False) -> None:
+        """The recent requests' list: only while the Timing tab shows, at most once a second."""
+        if self._active_tab() != "timing":
             return
-        self._waterfall_key = key
-        found = self.feed.find({h.id for h in hops})
-        rows = [HopRow(h.mode, found.get(h.id)) for h in hops]
-        note = f"selected hop: {how}" if ev is not inbound and how else ""
-        self.main(Waterfall).show(inbound, rows, note)
+        now = time.monotonic()
+        if not force and now - self._recent_at < 1.0:
+            return
+        self._recent_at = now
+        body = self.main("#recent", Static)
+        width = body.size.width or self.size.width - 4
+        body.update(recent_renderable(self.feed, self.clock, width, self.recent_order))
+
+    def action_recent_order(self) -> None:
+        self.recent_order = ORDERS[(ORDERS.index(self.recent_order) + 1) % len(ORDERS)]
+        self._refresh_recent(force=True)
 
     # -- filter ------------------------------------------------------------------------
 
@@ -363,9 +422,27 @@ class TokentaxApp(App[int]):
     def tabs(self) -> tuple[str, ...]:
         return MULTI_TABS if self.feed.multi else TABS
 
+    FOCUS_OF_TAB = {
+        "flows": "#flow-list",
+        "tokens": "#tokens-table",
+        "timing": "#timing-scroll",
+        "findings": "#findings-view",
+        "sources": "#sources-table",
+    }
+
     @on(TabbedContent.TabActivated)
     def _tab_activated(self) -> None:
         self._refresh_tab(force=True)
+        tab = self._active_tab()
+        if tab == "timing":
+            self._refresh_recent(force=True)
+        # The arrow keys work at once after any tab switch: focus goes to the tab's own pane
+        # (unless the user is typing in the filter).
+        if not isinstance(self.focused, Input):
+            try:
+                self.main(self.FOCUS_OF_TAB[tab]).focus()
+            except (KeyError, NoMatches):
+                pass
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(multi=self.feed.multi))
@@ -436,6 +513,64 @@ class TokentaxApp(App[int]):
 
     def action_quit(self) -> None:  # type: ignore[override]
         self.exit(0)
+
+    def farewell(self) -> str:
+        """What the commands print once the TUI has quit: what was saved where, or that nothing was."""
+        lines = []
+        captures = self.saved_paths or ([self.last_saved] if self.last_saved else [])
+        for path in captures:
+            lines.append(f"tokentax: capture saved to {path}")
+        if self.last_export:
+            lines.append(f"tokentax: report exported to {self.last_export}")
+        for path in self.screenshots:
+            lines.append(f"tokentax: screenshot saved to {path}")
+        return "\n".join(lines) or "tokentax: nothing saved (s saves a capture, e exports a report)"
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Screenshots go where captures and reports go (the current directory), not to a
+        Downloads folder that may not exist."""
+        from textual._files import generate_datetime_filename
+
+        folder = Path(path) if path else self.out_dir
+        name = filename or generate_datetime_filename(self.title, ".svg", time_format)
+        target = folder / name
+        try:
+            target.write_text(self.export_screenshot(), encoding="utf-8")
+        except OSError as exc:
+            self._say(f"cannot save the screenshot to {target}: {exc.strerror or exc}", error=True)
+            return None
+        self.screenshots.append(target)
+        self._say(f"saved a screenshot to {target}")
+        return str(target)
+
+    # -- settings: keymap and theme (inspector.views.tui.config) -----------------------
+
+    def _apply_config(self) -> None:
+        cfg = self.config
+        if cfg is None:
+            return
+        if cfg.keymap:
+            self.set_keymap(cfg.keymap)
+        if cfg.theme:
+            if cfg.theme in self.available_themes:
+                self.theme = cfg.theme
+            else:
+                cfg.problem = cfg.problem or f"{cfg.path}: unknown theme {cfg.theme!r}; using the default"
+        if cfg.problem:
+            self._say(cfg.problem, error=True)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Any) -> None:
+        cfg = self.config
+        if cfg is None or theme.name == cfg.theme:
+            return
+        cfg.theme = theme.name
+        try:
+            save_theme(cfg.path, theme.name)
+        except OSError as exc:
+            self._say(f"cannot remember the theme in {cfg.path}: {exc.strerror or exc}", error=True)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -52,6 +52,9 @@ class Feed:
         self._since_base = 0
         self._snap: dict[str, Any] | None = None
         self._snap_version = -1
+        # mitmdump restarts seen on a live stream: the first flow after each -> what to say
+        self.restarts: dict[str, str] = {}
+        self._restart_pending = ""
 
     # -- in --------------------------------------------------------------------------
 
@@ -63,6 +66,9 @@ class Feed:
             if t == E.FLOW:
                 ingest(ev)
                 self._since_base += 1
+                if self._restart_pending and ev.get("id"):
+                    self.restarts[str(ev["id"])] = self._restart_pending
+                    self._restart_pending = ""
             elif t == E.SUMMARY:
                 report = ev.get("report")
                 if isinstance(report, dict) and "flows" in report:
@@ -71,6 +77,11 @@ class Feed:
                 if self.session is None:
                     self.session = ev
                     ingest(ev)
+                elif (ev.get("ts"), ev.get("key_id")) != (self.session.get("ts"), self.session.get("key_id")):
+                    # A new proxy session on the same address: mitmdump restarted. Its KPIs
+                    # start again from zero while the flows held here stay: mark the spot.
+                    self.session = ev
+                    self._restart_pending = "first flow after mitmdump restarted: the KPIs count from this flow on"
                 # A (re)connection: the next summary is the new baseline for counting losses.
                 self._lost_before = self.lost
                 self._base_total = None
@@ -120,6 +131,12 @@ class Feed:
 
     def hops_for(self, inbound_id: str) -> list[Any]:
         return self.analyzer.hops_for(inbound_id)
+
+    def restart_note(self, ev: E.Event | None) -> str:
+        """Non-empty for the first flow after a mitmdump restart."""
+        if ev is None or not self.restarts:
+            return ""
+        return self.restarts.get(str(ev.get("id")), "")
 
     # -- out -------------------------------------------------------------------------
 
@@ -339,6 +356,9 @@ class MultiFeed:
             if feed is not None:
                 return feed
         return self.sources[0]
+
+    def restart_note(self, ev: E.Event | None) -> str:
+        return self.feed_of(ev).restart_note(ev) if ev is not None else ""
 
     def save_source(self, i: int, path: Path) -> int:
         """One source's held flows as a capture of its own (its session, its fingerprint key)."""

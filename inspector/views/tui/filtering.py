@@ -117,22 +117,37 @@ class EventFlow(http.HTTPFlow):
 
 
 SOURCE_RE = re.compile(r"(?:^|(?<=\s))source:(\S*)")
+# role:NAME and kind:NAME terms: several of one kind mean any of them ("kind:jwks kind:token")
+TERM_RE = re.compile(r"(?:^|(?<=\s))(role|kind):(\S*)")
+ROLES = ("inbound", "callout", "backend", "other")
+KINDS = ("token", "exchange", "introspection", "jwks", "userinfo", "forward_auth")
 
 
 class Matcher:
     """A parsed filter: a mitmproxy expression, and the sources a `source:NAME` term allows."""
 
-    __slots__ = ("mitm", "sources", "default_source")
+    __slots__ = ("mitm", "sources", "default_source", "roles", "kinds")
 
     def __init__(
-        self, mitm: flowfilter.TFilter | None, sources: frozenset[str] | None = None, default_source: str = ""
+        self,
+        mitm: flowfilter.TFilter | None,
+        sources: frozenset[str] | None = None,
+        default_source: str = "",
+        roles: frozenset[str] | None = None,
+        kinds: frozenset[str] | None = None,
     ) -> None:
         self.mitm = mitm
         self.sources = sources
         self.default_source = default_source  # the source of an untagged event (one source attached)
+        self.roles = roles
+        self.kinds = kinds  # callout kinds; a callout without one is a token fetch (older captures)
 
     def __call__(self, ev: Event) -> bool:
         if self.sources is not None and ev.get("source", self.default_source) not in self.sources:
+            return False
+        if self.roles is not None and ev.get("role") not in self.roles:
+            return False
+        if self.kinds is not None and (ev.get("role") != "callout" or (ev.get("kind") or "token") not in self.kinds):
             return False
         return self.mitm is None or bool(self.mitm(EventFlow(ev)))
 
@@ -169,7 +184,13 @@ def compile_filter(text: str, sources: Sequence[tuple[str, str]] = ()) -> Matche
             if not name:
                 raise ValueError("source: needs a name, e.g. source:127.0.0.1:7391 or source:7391 (see ? for help)")
             allowed |= resolve_source(name, sources)
-    rest = SOURCE_RE.sub(" ", text).strip()
+    terms: dict[str, set[str]] = {}
+    for what, name in TERM_RE.findall(text):
+        known = ROLES if what == "role" else KINDS
+        if name not in known:
+            raise ValueError(f"unknown {what} {name!r} in {what}:{name} (one of: {', '.join(known)})")
+        terms.setdefault(what, set()).add(name)
+    rest = TERM_RE.sub(" ", SOURCE_RE.sub(" ", text)).strip()
     mitm = None
     if rest:
         try:
@@ -177,7 +198,13 @@ def compile_filter(text: str, sources: Sequence[tuple[str, str]] = ()) -> Matche
         except ValueError:
             raise ValueError(f"not a mitmproxy filter expression: {text!r} (see ? for help)") from None
     default = sources[0][0] if len(sources) == 1 else ""
-    return Matcher(mitm, frozenset(allowed) if allowed is not None else None, default)
+    return Matcher(
+        mitm,
+        frozenset(allowed) if allowed is not None else None,
+        default,
+        frozenset(terms["role"]) if "role" in terms else None,
+        frozenset(terms["kind"]) if "kind" in terms else None,
+    )
 
 
 def matches(flt: Matcher, ev: Event) -> bool:
@@ -188,12 +215,46 @@ def matches(flt: Matcher, ev: Event) -> bool:
         return False
 
 
+# Operators that read what events never hold (headers, bodies, markers, other protocols):
+# left out of the help, as they can never match here.
+NEVER_MATCH = {
+    "~h",
+    "~hq",
+    "~hs",
+    "~b",
+    "~bq",
+    "~bs",
+    "~t",
+    "~tq",
+    "~ts",
+    "~a",
+    "~marked",
+    "~marker",
+    "~comment",
+    "~dns",
+    "~tcp",
+    "~udp",
+    "~websocket",
+    "~replay",
+    "~replayq",
+    "~replays",
+    "~all",
+    "~src",
+    "~dst",
+    "~meta",
+}
+TOKENTAX_TERMS: tuple[tuple[str, str], ...] = (
+    ("role:NAME", "flows of a role: " + ", ".join(ROLES) + " (several role: terms mean any of them)"),
+    ("kind:NAME", "auth calls of a kind: " + ", ".join(KINDS)),
+)
+
+
 def help_rows() -> list[tuple[str, str]]:
-    """mitmproxy's own filter help, with a note where events carry no data for an operator."""
-    no_data = {"~h", "~hq", "~hs", "~b", "~bq", "~bs", "~t", "~tq", "~ts", "~a"}
-    rows = []
+    """The filter terms that can match a flow event here: tokentax's own role:/kind:, then
+    mitmproxy's operators minus those reading data events never hold."""
+    rows = list(TOKENTAX_TERMS)
     for op, text in flowfilter.help:
-        if op.split(" ")[0] in no_data:
-            text += " (events hold no headers or bodies: never matches)"
+        if op.split(" ")[0] in NEVER_MATCH:
+            continue
         rows.append((op, text))
     return rows

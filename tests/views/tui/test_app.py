@@ -43,10 +43,10 @@ async def test_kpis_show_the_snapshot_figures(make_app: MakeApp) -> None:
         aph = f"{tax['avoidable_callouts_per_hour']:,.0f}".replace(",", " ")
         assert f"{aph} calls/h" in kpi(app, "avoidable")
         assert str(s["tokens_distinct"]) in kpi(app, "tokens")
-        assert str(s["errors"]) in kpi(app, "errors")
+        assert f"{s['inbound']['errors']} in · {c['failed']} auth" in kpi(app, "errors")
         text = screen_text(app)
-        assert "file tests/data/naive_gateway.jsonl" in text and "■ file" in text
-        assert "dropped proxy 0 · this view 0" in text
+        assert "■ file tests/data/naive_gateway.jsonl" in text
+        assert "dropped" not in text and "this view" not in text  # no drops: no jargon line
         spark = app.query_one("#spark-inbound")
         assert list(spark.data) == s["rates"]["series"]["inbound"]  # type: ignore[attr-defined]
 
@@ -258,7 +258,7 @@ async def test_footer_shows_the_bindings(make_app: MakeApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         footer = screen_text(app).splitlines()[-1]
-        for words in ("space", "Pause", "/", "Filter", "Save capture", "Export report", "Help", "Quit"):
+        for words in ("space Pause", "/ Filter", "s Save", "e Export", "? Help", "q Quit", "ctrl+p palette"):
             assert words in footer
 
 

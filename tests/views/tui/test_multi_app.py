@@ -47,7 +47,7 @@ async def test_source_column_and_filter_by_source() -> None:
         await pilot.pause()
         fl = app.query_one(FlowList)
         assert fl.row_count == 126 and fl.source_w == len("source")
-        assert header_text(fl.line_width, fl.source_w).split()[:3] == ["time", "source", "role"]
+        assert header_text(fl.line_width, fl.source_w).split()[:3] == ["ended", "source", "role"]
         top, bottom = fl.event_of_row(0), fl.event_of_row(125)  # newest first: the second half is on top
         assert top["source"] == B and bottom["source"] == A
         assert f" :7392  {top['role']}" in row_text(top, UTC, fl.line_width, fl.source_w, app.feed.label_of)

@@ -86,3 +86,35 @@ def test_multi_flows_with_source_column(snap_compare) -> None:
 
 def test_multi_sources_tab(snap_compare) -> None:
     assert snap_compare(multi_app(states=DOWN), terminal_size=SIZE, press=["5"])
+
+
+# A newcomer's terminal first (80×24), then a normal one (120×40).
+SMALL, NORMAL = (80, 24), (120, 40)
+
+
+def test_small_first_screen(snap_compare) -> None:
+    assert snap_compare(file_app(), terminal_size=SMALL)
+
+
+def test_small_callout_selected(snap_compare) -> None:
+    assert snap_compare(file_app(), terminal_size=SMALL, run_before=_select_callout)
+
+
+def test_small_timing_latest(snap_compare) -> None:
+    assert snap_compare(file_app(), terminal_size=SMALL, press=["3"])
+
+
+def test_small_findings(snap_compare) -> None:
+    assert snap_compare(file_app(), terminal_size=SMALL, press=["4"])
+
+
+def test_normal_first_screen(snap_compare) -> None:
+    assert snap_compare(file_app(), terminal_size=NORMAL, run_before=_select_callout)
+
+
+def test_normal_timing_recent(snap_compare) -> None:
+    assert snap_compare(file_app(), terminal_size=NORMAL, press=["3"])
+
+
+def test_normal_auth_calls(snap_compare) -> None:
+    assert snap_compare(file_app(), terminal_size=NORMAL, press=["2"])

@@ -16,7 +16,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from inspector.schema.events import Event
-from inspector.views.format import Clock, human_seconds, ms
+from inspector.views.format import Clock, count, human_seconds, ms
+from inspector.views.tui.components.waterfall import redundant_text
 
 PHASE_KEYS = ("connect", "tls", "send", "wait", "receive")
 TIME_CLAIMS = ("exp", "iat", "nbf")
@@ -44,17 +45,30 @@ def _claims(title: str, claims: dict[str, Any], clock: Clock) -> RenderableType:
     return Group(Text(title, style="bold"), t)
 
 
-def detail_renderable(ev: Event | None, clock: Clock, correlation: str = "") -> RenderableType:
-    """Every field of one flow event, grouped; JWT claims in their own sections."""
+def detail_renderable(
+    ev: Event | None,
+    clock: Clock,
+    correlation: str = "",
+    why: dict[str, Any] | None = None,
+    restart: str = "",
+) -> RenderableType:
+    """Every field of one flow event, grouped; JWT claims in their own sections. `why` is
+    the analyzer's reason a callout was redundant (Analyzer.why_redundant)."""
     if ev is None:
         return Text("Select a flow (arrow keys or click) to see its fields and JWT claims.", style="dim")
     t = _grid()
+    if why:
+        t.add_row(Text("redundant", style="bold red"), Text(redundant_text(why, clock)[len("redundant: ") :], "red"))
+    if restart:
+        t.add_row(Text("restart", style="bold yellow"), Text(restart, "yellow"))
     t.add_row("id", str(ev.get("id", "")))
     if ev.get("source"):
         t.add_row("source", str(ev["source"]))
     end = ev.get("end")
     t.add_row("time", f"{clock.time(ev.get('ts'), millis=True)} → {clock.time(end, millis=True) if end else '-'}")
     t.add_row("role", f"{ev.get('role')} (by {ev.get('role_by', '?')})")
+    if ev.get("role") == "callout":
+        t.add_row("kind", str(ev.get("kind") or "token") + ("" if ev.get("kind") else " (a capture from before kinds)"))
     if ev.get("listener"):
         t.add_row("listener", str(ev["listener"]))
     port = ev.get("port")
@@ -70,7 +84,7 @@ def detail_renderable(ev: Event | None, clock: Clock, correlation: str = "") -> 
     t.add_row("timing", f"total {ms(timing.get('total'))}  ttfb {ms(timing.get('ttfb'))}  ({conn})")
     t.add_row("phases", "  ".join(f"{k} {ms(timing[k])}" for k in PHASE_KEYS if timing.get(k) is not None))
     size = ev.get("size") or {}
-    t.add_row("size", f"request {size.get('req', 0)} B  response {size.get('resp', 0)} B")
+    t.add_row("size", f"request {count(size.get('req', 0))} B  response {count(size.get('resp', 0))} B")
     trace = ev.get("trace")
     if isinstance(trace, dict):
         t.add_row("trace", f"{trace.get('id')} ({trace.get('src')})")
@@ -78,7 +92,7 @@ def detail_renderable(ev: Event | None, clock: Clock, correlation: str = "") -> 
         t.add_row("correlation", correlation)
     key = ev.get("key")
     if isinstance(key, dict):
-        t.add_row("token key", "  ".join(f"{k}={v}" for k, v in key.items()))
+        t.add_row("cache key", "  ".join(f"{k}={v}" for k, v in key.items()))
     parts_out: list[RenderableType] = [t]
     tok = ev.get("token")
     if isinstance(tok, dict):
@@ -88,6 +102,12 @@ def detail_renderable(ev: Event | None, clock: Clock, correlation: str = "") -> 
                 continue
             if name == "expires_in" and isinstance(value, (int, float)):
                 value = f"{value} s ({human_seconds(value)})"
+            if name == "refresh":
+                tt.add_row("refresh token", "yes" if value else "no")
+                continue
+            if name == "error":
+                tt.add_row(Text("error", style="red"), Text(str(value), style="bold red"))
+                continue
             tt.add_row(name, str(value))
         parts_out += [Text(""), Text("token response", style="bold"), tt]
         if isinstance(tok.get("jwt"), dict):

@@ -12,19 +12,26 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from inspector.views.tui.config import config_path
 from inspector.views.tui.filtering import help_rows
+
+BINDING_IDS = (
+    "pause", "filter", "save", "export", "help", "quit", "quit_now", "interrupt", "recent_order",
+    "tab_flows", "tab_auth", "tab_timing", "tab_findings", "tab_sources",
+)  # fmt: skip
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("space", "pause / resume the display (events keep being ingested)"),
-    ("/", "focus the flow filter (mitmproxy filter expressions); enter applies, escape leaves"),
-    ("s", "save a capture: JSONL of the flows the TUI holds, after the session event"),
-    ("e", "export the report (Markdown, JSON or HTML)"),
-    ("1 2 3 4", "Flows, Tokens, Timing, Findings tabs"),
+    ("/", "focus the flow filter; enter applies, escape leaves"),
+    ("s", "save a capture (JSONL of the flows held) to the current directory"),
+    ("e", "export the report (Markdown, JSON or HTML) to the current directory"),
+    ("1 2 3 4", "Flows, Auth calls, Timing, Findings tabs (the tab's pane takes the arrow keys)"),
     ("↑ ↓ PgUp PgDn Home End", "move the selection in the flows list (or click a row)"),
     ("escape", "in the flows list: clear the selection and follow the newest flows"),
-    ("ctrl+p", "command palette (every action is there too)"),
+    ("o", "on the Timing tab: recent requests slowest first / newest first"),
+    ("ctrl+p", "command palette: every action, Change theme (remembered), Screenshot"),
     ("?", "this help"),
-    ("q, ctrl+q", "quit"),
+    ("q, ctrl+q, ctrl+c", "quit (what was saved is printed on the way out)"),
 )
 # Shown when several streams are attached (`tokentax attach A B ...`).
 MULTI_KEYS: tuple[tuple[str, str], ...] = (
@@ -54,9 +61,14 @@ def help_renderable(multi: bool = False) -> Group:
         Text("Keys", style="bold underline"),
         keys,
         Text(""),
-        Text("Filter expressions (mitmproxy's own syntax)", style="bold underline"),
-        Text("e.g.  ~d auth & ~m POST     !~c 200     ~u /orders | ~u /users", style="dim"),
+        Text("Filter expressions (role:, kind:, and mitmproxy's own syntax)", style="bold underline"),
+        Text("e.g.  kind:introspection     role:callout !~c 200     ~d auth & ~m POST", style="dim"),
+        Text("Only terms that can match here are listed: events hold no headers or bodies.", style="dim"),
         flt,
+        Text(""),
+        Text("Settings", style="bold underline"),
+        Text(f'Keys and theme: {config_path()} (TOML; [keys] binding id = "keys", e.g. save = "ctrl+s").', style="dim"),
+        Text("Binding ids: " + ", ".join(BINDING_IDS), style="dim"),
     )
 
 

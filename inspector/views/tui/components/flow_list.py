@@ -38,57 +38,118 @@ from inspector.views.format import Clock, ms
 from inspector.views.tui.feed import Feed, MultiFeed
 from inspector.views.tui.filtering import Matcher, matches
 
-# (title, width or None for a share of what is left)
-COLUMNS: tuple[tuple[str, int | None], ...] = (
-    ("time", 12),
-    ("role", 8),
-    ("method", 6),
-    ("host", None),
-    ("path", None),
-    ("status", 6),
-    ("total", 8),
-    ("token", 12),
+# (name, title, width; None = a share of what is left). The order on screen.
+COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("time", "ended", 12),
+    ("role", "role", 8),
+    ("kind", "kind", 13),
+    ("method", "method", 6),
+    ("host", "host", None),
+    ("path", "path", None),
+    ("status", "status", 6),
+    ("total", "total", 9),
+    ("token", "token", 16),
 )
 HOST_MAX = 21  # 127.0.0.1:65535 fits; long names are cut rather than squeezing the path
-NARROW = 90  # below this the token column is left out (it is in the detail pane)
+HOST_MIN, PATH_MIN = 15, 14  # below these, lower-priority columns give way first
+HOST_LEAST, PATH_LEAST = 9, 10  # and below these, the line is simply too short
+SOURCE_MIN = 6
+# What gives way, in this order, when the line is too short: the token column (it is in
+# the detail pane), milliseconds in the time, the kind column (folded into the role
+# column as a short name), the method, then the time. Role, status and total never go,
+# and numbers are never cut: the host and path shrink instead.
+SHRINK = ("token", "millis", "kind", "method", "time")
+KIND_SHORT = {
+    "token": "token",
+    "exchange": "exchange",
+    "introspection": "introspc",
+    "jwks": "jwks",
+    "userinfo": "userinfo",
+    "forward_auth": "fwd-auth",
+}
+NUMERIC = {"status", "total"}
 
 
-def columns(source_w: int = 0) -> tuple[tuple[str, int | None], ...]:
+def columns(source_w: int = 0) -> tuple[tuple[str, str, int | None], ...]:
     """COLUMNS, with a `source` column after the time when several streams are attached."""
     if not source_w:
         return COLUMNS
-    return COLUMNS[:1] + (("source", source_w),) + COLUMNS[1:]
+    return COLUMNS[:1] + (("source", "source", source_w),) + COLUMNS[1:]
+
+
+def layout(width: int, source_w: int = 0) -> list[tuple[str, str, int]]:
+    """(name, title, width) of each shown column for a line `width` cells wide, one space
+    between columns, shrinking by SHRINK until the line fits."""
+    cols = {name: (title, w) for name, title, w in columns(source_w)}
+    order = [name for name, _, _ in columns(source_w)]
+    dropped: set[str] = set()
+    widths = {name: w for name, (_, w) in cols.items() if w}
+
+    def need() -> int:
+        shown = [n for n in order if n not in dropped]
+        fixed = sum(widths[n] for n in shown if n in widths)
+        src = SOURCE_MIN if "source" in shown else 0
+        return fixed - (widths.get("source", 0) - src if src else 0) + HOST_MIN + PATH_MIN + len(shown) - 1
+
+    for step in SHRINK:
+        if need() <= width:
+            break
+        if step == "millis":
+            widths["time"] = 8  # HH:MM:SS
+        else:
+            dropped.add(step)
+    shown = [n for n in order if n not in dropped]
+    fixed = sum(widths[n] for n in shown if n in widths and n != "source") + len(shown) - 1
+    rest = width - fixed
+    if "source" in shown:
+        src = max(SOURCE_MIN, min(widths["source"], rest - HOST_MIN - PATH_MIN))
+        widths["source"] = src
+        rest -= src
+    rest = max(HOST_LEAST + PATH_LEAST, rest)
+    widths["host"] = max(HOST_LEAST, min(HOST_MAX, max(HOST_MIN, (rest * 2) // 5), rest - PATH_LEAST))
+    widths["path"] = max(PATH_LEAST, rest - widths["host"])
+    return [(n, cols[n][0], widths[n]) for n in shown]
 
 
 def column_widths(width: int, source_w: int = 0) -> list[int]:
-    """Widths of columns(source_w) for a line `width` cells wide (one space between shown columns; 0 = hidden)."""
-    narrow = width < NARROW
-    hidden = {"token"} if narrow else set()
-    cols = [(name, 8 if narrow and name == "time" else w) for name, w in columns(source_w)]  # HH:MM:SS, no ms
-    shown = [(name, w) for name, w in cols if name not in hidden]
-    fixed = sum(w for _, w in shown if w) + len(shown) - 1
-    rest = max(16, width - fixed)
-    host = max(8, min(HOST_MAX, rest // 2))
-    path = max(8, rest - host)
-    return [0 if name in hidden else (w if w else (host if name == "host" else path)) for name, w in cols]
+    """Widths of columns(source_w) for a line `width` cells wide (0 = hidden)."""
+    shown = {n: w for n, _, w in layout(width, source_w)}
+    return [shown.get(n, 0) for n, _, _ in columns(source_w)]
+
+
+def kind_of(ev: Event) -> str:
+    """A callout's kind (captures from before kinds existed hold token callouts only)."""
+    if ev.get("role") != "callout":
+        return ""
+    return str(ev.get("kind") or "token")
 
 
 def token_of(ev: Event) -> str:
-    """The token fingerprint a row shows: the one a callout got, or the bearer a backend call carried."""
+    """The token fingerprint a row shows: the one a callout got, the error it got instead,
+    or the bearer a backend call carried."""
     tok = ev.get("token")
     if isinstance(tok, dict):
         if tok.get("fp"):
             return str(tok["fp"])
         if tok.get("error"):
-            return str(tok["error"])
+            return "✖ " + str(tok["error"])
     bearer = ev.get("bearer")
     if isinstance(bearer, dict):
         return str(bearer.get("fp") or bearer.get("kind") or "")
     return ""
 
 
-def row_cells(ev: Event, clock: Clock, label: Callable[[Any], str] | None = None) -> list[str]:
-    """The cells of one row; `label` names the source (only when a source column is shown)."""
+def fit(text: str, w: int, numeric: bool = False) -> str:
+    """A cell `w` wide: numbers right-aligned; text cut with an ellipsis, never silently."""
+    if numeric:
+        return text.rjust(w)
+    if len(text) <= w:
+        return set_cell_size(text, w)
+    return set_cell_size(text, w - 1) + "…"
+
+
+def row_cells(ev: Event, clock: Clock, label: Callable[[Any], str] | None = None) -> dict[str, str]:
+    """The cells of one row by column name; `label` names the source (several streams)."""
     err = ev.get("error")
     status = ev.get("status")
     status_text = (
@@ -96,31 +157,50 @@ def row_cells(ev: Event, clock: Clock, label: Callable[[Any], str] | None = None
     )
     port = ev.get("port")
     total = (ev.get("timing") or {}).get("total")
-    cells = [
-        clock.time(ev.get("ts"), millis=True),
-        str(ev.get("role", "")),
-        str(ev.get("method") or "-"),
-        f"{ev.get('host') or '?'}:{port}" if port else str(ev.get("host") or "?"),
-        str(ev.get("path") or "-"),
-        status_text,
-        ms(total) if total is not None else "-",
-        token_of(ev),
-    ]
+    cells = {
+        # Rows arrive, and are listed, in the order flows ended: the time shown is the end.
+        "time": clock.time(ev.get("end") or ev.get("ts"), millis=True),
+        "role": str(ev.get("role", "")),
+        "kind": kind_of(ev),
+        "method": str(ev.get("method") or "-"),
+        "host": f"{ev.get('host') or '?'}:{port}" if port else str(ev.get("host") or "?"),
+        "path": str(ev.get("path") or "-"),
+        "status": status_text,
+        "total": ms(total) if total is not None else "-",
+        "token": token_of(ev),
+    }
     if label is not None:
-        cells.insert(1, label(ev.get("source")))
+        cells["source"] = label(ev.get("source"))
     return cells
+
+
+def shown_cells(
+    ev: Event, clock: Clock, width: int, source_w: int = 0, label: Callable[[Any], str] | None = None
+) -> list[tuple[str, str]]:
+    """(column name, cell text sized to its column) of one row, as rendered."""
+    cells = row_cells(ev, clock, label if source_w else None)
+    cols = layout(width, source_w)
+    names = {n for n, _, _ in cols}
+    if dict((n, w) for n, _, w in cols).get("time", 12) < 12:  # no room for milliseconds
+        cells["time"] = clock.time(ev.get("end") or ev.get("ts"))
+    if "kind" not in names and cells["kind"]:
+        cells["role"] = KIND_SHORT.get(cells["kind"], cells["kind"])  # a callout: its kind says more
+    out = []
+    for name, _, w in cols:
+        text = cells.get(name, "")
+        if name in NUMERIC and len(text) > w:
+            text = text.replace(" ", "")  # "12345 ms" -> "12345ms": shorter, still whole
+        out.append((name, fit(text, w, name in NUMERIC and len(text) <= w)))
+    return out
 
 
 def row_text(ev: Event, clock: Clock, width: int, source_w: int = 0, label: Callable[[Any], str] | None = None) -> str:
     """The plain text of one row, exactly as rendered (tests and the detail title use it)."""
-    cells = row_cells(ev, clock, label if source_w else None)
-    return " ".join(set_cell_size(c, w) for c, w in zip(cells, column_widths(width, source_w)) if w)
+    return " ".join(text for _, text in shown_cells(ev, clock, width, source_w, label))
 
 
 def header_text(width: int, source_w: int = 0) -> str:
-    return " ".join(
-        set_cell_size(name, w) for (name, _), w in zip(columns(source_w), column_widths(width, source_w)) if w
-    )
+    return " ".join(fit(title, w, name in NUMERIC) for name, title, w in layout(width, source_w))
 
 
 class FlowHeader(Static):
@@ -330,7 +410,7 @@ class FlowList(ScrollView, can_focus=True):
         self._strips[key] = strip
         return strip
 
-    def _row_styles(self, role: str, status_class: str, selected: bool, st: dict[str, Style]) -> list[Style]:
+    def _row_styles(self, role: str, status_class: str, selected: bool, st: dict[str, Style]) -> dict[str, Style]:
         """The style of each column for one kind of row, combined once and kept with the styles."""
         key = f"_row:{role}:{status_class}:{selected}"
         cached = st.get(key)
@@ -340,34 +420,48 @@ class FlowList(ScrollView, can_focus=True):
         null = Style.null()
         dim = st.get("dim", null)
         status_style = st.get(status_class, null) if status_class else null
-        cols = [dim, st.get(role, null), null, null, null, status_style, null, dim]
-        if self.source_w:
-            cols.insert(1, st.get("source", null))
+        role_style = st.get(role, null)
+        cols = {
+            "time": dim,
+            "source": st.get("source", null),
+            "role": role_style,
+            "kind": role_style,
+            "status": status_style,
+            "token": st.get("error", null) if status_class else dim,
+        }
         if selected:
             over = st.get("cursor", Style(reverse=True))
             base = base + over
-            cols = [cs + over for cs in cols]
-        styles = [base] + [base + cs for cs in cols]
+            cols = {name: cs + over for name, cs in cols.items()}
+            null = over
+        styles = {name: base + cs for name, cs in cols.items()}
+        styles[""] = base
+        styles["_null"] = base + null
         st[key] = styles  # type: ignore[assignment]
         return styles
 
     def _render_row(self, ev: Event, width: int, selected: bool, st: dict[str, Style]) -> Strip:
         status = ev.get("status")
+        tok = ev.get("token")
         if ev.get("error") or (isinstance(status, int) and status >= 500):
             status_class = "error"
-        elif isinstance(status, int) and status >= 400:
+        elif (isinstance(status, int) and status >= 400) or (isinstance(tok, dict) and tok.get("error")):
             status_class = "warn"
         else:
             status_class = ""
-        base, *col_styles = self._row_styles(str(ev.get("role")), status_class, selected, st)
+        styles = self._row_styles(str(ev.get("role")), status_class, selected, st)
+        base = styles[""]
+        plain = styles["_null"]
         segments: list[Segment] = []
         space = Segment(" ", base)
-        for cell, w, cs in zip(row_cells(ev, self.clock, self._label), column_widths(width, self.source_w), col_styles):
-            if not w:
-                continue
+        restart = bool(self.feed.restart_note(ev))
+        for name, text in shown_cells(ev, self.clock, width, self.source_w, self._label):
             if segments:
                 segments.append(space)
-            segments.append(Segment(set_cell_size(cell, w), cs))
+            if restart and name == "time":  # the first flow after a mitmdump restart
+                segments.append(Segment("↻" + text[1:], styles.get("_null", plain) + Style(color="yellow", bold=True)))
+                continue
+            segments.append(Segment(text, styles.get(name, plain)))
         return Strip(segments).adjust_cell_length(width, base)
 
     # -- selection ---------------------------------------------------------------------
@@ -411,6 +505,16 @@ class FlowList(ScrollView, can_focus=True):
     def select_row(self, row: int) -> None:
         """Select the row at `row` (0 = newest), as a click would."""
         self._select_row(row)
+
+    def on_focus(self) -> None:
+        # Where the keys go is shown on the pane's title bar (CSS `#flows-main.-focused`);
+        # a class, because :focus-within does not restyle a sibling of the focused widget.
+        if self.parent is not None:
+            self.parent.set_class(True, "-focused")
+
+    def on_blur(self) -> None:
+        if self.parent is not None:
+            self.parent.set_class(False, "-focused")
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)

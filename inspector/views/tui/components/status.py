@@ -50,13 +50,13 @@ def status_text(feed: Feed | MultiFeed, paused: bool, note: str = "") -> Text:
         _tail(t, feed)
         return t
     state = "paused" if paused else feed.state
-    where = f"live {feed.source}" if feed.kind != FILE else f"file {feed.source}"
+    where = f"stream {feed.source}" if feed.kind != FILE else feed.source
     t = Text.assemble(
         ("tokentax ", "bold"),
         ("│ ", "dim"),
-        (where, ""),
-        ("  │ ", "dim"),
         (f"{STATE_MARK.get(state, '?')} {state}", STATE_STYLE.get(state, "")),
+        " ",
+        (where, ""),
     )
     if paused:
         t.append("  (display paused, ingest goes on)", "yellow")
@@ -69,15 +69,29 @@ def status_text(feed: Feed | MultiFeed, paused: bool, note: str = "") -> Text:
     return t
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _tail(t: Text, feed: Feed | MultiFeed) -> None:
     t.append("  │ ", "dim")
-    t.append(f"flows held {feed.flows_held}")
-    t.append("  │ ", "dim")
-    drops = feed.addon_dropped + feed.lost
-    t.append("dropped ", "")
-    t.append(f"proxy {feed.addon_dropped} · this view {feed.lost}", "bold red" if drops else "")
+    if feed.kind == FILE:
+        t.append(_plural(feed.flows_held, "flow"))
+    else:
+        # Attached to a running proxy: its summaries count everything since it started, the
+        # list holds what arrived since this view attached.
+        t.append(f"list: {_plural(feed.flows_held, 'flow')} since attach · KPIs: whole proxy run", "")
+    lost = feed.addon_dropped + feed.lost
+    if lost:
+        t.append("  │ ", "dim")
+        why = []
+        if feed.addon_dropped:
+            why.append(f"{feed.addon_dropped} dropped by the proxy's stream queue")
+        if feed.lost:
+            why.append(f"{feed.lost} lost on the way here")
+        t.append(f"⚠ {_plural(lost, 'flow')} missing: " + ", ".join(why), "bold red")
     if feed.addon_errors:
-        t.append(f"  addon errors {feed.addon_errors}", "bold red")
+        t.append(f"  ⚠ addon errors {feed.addon_errors}", "bold red")
 
 
 class StatusBar(Static):

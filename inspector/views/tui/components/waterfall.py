@@ -17,7 +17,7 @@ from textual.widget import Widget
 
 from inspector.analyzer.waterfall import gateway_overhead_ms as analyzer_overhead_ms
 from inspector.schema.events import Event
-from inspector.views.format import Clock, ms
+from inspector.views.format import Clock, human_seconds, ms
 
 PHASES: tuple[tuple[str, str], ...] = (
     ("connect", "yellow"),
@@ -27,6 +27,7 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("receive", "cyan"),
 )
 OVERHEAD_STYLE = "bright_black"
+CALLOUT_WAIT_STYLE = "bright_red"  # an auth callout's wait: its own colour, it is the tax
 LABEL_W = 34
 FIGURE_W = 24
 
@@ -35,6 +36,17 @@ FIGURE_W = 24
 class HopRow:
     mode: str  # exact | inferred
     event: Event | None  # None when the flow is no longer held
+    why: dict[str, Any] | None = None  # Analyzer.why_redundant for a redundant callout
+
+
+def redundant_text(why: dict[str, Any], clock: Clock) -> str:
+    """ "redundant: a valid token for this key was issued at 10:00:01.250 (3.2 s earlier)"."""
+    what = "a valid token" if why.get("kind", "token") in ("token", "exchange") else "a still-valid answer"
+    earlier = float(why.get("earlier_s") or 0.0)
+    ago = ms(earlier * 1000.0) if earlier < 1 else (f"{earlier:.1f} s" if earlier < 120 else human_seconds(earlier))
+    return (
+        f"redundant: {what} for this key was issued at {clock.time(why.get('issued_at'), millis=True)} ({ago} earlier)"
+    )
 
 
 def gateway_overhead_ms(inbound: Event, hops: list[HopRow]) -> tuple[float, float]:
@@ -51,7 +63,7 @@ def _ruler(ev: Event, t0: float, span: float, width: int) -> Text:
     return Text.assemble(" " * c0, ("━" * (c1 - c0), "bold"), " " * (width - c1))
 
 
-def _bar(ev: Event, t0: float, span: float, width: int) -> Text:
+def _bar(ev: Event, t0: float, span: float, width: int, callout: bool = False) -> Text:
     """One hop's phases as coloured blocks at its offset on the axis."""
     timing = ev.get("timing") or {}
     start = float(ev["ts"])
@@ -66,6 +78,8 @@ def _bar(ev: Event, t0: float, span: float, width: int) -> Text:
     used = 0
     acc = 0.0
     for i, (d, style) in enumerate(durs):
+        if callout and style == "green":
+            style = CALLOUT_WAIT_STYLE
         acc += d
         upto = cells if i == len(durs) - 1 else int(round(acc / total * cells))
         n = max(0, upto - used)
@@ -96,11 +110,12 @@ def _overhead_bar(inbound: Event, hops: list[HopRow], t0: float, span: float, wi
     return text
 
 
-def _label(role: str, ev: Event) -> Text:
+def _label(role: str, ev: Event, label_w: int = LABEL_W) -> Text:
     what = f"{ev.get('method') or '-'} {ev.get('path') or ev.get('host') or ''}"
     role_style = {"inbound": "bold", "callout": "bold red", "backend": "bold green"}.get(role, "")
-    t = Text.assemble((f"{role:<8}", role_style), " ", what)
-    t.truncate(LABEL_W, overflow="ellipsis", pad=True)
+    kind = str(ev.get("kind") or "token") if role == "callout" else ""
+    t = Text.assemble((f"{role:<8}", role_style), " ", (f"{kind} " if kind else "", "red"), what)
+    t.truncate(label_w, overflow="ellipsis", pad=True)
     return t
 
 
@@ -111,7 +126,8 @@ def waterfall_renderable(
         return Text(
             note or "Select an inbound request in Flows (or one of its hops) to see its waterfall.", style="dim"
         )
-    bar_w = max(20, width - LABEL_W - FIGURE_W - 2)
+    label_w = LABEL_W if width >= 110 else 22  # 80 columns: a shorter label, the bar keeps its room
+    bar_w = max(20, width - label_w - FIGURE_W - 2)
     held = [h for h in hops if h.event is not None]
     held_events = [h.event for h in held if h.event is not None]
     t0 = min([float(inbound["ts"])] + [float(ev["ts"]) for ev in held_events])
@@ -125,14 +141,14 @@ def waterfall_renderable(
         (f"status {inbound.get('status') if inbound.get('status') is not None else '-'}", ""),
         f"  at {clock.time(inbound.get('ts'), millis=True)}  total {ms(total)}  ttfb {ms(timing.get('ttfb'))}",
     )
-    axis = Text(" " * (LABEL_W + 1))
+    axis = Text(" " * (label_w + 1))
     axis.append(Text(f"0 ms{'':>{max(0, bar_w - 4 - len(ms(span * 1000)))}}{ms(span * 1000)}", style="dim"))
     lines: list[RenderableType] = [head, Text(""), axis]
 
     def row(label: Text, bar: Text, figure: str | Text, style: str = "") -> Text:
         return Text.assemble(label, " ", bar, " ", (figure, style) if isinstance(figure, str) else figure)
 
-    lines.append(row(_label("inbound", inbound), _ruler(inbound, t0, span, bar_w), f"{ms(total):<9}", "bold"))
+    lines.append(row(_label("inbound", inbound, label_w), _ruler(inbound, t0, span, bar_w), f"{ms(total):<9}", "bold"))
     for h in sorted(held, key=lambda h: float(h.event["ts"]) if h.event else 0.0):
         ev = h.event
         assert ev is not None
@@ -140,17 +156,22 @@ def waterfall_renderable(
         status = ev.get("status")
         fig = Text.assemble(
             f"{ms(hop_total):<9} {status if status is not None else 'ERR':<3}",
-            (f" {h.mode}", "dim" if h.mode == "exact" else "yellow"),
+            (" redundant", "bold red") if h.why else (f" {h.mode}", "dim" if h.mode == "exact" else "yellow"),
         )
-        lines.append(row(_label(str(ev.get("role")), ev), _bar(ev, t0, span, bar_w), fig))
+        role = str(ev.get("role"))
+        lines.append(row(_label(role, ev, label_w), _bar(ev, t0, span, bar_w, role == "callout"), fig))
+        if h.why:
+            lines.append(Text(" " * (label_w + 1) + redundant_text(h.why, clock), style="red"))
     gw = Text.assemble((f"{'gateway':<8}", "bold"), " overhead (remainder)")
-    gw.truncate(LABEL_W, overflow="ellipsis", pad=True)
+    gw.truncate(label_w, overflow="ellipsis", pad=True)
     lines.append(row(gw, _overhead_bar(inbound, hops, t0, span, bar_w), f"{ms(overhead):<9}", "bold"))
     lines.append(Text(""))
     legend = Text.assemble(("phases: ", "dim"))  # not a dim base style: the swatches must match the bars
     for name, style in PHASES:
         legend.append("██", style)
         legend.append(f" {name}  ")
+    legend.append("██", CALLOUT_WAIT_STYLE)
+    legend.append(" auth wait  ")
     legend.append("░░", OVERHEAD_STYLE)
     legend.append(" gateway overhead")
     lines.append(legend)
