@@ -99,8 +99,8 @@ def parse_rotate(text: str) -> tuple[int | None, float | None] | None:
     value = float(m.group(1))
     if unit in _SIZE_UNITS:
         size = int(value * _SIZE_UNITS[unit])
-        if size < 4096:
-            raise ValueError(f"tokentax_save_rotate {text!r} is too small: at least 4KB")
+        if size < 1000:
+            raise ValueError(f"tokentax_save_rotate {text!r} is too small: at least 1KB")
         return size, None
     seconds = value * _TIME_UNITS[unit]
     if seconds < 1:
