@@ -19,7 +19,7 @@ REQUESTS = 150
 
 
 class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = b'{"ok":true}'
         self.send_response(200)
         self.send_header("content-type", "application/json")
