@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.synth import events
 from inspector.analyzer import Analyzer
 from inspector.capture.jsonl import read_events
+from inspector.capture.load import offline_gc
 from inspector.schema import events as E
+from inspector.schema.lean import LeanEncoder
 
 
 def rss_mb() -> float:
@@ -31,12 +33,46 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def read_ingest(path: Path) -> Analyzer:
+    a = Analyzer()
+    with open(path, "rb") as fh, offline_gc():
+        for ev in read_events(fh, str(path)):
+            a.ingest(ev)
+    a.snapshot()
+    return a
+
+
+def write_capture(path: Path, n: int, lean: bool) -> None:
+    enc = LeanEncoder() if lean else None
+    with open(path, "wb") as fh:
+        fh.writelines(enc.encode(ev) if enc else E.encode(ev) for ev in events(n))
+
+
+def profile(n: int) -> None:
+    """Where the time goes: cProfile over read+decode+ingest of a v1 and a v2 capture."""
+    import cProfile
+    import pstats
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for lean in (False, True):
+            cap = Path(tmp) / "p.jsonl"
+            write_capture(cap, n, lean)
+            prof = cProfile.Profile()
+            prof.runcall(read_ingest, cap)
+            print(f"== capture v{2 if lean else 1}: {n:,} events, top 20 by own time")
+            pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--file-events", type=int, default=300_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="cProfile one read+decode+ingest pass and print the top")
     args = ap.parse_args()
+    if args.profile:
+        profile(args.file_events)
+        return
 
     # memory first, in a clean process state: RSS is a high-water mark
     a = Analyzer()
@@ -50,40 +86,44 @@ def main() -> None:
     a.snapshot()
     del a
     with tempfile.TemporaryDirectory() as tmp:
-        cap = Path(tmp) / "bench.jsonl"
-        with open(cap, "wb") as fh:
-            fh.writelines(E.encode(ev) for ev in events(args.file_events))
-        size_mb = cap.stat().st_size / 1e6
-        rates, ingest_rates = [], []
+        caps = {1: Path(tmp) / "v1.jsonl", 2: Path(tmp) / "v2.jsonl"}
+        for v, cap in caps.items():
+            write_capture(cap, args.file_events, lean=v == 2)
+        rates: dict[int, list[float]] = {1: [], 2: []}
+        ingest_rates = []
         for _ in range(args.repeat):
-            a = Analyzer()
-            c0 = time.process_time()
-            with open(cap, "rb") as fh:
-                for ev in read_events(fh, str(cap)):
-                    a.ingest(ev)
-            a.snapshot()
-            rates.append(args.file_events / (time.process_time() - c0))
+            for v, cap in caps.items():  # interleaved, so drift on a shared machine hits both
+                c0 = time.process_time()
+                read_ingest(cap)
+                rates[v].append(args.file_events / (time.process_time() - c0))
             # the analyzer alone, without JSON decoding
-            with open(cap, "rb") as fh:
+            with open(caps[1], "rb") as fh:
                 decoded = [E.decode(line) for line in fh]
             a = Analyzer()
-            c0 = time.process_time()
-            for ev in decoded:
-                a.ingest(ev)
-            ingest_rates.append(len(decoded) / (time.process_time() - c0))
+            with offline_gc():
+                c0 = time.process_time()
+                for ev in decoded:
+                    a.ingest(ev)
+                ingest_rates.append(len(decoded) / (time.process_time() - c0))
             del decoded
-        print(f"capture: {args.file_events} events, {size_mb:.0f} MB")
-        print(
-            f"read+decode+ingest: median {statistics.median(rates):,.0f} events/s (runs: "
-            + ", ".join(f"{r:,.0f}" for r in rates)
-            + ")"
-        )
-        print(f"ingest only:        median {statistics.median(ingest_rates):,.0f} events/s")
+        for v, cap in caps.items():
+            print(
+                f"capture v{v}: {args.file_events:,} events, {cap.stat().st_size / 1e6:.0f} MB, "
+                f"{cap.stat().st_size / args.file_events:.0f} bytes/event"
+            )
+        for v in caps:
+            print(
+                f"read+decode+ingest v{v}: median {statistics.median(rates[v]):,.0f} events/s (runs: "
+                + ", ".join(f"{r:,.0f}" for r in rates[v])
+                + ")"
+            )
+        print(f"ingest only:             median {statistics.median(ingest_rates):,.0f} events/s")
 
     ratio = rss_at[args.events] / rss_at[100_000]
     print(f"RSS after {args.events:,}: {rss_at[args.events]:.1f} MB vs after 100,000: {rss_at[100_000]:.1f} MB")
     print(
-        f"summary: events_per_s={statistics.median(rates):,.0f} (goal >= 100,000) "
+        f"summary: events_per_s v1={statistics.median(rates[1]):,.0f} v2={statistics.median(rates[2]):,.0f} "
+        f"(goal >= 100,000) "
         f"rss_ratio={ratio:.2f} (goal: flat, ~1.0)"
     )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -128,16 +129,49 @@ class Scraper:
             self._thread.join(15)
 
 
-def one_run(backend_port: int, variant: str, args: argparse.Namespace) -> float:
-    """variant: 'none' (no addon), 'addon', or 'metrics' (addon with tokentax_metrics on)."""
+def ensure_wrk() -> str:
+    """wrk from Debian, installed if missing (the pinned setup's load generator is not Python)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (apt-get install -y wrk) ...", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is not installed and could not be installed")
+    return found
+
+
+def drive_wrk(port: int, seconds: float, clients: int, core: str) -> float:
+    out = subprocess.run(
+        ["taskset", "-c", core, ensure_wrk(), "-t1", f"-c{clients}", f"-d{seconds:g}s", f"http://127.0.0.1:{port}/x"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise SystemExit(f"wrk printed no Requests/sec: {out[-300:]}")
+
+
+def one_run(backend_port: int, variant: str, args: argparse.Namespace, pinned: bool = False) -> float:
+    """variant: 'none' (no addon), 'addon', or 'metrics' (addon with tokentax_metrics on).
+
+    pinned: mitmdump on core 0 alone, wrk and the backend on core 1 (as a sidecar runs);
+    otherwise today's shared setup, Python clients and everything on any core."""
     port = free_port()
-    cmd = mitmdump_command() + [
-        "-q",
-        "--listen-host",
-        "127.0.0.1",
-        "--mode",
-        f"reverse:http://127.0.0.1:{backend_port}@{port}",
-    ]
+    cmd = (
+        (["taskset", "-c", "0"] if pinned else [])
+        + mitmdump_command()
+        + [
+            "-q",
+            "--listen-host",
+            "127.0.0.1",
+            "--mode",
+            f"reverse:http://127.0.0.1:{backend_port}@{port}",
+        ]
+    )
     metrics_port = 0
     if variant != "none":
         cmd += [
@@ -161,6 +195,9 @@ def one_run(backend_port: int, variant: str, args: argparse.Namespace) -> float:
         wait_port(port, proc)
         if metrics_port:
             wait_port(metrics_port, proc)
+        if pinned:
+            drive_wrk(port, 1, args.clients, "1")  # warm-up
+            return drive_wrk(port, args.wrk_seconds, args.clients, "1")
         drive(port, min(200, args.requests), args.clients)  # warm-up
         with Scraper(metrics_port, args.scrape_interval if metrics_port else 0):
             return drive(port, args.requests, args.clients)
@@ -189,32 +226,54 @@ def main() -> None:
         default=1.0,
         help="seconds between /metrics scrapes while metrics are on (0: never scrape)",
     )
+    ap.add_argument("--setup", choices=("both", "pinned", "shared"), default="both")
+    ap.add_argument("--wrk-seconds", type=float, default=5.0, help="length of one pinned wrk run")
     args = ap.parse_args()
     if args.metrics_vs_addon:
         base_v, test_v, names, goal = "addon", "metrics", ("addon", "addon+metrics"), 0.98
     else:
         base_v, test_v, goal = "none", "metrics" if args.metrics else "addon", 0.97
         names = ("without", "with addon" + (" + metrics" if args.metrics else ""))
-    backend = subprocess.Popen([sys.executable, "-c", BACKEND], stdout=subprocess.PIPE, text=True)
+    setups = ("pinned", "shared") if args.setup == "both" else (args.setup,)
+    backends = {
+        "shared": subprocess.Popen([sys.executable, "-c", BACKEND], stdout=subprocess.PIPE, text=True),
+        "pinned": subprocess.Popen(
+            ["taskset", "-c", "1", sys.executable, "-c", BACKEND], stdout=subprocess.PIPE, text=True
+        ),
+    }
+    if "pinned" in setups:
+        ensure_wrk()
     try:
-        assert backend.stdout is not None
-        backend_port = int(backend.stdout.readline())
-        ratios, base, addon = [], [], []
+        ports = {k: int(b.stdout.readline()) for k, b in backends.items() if b.stdout is not None}
+        ratios: dict[str, list[float]] = {k: [] for k in setups}
+        base: dict[str, list[float]] = {k: [] for k in setups}
+        addon: dict[str, list[float]] = {k: [] for k in setups}
         for r in range(args.rounds):
-            order = (base_v, test_v) if r % 2 == 0 else (test_v, base_v)
-            res = {variant: one_run(backend_port, variant, args) for variant in order}
-            base.append(res[base_v])
-            addon.append(res[test_v])
-            ratios.append(res[test_v] / res[base_v])
+            for setup in setups:  # interleaved: setups alternate, and so do variants within each
+                order = (base_v, test_v) if r % 2 == 0 else (test_v, base_v)
+                res = {v: one_run(ports[setup], v, args, pinned=setup == "pinned") for v in order}
+                base[setup].append(res[base_v])
+                addon[setup].append(res[test_v])
+                ratios[setup].append(res[test_v] / res[base_v])
+                print(
+                    f"round {r + 1} {setup:6s}: {names[0]} {res[base_v]:7.1f} req/s   {names[1]} "
+                    f"{res[test_v]:7.1f} req/s   ratio {ratios[setup][-1]:.3f}",
+                    flush=True,
+                )
+        for setup in setups:
             print(
-                f"round {r + 1}: {names[0]} {res[base_v]:7.1f} req/s   {names[1]} {res[test_v]:7.1f} req/s   "
-                f"ratio {ratios[-1]:.3f}",
-                flush=True,
+                f"{setup}: median {names[0]} {statistics.median(base[setup]):.1f} req/s, {names[1]} "
+                f"{statistics.median(addon[setup]):.1f} req/s"
             )
-        print(f"median {names[0]} {statistics.median(base):.1f} req/s, {names[1]} {statistics.median(addon):.1f} req/s")
-        print(f"ratio={statistics.median(ratios):.3f} ({names[1]} / {names[0]}, goal >= {goal})")
+        goals = {"pinned": goal, "shared": 0.93 if goal == 0.97 else goal}
+        print(
+            "ratios: "
+            + "  ".join(f"{setup}={statistics.median(ratios[setup]):.3f} (goal >= {goals[setup]})" for setup in setups)
+            + f"  ({names[1]} / {names[0]}, median of {args.rounds})"
+        )
     finally:
-        backend.kill()
+        for b in backends.values():
+            b.kill()
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ class Tail:
     events: int = 0
     bad: int = 0
     _fh: Any = field(default=None, repr=False)
+    _lines: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         from inspector.analyzer import Analyzer
@@ -121,6 +122,7 @@ class Tail:
         self.analyzer = self.analyzer or Analyzer()
 
     def poll(self) -> None:
+        from inspector.capture.jsonl import LineDecoder
         from inspector.schema import events as E
 
         if self._fh is None:
@@ -138,10 +140,14 @@ class Tail:
         for line in lines:
             if not line.strip():
                 continue
+            if self._lines is None:
+                self._lines = LineDecoder()  # the capture may be v1 or v2 (lean)
             try:
-                ev = E.decode(line)
+                ev = self._lines.decode(line)
             except E.EventError:
                 self.bad += 1
+                continue
+            if ev is None:
                 continue
             self.events += 1
             self.analyzer.ingest(ev)

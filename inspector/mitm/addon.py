@@ -20,11 +20,18 @@ from typing import Any
 from mitmproxy import ctx, exceptions
 
 from inspector.analyzer import Analyzer
-from inspector.live.capture_writer import CaptureWriter
+from inspector.live.capture_writer import CaptureWriter, Rotation
 from inspector.live.metrics import AnalyzerCollector, MetricsServer, make_registry, otlp_dropped_family
 from inspector.live.otlp import OtlpExporter, require_proto
 from inspector.live.stream_server import StreamServer
-from inspector.mitm.options import DEFAULT_STREAM, parse_endpoint, parse_metrics, parse_otlp_url, parse_seconds
+from inspector.mitm.options import (
+    DEFAULT_STREAM,
+    parse_endpoint,
+    parse_metrics,
+    parse_otlp_url,
+    parse_rotate,
+    parse_seconds,
+)
 from inspector.record import roles as R
 from inspector.record.fingerprint import Fingerprinter, key_from_text
 from inspector.record.flow_record import RecordContext, connect_error_event, flow_event
@@ -75,6 +82,12 @@ class TokenTax:
         )
         loader.add_option("tokentax_save", str, "", "Append tokentax events to this JSONL capture file.")
         loader.add_option(
+            "tokentax_save_rotate",
+            str,
+            "off",
+            "Rotate the capture into gzip-compressed segments by size (100MB) or age (1h), or 'off'.",
+        )
+        loader.add_option(
             "tokentax_stream",
             str,
             DEFAULT_STREAM,
@@ -121,8 +134,8 @@ class TokenTax:
                 self._otlp_url = parse_otlp_url(o.tokentax_otlp)
                 if self._otlp_url is not None:
                     require_proto()
-            if "tokentax_save" in updated:
-                self._open_capture(o.tokentax_save)
+            if updated & {"tokentax_save", "tokentax_save_rotate"}:
+                self._open_capture(o.tokentax_save, parse_rotate(o.tokentax_save_rotate))
         except ValueError as exc:
             if not self._running:
                 # At startup: one clean error line. mitmproxy's errorcheck then stops mitmdump
@@ -131,17 +144,20 @@ class TokenTax:
                 return
             raise exceptions.OptionsError(f"tokentax: {exc}") from None
 
-    def _open_capture(self, path: str) -> None:
+    def _open_capture(self, path: str, rotate: tuple[int | None, float | None] | None = None) -> None:
         if self.capture is not None:
             self.capture.close()
             self.capture = None
         if not path:
             return
         try:
-            self.capture = CaptureWriter(Path(path).expanduser())
+            self.capture = CaptureWriter(
+                Path(path).expanduser(),
+                session=self._session_event(),
+                rotate=Rotation(*rotate) if rotate is not None else None,
+            )
         except OSError as exc:
             raise ValueError(f"cannot write capture {path}: {exc.strerror or exc}") from None
-        self.capture.write(E.encode(self._session_event()))
 
     def _session_event(self) -> E.Event:
         if self._session is None:
@@ -272,12 +288,10 @@ class TokenTax:
 
     def _emit(self, ev: E.Event) -> None:
         self.analyzer.ingest(ev)
-        if self.capture is not None or (self.stream is not None and self.stream.clients):
-            line = E.encode(ev)
-            if self.capture is not None:
-                self.capture.write(line)
-            if self.stream is not None:
-                self.stream.publish(line)
+        if self.capture is not None:
+            self.capture.write_event(ev)  # encoded (lean, v2) in the writer's thread
+        if self.stream is not None and self.stream.clients:
+            self.stream.publish(E.encode(ev))  # the stream protocol stays v1
         if self.otlp is not None:
             self.otlp.observe(ev)
 

@@ -8,6 +8,7 @@ silently disables a script addon), so every value is parsed and checked here, an
 from __future__ import annotations
 
 import math
+import re
 from urllib.parse import urlsplit
 
 from inspector.schema.stream import DEFAULT_STREAM, is_loopback, parse_hostport
@@ -78,3 +79,30 @@ def _redact_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+
+
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+_TIME_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_rotate(text: str) -> tuple[int | None, float | None] | None:
+    """`tokentax_save_rotate`: `off`/empty -> None; `100MB` -> (bytes, None); `1h` -> (None, seconds)."""
+    if is_off(text):
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*", text)
+    unit = m.group(2).lower() if m else ""
+    if m is None or (unit not in _SIZE_UNITS and unit not in _TIME_UNITS):
+        raise ValueError(
+            f"tokentax_save_rotate must be a size such as 100MB or an age such as 1h (units: B KB MB GB, "
+            f"s m h d), got {text!r}"
+        )
+    value = float(m.group(1))
+    if unit in _SIZE_UNITS:
+        size = int(value * _SIZE_UNITS[unit])
+        if size < 1000:
+            raise ValueError(f"tokentax_save_rotate {text!r} is too small: at least 1KB")
+        return size, None
+    seconds = value * _TIME_UNITS[unit]
+    if seconds < 1:
+        raise ValueError(f"tokentax_save_rotate {text!r} is too short: at least 1s")
+    return None, seconds
