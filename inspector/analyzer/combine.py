@@ -87,6 +87,174 @@ def _tagged(items: Any, name: str) -> list[dict[str, Any]]:
     return [{**item, "source": name} for item in items or [] if isinstance(item, dict)]
 
 
+KIND_COUNTERS = ("total", "ok", "redundant", "identical", "failed", "unreadable", "stampedes", "error_reused")
+
+
+class _Sum:
+    """What several reports add up to, gathered one report at a time (`add`) and read out
+    as one report (`report`). Each `_add_*` reads one section of a source's report."""
+
+    def __init__(self) -> None:
+        self.flows: Counter[str] = Counter({"inbound": 0, "callout": 0, "backend": 0, "other": 0})
+        self.calls: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self.by_kind: dict[str, Counter[str]] = {}
+        self.by_kind_tax: dict[str, float] = {}
+        self.correlation: Counter[str] = Counter()
+        self.lifetimes: Counter[tuple[Any, Any]] = Counter()
+        self.keys: dict[str, Counter[str]] = {}
+        self.inbound_errors = self.errors = self.addon_errors = self.addon_dropped = 0
+        self.events = self.tokens_distinct = 0
+        self.tax_ms = self.share_tax_ms = self.ttfb_ms = 0.0
+        self.stampedes = self.max_burst = 0
+        self.error_reused = self.bad_bearer = 0
+        self.examples: list[Any] = []
+        self.avoidable: list[float] = []
+        self.caller_s_day = 0.0
+        self.rates = dict.fromkeys(RATES, 0.0)
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.tokens: list[dict[str, Any]] = []
+        self.routes: list[dict[str, Any]] = []
+        self.findings: list[dict[str, Any]] = []
+        self.gateways: list[str] = []
+        self.capture_errors: list[str] = []
+
+    def add(self, r: dict[str, Any], name: str, is_live: bool) -> None:
+        for role, n in (r.get("flows") or {}).items():
+            self.flows[role] += _int(n)
+        self.events += _int(r.get("events"))
+        self._add_callouts(r.get("callouts") or {})
+        self._add_tax(r, is_live)
+        self._add_tokens(r, name)
+        self._add_aftermath(r, name)
+        self._add_health(r, name)
+        self._add_time(r, is_live)
+        self.findings += [
+            {**f, "title": f"{name}: {f.get('title', '')}", "source": name}
+            for f in r.get("findings") or []
+            if isinstance(f, dict)
+        ]
+
+    def _add_callouts(self, c: dict[str, Any]) -> None:
+        for k in COUNTERS:
+            self.calls[k] += _int(c.get(k))
+        self.failures.update({str(k): _int(v) for k, v in (c.get("failures") or {}).items()})
+        for kind, row in (c.get("by_kind") or {}).items():
+            if isinstance(row, dict):
+                acc = self.by_kind.setdefault(str(kind), Counter())
+                for k in KIND_COUNTERS:
+                    acc[k] += _int(row.get(k))
+                self.by_kind_tax[str(kind)] = self.by_kind_tax.get(str(kind), 0.0) + _num(row.get("redundant_ms"))
+
+    def _add_tax(self, r: dict[str, Any], is_live: bool) -> None:
+        tax = r.get("tax") or {}
+        r_tax = _num(tax.get("total_ms"))
+        r_ttfb = ttfb_total_ms(r)
+        self.tax_ms += r_tax
+        if r_ttfb is not None:  # a source whose ttfb cannot be known stays out of the share entirely
+            self.share_tax_ms += r_tax
+            self.ttfb_ms += r_ttfb
+        if is_live and tax.get("avoidable_callouts_per_hour") is not None:
+            self.avoidable.append(_num(tax.get("avoidable_callouts_per_hour")))
+        if is_live:
+            self.caller_s_day += _num(tax.get("caller_seconds_per_day"))
+        self.inbound_errors += _int((r.get("inbound") or {}).get("errors"))
+
+    def _add_tokens(self, r: dict[str, Any], name: str) -> None:
+        self.tokens_distinct += _int(r.get("tokens_distinct"))
+        self.tokens += _tagged(r.get("tokens"), name)
+        for lt in r.get("lifetimes") or []:
+            if isinstance(lt, dict):
+                self.lifetimes[(lt.get("seconds"), lt.get("source"))] += _int(lt.get("count"))
+        for k in r.get("keys") or []:
+            if isinstance(k, dict):
+                acc = self.keys.setdefault(str(k.get("key")), Counter())
+                for f in ("callouts", "redundant", "identical", "failed"):
+                    acc[f] += _int(k.get(f))
+
+    def _add_aftermath(self, r: dict[str, Any], name: str) -> None:
+        self.correlation.update({str(k): _int(v) for k, v in (r.get("correlation") or {}).items()})
+        after = r.get("aftermath") or {}
+        self.error_reused += _int(after.get("error_reused"))
+        self.bad_bearer += _int(after.get("bad_bearer_after_failure"))
+        self.examples += [f"{name}: {e}" for e in after.get("examples") or []]
+        st = r.get("stampedes") or {}
+        self.stampedes += _int(st.get("count"))
+        self.max_burst = max(self.max_burst, _int(st.get("max_burst")))
+
+    def _add_health(self, r: dict[str, Any], name: str) -> None:
+        self.routes += _tagged(r.get("routes"), name)
+        for g in r.get("gateway") or []:
+            if g not in self.gateways:
+                self.gateways.append(g)
+        self.errors += _int(r.get("errors"))
+        addon = r.get("addon") or {}
+        self.addon_errors += _int(addon.get("errors"))
+        self.addon_dropped += _int(addon.get("dropped"))
+        if addon.get("capture_error"):
+            self.capture_errors.append(f"{name}: {addon['capture_error']}")
+
+    def _add_time(self, r: dict[str, Any], is_live: bool) -> None:
+        span = r.get("span") or {}
+        if isinstance(span.get("start"), (int, float)):
+            self.starts.append(float(span["start"]))
+        if isinstance(span.get("end"), (int, float)):
+            self.ends.append(float(span["end"]))
+        if is_live:
+            rr = r.get("rates") or {}
+            for k in RATES:
+                self.rates[k] += _num(rr.get(k))
+
+    # -- read out ----------------------------------------------------------------------
+
+    def callouts(self, reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        inbound, callouts = self.flows["inbound"], self.calls["total"]
+        by_kind = {}
+        for kind, acc in self.by_kind.items():
+            row: dict[str, Any] = {k: v for k, v in acc.items()}
+            row["per_inbound"] = round(acc["total"] / inbound, 3) if inbound else None
+            row["redundant_ms"] = round(self.by_kind_tax.get(kind, 0.0), 3)
+            row["p50_ms"] = row["p95_ms"] = None  # not summable, as for all callouts
+            by_kind[kind] = row
+        return {
+            **{k: self.calls[k] for k in COUNTERS},
+            "per_inbound": round(callouts / inbound, 3) if inbound else None,
+            "redundant_share": round(self.calls["redundant"] / callouts, 4) if callouts else 0.0,
+            "p50_ms": None,
+            "p95_ms": None,  # not summable: see combined.max_percentiles
+            "max_ms": _max([(r.get("callouts") or {}).get("max_ms") for r in reports]),
+            "failures": dict(self.failures),
+            "by_kind": by_kind,
+        }
+
+    def tax(self) -> dict[str, Any]:
+        inbound = self.flows["inbound"]
+        return {
+            "total_ms": round(self.tax_ms, 3),
+            "ms_per_inbound": round(self.tax_ms / inbound, 3) if inbound else 0.0,
+            "share_of_ttfb": round(self.share_tax_ms / self.ttfb_ms, 4) if self.ttfb_ms else 0.0,
+            "avoidable_callouts_per_hour": round(sum(self.avoidable), 1) if self.avoidable else None,
+            "caller_seconds_per_day": round(self.caller_s_day, 1),
+        }
+
+    def span(self) -> dict[str, Any]:
+        start = min(self.starts) if self.starts else None
+        end = max(self.ends) if self.ends else None
+        seconds = round(end - start, 3) if start is not None and end is not None else 0.0
+        return {"start": start, "end": end, "seconds": seconds}
+
+
+def _max_percentiles(reports: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """The largest per-source percentile of each kind: labelled as such, never a fleet percentile."""
+    return {
+        "callout_p50_ms": _max([(r.get("callouts") or {}).get("p50_ms") for r in reports]),
+        "callout_p95_ms": _max([(r.get("callouts") or {}).get("p95_ms") for r in reports]),
+        "ttfb_p50_ms": _max([(r.get("inbound") or {}).get("ttfb_p50_ms") for r in reports]),
+        "ttfb_p95_ms": _max([(r.get("inbound") or {}).get("ttfb_p95_ms") for r in reports]),
+    }
+
+
 def combine(
     reports: Sequence[dict[str, Any]], names: Sequence[str] | None = None, live: Sequence[bool] | None = None
 ) -> dict[str, Any]:
@@ -98,170 +266,66 @@ def combine(
     live = list(live) if live is not None else [True] * len(reports)
     if not (len(names) == len(live) == len(reports)):
         raise ValueError("combine: reports, names and live must have the same length")
-
-    flows: Counter[str] = Counter({"inbound": 0, "callout": 0, "backend": 0, "other": 0})
-    calls: Counter[str] = Counter()
-    failures: Counter[str] = Counter()
-    correlation: Counter[str] = Counter()
-    lifetimes: Counter[tuple[Any, Any]] = Counter()
-    keys: dict[str, Counter[str]] = {}
-    inbound_errors = errors = addon_errors = addon_dropped = events = tokens_distinct = 0
-    tax_ms = share_tax_ms = ttfb_ms = 0.0
-    stampedes = max_burst = 0
-    error_reused = bad_bearer = 0
-    examples: list[Any] = []
-    avoidable: list[float] = []
-    caller_s_day = 0.0
-    rates = dict.fromkeys(RATES, 0.0)
-    starts: list[float] = []
-    span_ends: list[float] = []
-    tokens: list[dict[str, Any]] = []
-    routes: list[dict[str, Any]] = []
-    findings: list[dict[str, Any]] = []
-    gateways: list[str] = []
-    capture_errors: list[str] = []
-
+    acc = _Sum()
     for r, name, is_live in zip(reports, names, live):
-        for role, n in (r.get("flows") or {}).items():
-            flows[role] += _int(n)
-        events += _int(r.get("events"))
-        c = r.get("callouts") or {}
-        for k in COUNTERS:
-            calls[k] += _int(c.get(k))
-        failures.update({str(k): _int(v) for k, v in (c.get("failures") or {}).items()})
-        inbound = r.get("inbound") or {}
-        inbound_errors += _int(inbound.get("errors"))
-        tax = r.get("tax") or {}
-        r_tax = _num(tax.get("total_ms"))
-        r_ttfb = ttfb_total_ms(r)
-        tax_ms += r_tax
-        if r_ttfb is not None:  # a source whose ttfb cannot be known stays out of the share entirely
-            share_tax_ms += r_tax
-            ttfb_ms += r_ttfb
-        if is_live and tax.get("avoidable_callouts_per_hour") is not None:
-            avoidable.append(_num(tax.get("avoidable_callouts_per_hour")))
-        if is_live:
-            caller_s_day += _num(tax.get("caller_seconds_per_day"))
-        tokens_distinct += _int(r.get("tokens_distinct"))
-        tokens += _tagged(r.get("tokens"), name)
-        for lt in r.get("lifetimes") or []:
-            if isinstance(lt, dict):
-                lifetimes[(lt.get("seconds"), lt.get("source"))] += _int(lt.get("count"))
-        for k in r.get("keys") or []:
-            if isinstance(k, dict):
-                acc = keys.setdefault(str(k.get("key")), Counter())
-                for f in ("callouts", "redundant", "identical", "failed"):
-                    acc[f] += _int(k.get(f))
-        correlation.update({str(k): _int(v) for k, v in (r.get("correlation") or {}).items()})
-        after = r.get("aftermath") or {}
-        error_reused += _int(after.get("error_reused"))
-        bad_bearer += _int(after.get("bad_bearer_after_failure"))
-        examples += [f"{name}: {e}" for e in after.get("examples") or []]
-        st = r.get("stampedes") or {}
-        stampedes += _int(st.get("count"))
-        max_burst = max(max_burst, _int(st.get("max_burst")))
-        routes += _tagged(r.get("routes"), name)
-        for g in r.get("gateway") or []:
-            if g not in gateways:
-                gateways.append(g)
-        errors += _int(r.get("errors"))
-        addon = r.get("addon") or {}
-        addon_errors += _int(addon.get("errors"))
-        addon_dropped += _int(addon.get("dropped"))
-        if addon.get("capture_error"):
-            capture_errors.append(f"{name}: {addon['capture_error']}")
-        span = r.get("span") or {}
-        if isinstance(span.get("start"), (int, float)):
-            starts.append(float(span["start"]))
-        if isinstance(span.get("end"), (int, float)):
-            span_ends.append(float(span["end"]))
-        if is_live:
-            rr = r.get("rates") or {}
-            for k in RATES:
-                rates[k] += _num(rr.get(k))
-        findings += [
-            {**f, "title": f"{name}: {f.get('title', '')}", "source": name}
-            for f in r.get("findings") or []
-            if isinstance(f, dict)
-        ]
-
-    inbound_total = flows["inbound"]
-    callouts = calls["total"]
-    ms_per_inbound = tax_ms / inbound_total if inbound_total else 0.0
+        acc.add(r, name, is_live)
     series_end, series = _series(reports)
-    start = min(starts) if starts else None
-    end = max(span_ends) if span_ends else None
     first = reports[0] if reports else {}
-    p = {
-        "callout_p50_ms": _max([(r.get("callouts") or {}).get("p50_ms") for r in reports]),
-        "callout_p95_ms": _max([(r.get("callouts") or {}).get("p95_ms") for r in reports]),
-        "ttfb_p50_ms": _max([(r.get("inbound") or {}).get("ttfb_p50_ms") for r in reports]),
-        "ttfb_p95_ms": _max([(r.get("inbound") or {}).get("ttfb_p95_ms") for r in reports]),
-    }
-    findings.sort(key=lambda f: SEVERITY_ORDER.get(str(f.get("severity")), 9))
-    tokens.sort(key=lambda t: -_num(t.get("last_seen")))
-    routes.sort(key=lambda rt: (str(rt.get("role")), -_int(rt.get("count"))))
+    acc.findings.sort(key=lambda f: SEVERITY_ORDER.get(str(f.get("severity")), 9))
+    acc.tokens.sort(key=lambda t: -_num(t.get("last_seen")))
+    acc.routes.sort(key=lambda rt: (str(rt.get("role")), -_int(rt.get("count"))))
+    keys = sorted(acc.keys.items(), key=lambda kv: -kv[1]["callouts"])[:TOP_KEYS]
     return {
         "schema": REPORT_SCHEMA,
         "session": {"source": "live", "sources": names, "tool": (first.get("session") or {}).get("tool", "")},
-        "span": {
-            "start": start,
-            "end": end,
-            "seconds": round(end - start, 3) if start is not None and end is not None else 0.0,
-        },
-        "events": events,
-        "flows": dict(flows),
+        "span": acc.span(),
+        "events": acc.events,
+        "flows": dict(acc.flows),
         "rates": {
             "window_s": (first.get("rates") or {}).get("window_s", 10.0),
-            **{k: round(v, 3) for k, v in rates.items()},
+            **{k: round(v, 3) for k, v in acc.rates.items()},
             "series_end": series_end,
             "series": series,
         },
-        "callouts": {
-            **{k: calls[k] for k in COUNTERS},
-            "per_inbound": round(callouts / inbound_total, 3) if inbound_total else None,
-            "redundant_share": round(calls["redundant"] / callouts, 4) if callouts else 0.0,
-            "p50_ms": None,
-            "p95_ms": None,  # not summable: see combined.max_percentiles
-            "max_ms": _max([(r.get("callouts") or {}).get("max_ms") for r in reports]),
-            "failures": dict(failures),
-        },
+        "callouts": acc.callouts(reports),
         "inbound": {
-            "total": inbound_total,
-            "errors": inbound_errors,
+            "total": acc.flows["inbound"],
+            "errors": acc.inbound_errors,
             "ttfb_p50_ms": None,
             "ttfb_p95_ms": None,
-            "ttfb_total_ms": round(ttfb_ms, 3),
+            "ttfb_total_ms": round(acc.ttfb_ms, 3),
         },
-        "tokens": tokens[:TOP_TOKENS],
-        "tokens_distinct": tokens_distinct,
-        "lifetimes": [{"seconds": s, "source": src, "count": n} for (s, src), n in lifetimes.most_common(5)],
-        "keys": [{"key": k, **dict(v)} for k, v in sorted(keys.items(), key=lambda kv: -kv[1]["callouts"])][:TOP_KEYS],
-        "tax": {
-            "total_ms": round(tax_ms, 3),
-            "ms_per_inbound": round(ms_per_inbound, 3),
-            "share_of_ttfb": round(share_tax_ms / ttfb_ms, 4) if ttfb_ms else 0.0,
-            "avoidable_callouts_per_hour": round(sum(avoidable), 1) if avoidable else None,
-            "caller_seconds_per_day": round(caller_s_day, 1),
+        "tokens": acc.tokens[:TOP_TOKENS],
+        "tokens_distinct": acc.tokens_distinct,
+        "lifetimes": [{"seconds": s, "source": src, "count": n} for (s, src), n in acc.lifetimes.most_common(5)],
+        "keys": [{"key": k, **dict(v)} for k, v in keys],
+        "tax": acc.tax(),
+        "correlation": dict(acc.correlation),
+        "aftermath": {
+            "error_reused": acc.error_reused,
+            "bad_bearer_after_failure": acc.bad_bearer,
+            "examples": acc.examples[:5],
         },
-        "correlation": dict(correlation),
-        "aftermath": {"error_reused": error_reused, "bad_bearer_after_failure": bad_bearer, "examples": examples[:5]},
         "stampedes": {
-            "count": stampedes,
-            "max_burst": max_burst,
+            "count": acc.stampedes,
+            "max_burst": acc.max_burst,
             "threshold": (first.get("stampedes") or {}).get("threshold", 0),
         },
-        "routes": routes[:TOP_ROUTES],
-        "gateway": gateways,
-        "errors": errors,
-        "addon": {"errors": addon_errors, "dropped": addon_dropped, "capture_error": "; ".join(capture_errors)},
-        "findings": findings,
+        "routes": acc.routes[:TOP_ROUTES],
+        "gateway": acc.gateways,
+        "errors": acc.errors,
+        "addon": {
+            "errors": acc.addon_errors,
+            "dropped": acc.addon_dropped,
+            "capture_error": "; ".join(acc.capture_errors),
+        },
+        "findings": acc.findings,
         "combined": {
             "sources": len(reports),
             "live": sum(1 for x in live if x),
             "names": names,
             "tokens_distinct": "upper bound: the sum of each source's distinct tokens",
-            "max_percentiles": p,  # the largest per-source percentile, not a fleet percentile
+            "max_percentiles": _max_percentiles(reports),
             "rates": "sum over the live sources",
         },
     }

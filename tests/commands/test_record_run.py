@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inspector.capture.load import analyze_file
-from tests.capture.conftest import free_port
+from inspector.lab.common import free_port
 from tests.capture.servers import Stack
 
 from .gate_sessions import tokentax
