@@ -15,6 +15,8 @@ from typing import Any
 from inspector.analyzer.correlate import Correlator, Hop
 from inspector.analyzer.findings import findings as build_findings
 from inspector.analyzer.hist import LogHistogram
+from inspector.analyzer.kinds.book import TOKEN_PATH_KINDS, KindBook, kind_of
+from inspector.analyzer.kinds.book import failed as kind_failed
 from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
@@ -36,13 +38,23 @@ class AnalyzerConfig:
     max_tokens: int = 10_000
     max_keys: int = 1_000
     top_tokens: int = 50
+    forward_auth_window_s: float = 60.0  # a forward-auth decision repeated within this is redundant
 
 
 def key_text(key: dict[str, Any] | None) -> str:
     if not key:
         return "?"
     parts = [str(key.get("endpoint", "?"))]
-    for name, label in (("client_id", "client"), ("scope", "scope"), ("audience", "aud")):
+    for name, label in (
+        ("client_id", "client"),
+        ("scope", "scope"),
+        ("audience", "aud"),
+        # exchange (RFC 8693): the subject token and what was asked for
+        ("resource", "resource"),
+        ("subject_fp", "subject"),
+        ("actor_fp", "actor"),
+        ("requested_token_type", "requested"),
+    ):
         if key.get(name):
             parts.append(f"{label}={key[name]}")
     return " ".join(parts)
@@ -97,6 +109,9 @@ class Analyzer:
         self.max_burst = 0
         # gateway
         self.gateways: Counter[str] = Counter()
+        # per kind (analyzer/kinds): counters for callouts.by_kind, rules of the non-token kinds
+        self.kinds = KindBook(lambda: self.cfg.forward_auth_window_s)
+        self.last_callout_kind = "token"
         # addon health (from addon events)
         self.addon_errors = 0
         self.dropped = 0
@@ -167,7 +182,13 @@ class Analyzer:
         elif role in ("callout", "backend"):
             self.corr.add_hop(Hop(ev.get("id", ""), role, ts, end, trace))
             if role == "callout":
-                self._callout(ev, ts, end, total, status, error)
+                kind = kind_of(ev)
+                if kind in TOKEN_PATH_KINDS:
+                    self._token_path_callout(kind, ev, ts, end, total, status, error)
+                else:
+                    self._kind_callout(kind, ev, ts, end, total, status, error)
+                if self.last_callout_end == end:
+                    self.last_callout_kind = kind
             else:
                 self._backend(ev, ts, route)
 
@@ -198,7 +219,12 @@ class Analyzer:
             # An error the gateway answered without a new callout, after its last callout failed.
             if self.last_callout_failed and self.last_callout_end <= ts and not self._callout_started_in(ts, end):
                 self.error_reused += 1
+                self.kinds.of(self.last_callout_kind).error_reused += 1
         self.corr.add_inbound(ev.get("id", ""), ts, end, trace)
+        bearer = ev.get("bearer")
+        claims = bearer.get("jwt") if type(bearer) is dict else None
+        if type(claims) is dict and isinstance(claims.get("kid"), str):
+            self.kinds.jwks.saw_kid(claims["kid"], ts, end, trace)
 
     def _callout_started_in(self, start: float, end: float) -> bool:
         # callout_starts is in arrival (end) order; hops last well under a minute
@@ -209,8 +235,108 @@ class Analyzer:
                 return False
         return False
 
-    def _callout(self, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any) -> None:
+    def _token_path_callout(
+        self, kind: str, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any
+    ) -> None:
+        """A token or exchange callout: the token rule judges it; its kind's counters take the difference."""
+        st = self.kinds.of(kind)
+        before = (self.redundant, self.identical, self.callouts_failed, self.callouts_unreadable, self.callouts_ok)
+        ms0, stampedes0, failures0 = self.redundant_ms, self.stampedes, sum(self.callout_failures.values())
+        burst0 = self.max_burst
         key = key_text(ev.get("key"))
+        self._callout(ev, ts, end, total, status, error, key=f"exchange {key}" if kind == "exchange" else key)
+        st.total += 1
+        if total:
+            st.hist.add(total)
+        d = [
+            a - b
+            for a, b in zip(
+                (self.redundant, self.identical, self.callouts_failed, self.callouts_unreadable, self.callouts_ok),
+                before,
+            )
+        ]
+        st.redundant += d[0]
+        st.identical += d[1]
+        st.failed += d[2]
+        st.unreadable += d[3]
+        st.ok += d[4]
+        st.redundant_ms += self.redundant_ms - ms0
+        if self.stampedes > stampedes0:
+            st.stampedes += self.stampedes - stampedes0
+        if self.max_burst > burst0:
+            st.max_burst = max(st.max_burst, self.max_burst)
+        if sum(self.callout_failures.values()) > failures0:
+            label = self._failure_label(status, error, ev.get("token") or {})
+            st.failures[label] += 1
+
+    @staticmethod
+    def _failure_label(status: int | None, error: Any, answer: dict) -> str:
+        if error is not None:
+            kind = error.get("kind", "other")
+            return "timeout" if kind == "abandoned" else kind
+        if type(answer) is dict and isinstance(answer.get("error"), str):
+            return f"{status} {answer['error']}"
+        return str(status)
+
+    def _kind_callout(
+        self, kind: str, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any
+    ) -> None:
+        """A callout of a kind judged by its own rule (analyzer/kinds): same global counters as a token fetch."""
+        st = self.kinds.of(kind)
+        key = self.kinds.rules[kind].key(ev)
+        ks = self.keys.get(key)
+        ks.callouts += 1
+        st.total += 1
+        self.callout_starts.append(ts)
+        if total:
+            self.callout_hist.add(total)
+            st.hist.add(total)
+        burst = ks.in_flight_with(ts, end)
+        if burst >= self.cfg.stampede_min:
+            self.max_burst = max(self.max_burst, burst)
+            st.max_burst = max(st.max_burst, burst)
+            if ts - ks.last_burst_at > 1.0:
+                self.stampedes += 1
+                st.stampedes += 1
+                ks.last_burst_at = ts
+        bad = kind_failed(kind, status, error)
+        v = self.kinds.judge(kind, ev, key, ts, end, not bad)
+        if v.redundant:
+            ks.redundant += 1
+            st.redundant += 1
+            self.redundant += 1
+            self.redundant_ms += total
+            st.redundant_ms += total
+            self.rates.add("redundant", ts)
+        if v.unreadable:
+            self.callouts_unreadable += 1
+            st.unreadable += 1
+            return
+        if end >= self.last_callout_end:
+            self.last_callout_end = end
+            self.last_callout_failed = bad
+        if bad:
+            answer = ev.get(kind) if type(ev.get(kind)) is dict else {}
+            label = self._failure_label(status, error, answer)
+            self.callouts_failed += 1
+            st.failed += 1
+            ks.failed += 1
+            self.any_callout_failure = True
+            self.callout_failures[label] += 1
+            st.failures[label] += 1
+            return
+        self.callouts_ok += 1
+        st.ok += 1
+        if v.identical:
+            self.identical += 1
+            st.identical += 1
+            ks.identical += 1
+
+    def _callout(
+        self, ev: Event, ts: float, end: float, total: float, status: int | None, error: Any, key: str | None = None
+    ) -> None:
+        if key is None:
+            key = key_text(ev.get("key"))
         ks = self.keys.get(key)
         ks.callouts += 1
         self.callout_starts.append(ts)
@@ -365,6 +491,7 @@ class Analyzer:
                 "p95_ms": self.callout_hist.percentile(0.95),
                 "max_ms": round(self.callout_hist.max, 3) if self.callout_hist.n else None,
                 "failures": dict(self.callout_failures),
+                "by_kind": self.kinds.snapshot(inbound, self.inbound_ttfb_ms, hours),
             },
             "inbound": {
                 "total": inbound,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from inspector.analyzer.kinds.findings import kind_findings
 from inspector.schema.units import human_seconds, ms, plural
 from inspector.schema.vocab import FINDING_IDS, SEVERITIES
 
@@ -20,10 +21,43 @@ def _f(id_: str, severity: str, title: str, evidence: list[str]) -> dict[str, An
     return {"id": id_, "severity": severity, "title": title, "evidence": evidence}
 
 
+def _token_view(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(callouts, tax) of the token kind alone: the token findings must not count other kinds' calls.
+
+    A report without `callouts.by_kind` (older, or combined) is all token calls.
+    """
+    c, tax = s["callouts"], s["tax"]
+    by_kind = c.get("by_kind")
+    if not isinstance(by_kind, dict):
+        return c, tax
+    row = by_kind.get("token") or {}
+    total = int(row.get("total") or 0)
+    redundant = int(row.get("redundant") or 0)
+    tc = dict(c)
+    for name in ("total", "ok", "redundant", "identical", "failed", "p50_ms", "p95_ms", "per_inbound"):
+        tc[name] = row.get(name, 0 if name in ("total", "ok", "redundant", "identical", "failed") else None)
+    tc["redundant_share"] = round(redundant / total, 4) if total else 0.0
+    tt = dict(tax)
+    tt["total_ms"] = row.get("redundant_ms", 0.0)
+    tt["ms_per_inbound"] = row.get("ms_per_inbound") or 0.0
+    tt["share_of_ttfb"] = row.get("share_of_ttfb") or 0.0
+    tt["avoidable_callouts_per_hour"] = row.get("avoidable_per_hour")
+    return tc, tt
+
+
+def _kinds_word(s: dict[str, Any], field: str) -> str:
+    """`token` when only token callouts have `field`, else the kinds that do ("introspection, jwks")."""
+    by_kind = s["callouts"].get("by_kind")
+    if not isinstance(by_kind, dict):
+        return "token"
+    kinds = [k.replace("_", "-") for k, row in by_kind.items() if isinstance(row, dict) and row.get(field)]
+    return ", ".join(kinds) if kinds else "token"
+
+
 def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    c = s["callouts"]
-    tax = s["tax"]
+    c_all = s["callouts"]
+    c, tax = _token_view(s)
     inbound = s["flows"]["inbound"]
     lifetimes = s.get("lifetimes") or []
     life = lifetimes[0]["seconds"] if lifetimes else None
@@ -97,9 +131,10 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
         ev = [f"inbound time to first byte: p50 {ms(p50_in)}, p95 {ms(s['inbound']['ttfb_p95_ms'])}"]
         out.append(_f("callout-latency", sev, title, ev))
 
-    if c["failed"]:
-        kinds = ", ".join(f"{n}× {k}" for k, n in sorted(c["failures"].items(), key=lambda kv: -kv[1]))
-        title = f"{c['failed']} token {plural(c['failed'], 'callout')} failed ({kinds})"
+    if c_all["failed"]:
+        kinds = ", ".join(f"{n}× {k}" for k, n in sorted(c_all["failures"].items(), key=lambda kv: -kv[1]))
+        word = _kinds_word(s, "failed")
+        title = f"{c_all['failed']} {word} {plural(c_all['failed'], 'callout')} failed ({kinds})"
         after = s["aftermath"]
         ev = [f"inbound requests that got an error: {s['inbound']['errors']} of {inbound}"]
         if after["error_reused"]:
@@ -108,7 +143,7 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
             ev.append(f"{after['bad_bearer_after_failure']} backend calls carried an empty or garbage bearer")
         if not after["error_reused"] and not after["bad_bearer_after_failure"]:
             ev.append("the gateway retried the auth server on later requests: no error was cached")
-        sev = "critical" if c["failed"] >= max(1, c["total"] // 2) else "warning"
+        sev = "critical" if c_all["failed"] >= max(1, c_all["total"] // 2) else "warning"
         out.append(_f("auth-failure", sev, title, ev))
 
     after = s["aftermath"]
@@ -119,7 +154,8 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
             parts.append(f"{reused} inbound errors with no new callout")
         if bad:
             parts.append(f"{bad} backend calls with an empty or garbage bearer")
-        title = "Gateway caches auth failures: " + ", ".join(parts) + " after a failed token fetch"
+        word = _kinds_word(s, "error_reused") if reused else "token"
+        title = "Gateway caches auth failures: " + ", ".join(parts) + f" after a failed {word} callout"
         ev = ["a safe cache never stores an auth error; it retries the token endpoint instead"]
         ev += list(after.get("examples") or [])
         out.append(_f("error-cached", "critical", title, ev))
@@ -127,7 +163,8 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
     st = s["stampedes"]
     if st["count"]:
         title = (
-            f"{st['count']} token {plural(st['count'], 'stampede')}: up to {st['max_burst']} callouts for one key "
+            f"{st['count']} {_kinds_word(s, 'stampedes')} {plural(st['count'], 'stampede')}: "
+            f"up to {st['max_burst']} callouts for one key "
             f"in flight at once"
         )
         ev = [
@@ -146,6 +183,7 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
                 [f"response headers match {', '.join(gws)}", "a hint from headers, not a proof"],
             )
         )
+    out += kind_findings(s)
     order = {sev: i for i, sev in enumerate(SEVERITIES)}
     out.sort(key=lambda f: order[f["severity"]])
     return out

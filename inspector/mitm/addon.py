@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,18 @@ class TokenTax:
             "tokentax_inbound", str, "", "Listeners that face clients: ports or mode specs, comma separated."
         )
         loader.add_option("tokentax_rules", str, "", "TOML file of role rules (hosts, paths, listeners per role).")
+        loader.add_option(
+            "tokentax_callout",
+            str,
+            "",
+            "Listeners in front of the auth side, each with an optional kind: '9101=forward_auth,9100'.",
+        )
+        loader.add_option(
+            "tokentax_forward_auth_window",
+            str,
+            "60",
+            "Seconds a forward-auth decision counts as reusable when judging repeats as redundant.",
+        )
         loader.add_option("tokentax_save", str, "", "Append tokentax events to this JSONL capture file.")
         loader.add_option(
             "tokentax_stream",
@@ -89,8 +102,13 @@ class TokenTax:
         try:
             if "tokentax_inbound" in updated:
                 self.rctx.inbound = R.parse_listeners(o.tokentax_inbound)
-            if "tokentax_rules" in updated:
-                self.rctx.rules = R.read_rules_file(o.tokentax_rules)
+            if updated & {"tokentax_rules", "tokentax_callout"}:
+                self.rctx.rules = R.with_rules(
+                    R.read_rules_file(o.tokentax_rules), R.parse_callout_listeners(o.tokentax_callout)
+                )
+            if "tokentax_forward_auth_window" in updated:
+                window = parse_seconds(o.tokentax_forward_auth_window, "tokentax_forward_auth_window")
+                self.analyzer.cfg = replace(self.analyzer.cfg, forward_auth_window_s=window)
             if "tokentax_status" in updated:
                 self.status_interval = parse_seconds(o.tokentax_status, "tokentax_status")
             if "tokentax_fingerprint_key" in updated:

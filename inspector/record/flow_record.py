@@ -10,6 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from inspector.record import kinds as K
 from inspector.record import roles as R
 from inspector.record import tokens as T
 from inspector.record.failures import error_facts
@@ -55,6 +56,7 @@ class RecordContext:
     inbound: R.Listeners = field(default_factory=R.Listeners)
     rules: R.Rules = field(default_factory=R.Rules)
     conns: ConnMemory = field(default_factory=ConnMemory)
+    discovery: K.Discovery = field(default_factory=K.Discovery)  # endpoints named by discovery documents
 
 
 def _listener(client_conn: Any) -> tuple[int | None, str | None]:
@@ -72,30 +74,22 @@ def _listener_label(port: int | None, spec: str | None) -> str:
     return f"{spec or 'regular'}@{port}" if port else (spec or "")
 
 
-def _role(
-    flow: Any,
-    ctx: RecordContext,
-    form: dict[str, str],
-    resp_obj: dict | None,
-    bearer: dict | None,
-    port: int | None,
-    spec: str | None,
-) -> tuple[str, str]:
-    role = R.role_by_listener(port, spec, ctx.inbound, ctx.rules)
-    if role:
-        return role, "listener"
+def _role(flow: Any, ctx: RecordContext, port: int | None, spec: str | None) -> tuple[str | None, str, R.Rule | None]:
+    """The role a listener or a rule gives, and the rule (for its `kind`); (None, "", None) otherwise."""
+    if ctx.inbound.matches(port, spec):
+        return "inbound", "listener", None
+    rule = R.rule_by_listener(port, spec, ctx.rules)
+    if rule is not None:
+        return rule.role, "listener", rule
     req = flow.request
-    role = R.role_by_rules(req.host, req.port, req.path.split("?", 1)[0], ctx.rules)
-    if role:
-        return role, "rule"
-    if "grant_type" in form or T.looks_like_token_response(resp_obj):
-        return "callout", "shape"
-    if req.method == "POST" and R.is_token_path(req.path.split("?", 1)[0], ctx.rules):
-        return "callout", "hint"
-    if bearer is not None or ctx.inbound:
-        # Behind a known inbound listener everything else is the gateway's egress.
-        return "backend", "default"
-    return "other", "default"
+    rule = R.rule_by_host_path(req.host, req.port, req.path.split("?", 1)[0], ctx.rules)
+    if rule is not None:
+        return rule.role, "rule", rule
+    return None, "", None
+
+
+# Only a response with one of these can carry an answer the record layer reads.
+_NEEDLES = (b"access_token", b'"error"', b'"active"', b'"keys"', b'"issuer"', b'"sub"')
 
 
 def flow_event(flow: Any, ctx: RecordContext) -> Event:
@@ -106,15 +100,41 @@ def flow_event(flow: Any, ctx: RecordContext) -> Event:
     rqh = header_map(req.headers)
     rsh = header_map(resp.headers) if resp is not None else {}
     form = T.parse_form_or_json(req.raw_content, rqh.get("content-type", "")) if req.method == "POST" else {}
+    path = req.path.split("?", 1)[0]
+    role, role_by, rule = _role(flow, ctx, port, spec)
     resp_obj = None
-    if resp is not None and "json" in rsh.get("content-type", "json").lower():
+    body = None
+    if resp is not None and role in (None, "callout") and "json" in rsh.get("content-type", "json").lower():
         body = resp.raw_content
         if body and rsh.get("content-encoding"):
             body = T.bounded_decode(body, rsh["content-encoding"])
-        if body and (b"access_token" in body or b'"error"' in body):  # only what can be a token answer
+        if body and any(n in body for n in _NEEDLES):  # only what can be an auth answer
             resp_obj = T.parse_json_object(body)
     bearer = T.bearer_facts(rqh.get("authorization"), ctx.fpr)
-    role, role_by = _role(flow, ctx, form, resp_obj, bearer, port, spec)
+    token_response = T.looks_like_token_response(resp_obj)
+    endpoint = f"{clean_text(req.host)}:{req.port}{clean_text(path[:MAX_PATH])}"
+    kind: str | None = None
+    kind_by = ""
+    discovered: list[str] = []
+    if role in (None, "callout") and K.looks_like_discovery(resp_obj):
+        # Metadata, not auth work per request: it names the endpoints, and is no callout itself.
+        assert resp_obj is not None
+        discovered = ctx.discovery.register(resp_obj)
+        role, role_by = "other", "shape"
+    elif role in (None, "callout"):
+        if rule is not None and rule.kind:
+            kind, kind_by = rule.kind, "rule"
+        else:
+            kind, kind_by = K.shape_kind(req.method, path, endpoint, rqh, form, resp_obj, token_response, ctx.discovery)
+        if kind is None and req.method == "POST" and R.is_token_path(path, ctx.rules):
+            kind, kind_by = "token", "hint"
+        if role is None and kind is not None:
+            role, role_by = "callout", ("shape" if kind_by == "shape" else kind_by)
+        elif role == "callout" and kind is None:
+            kind, kind_by = "forward_auth", "default"  # auth side, no OAuth shape: a decision call
+    if role is None:
+        # Behind a known inbound listener everything else is the gateway's egress.
+        role, role_by = ("backend", "default") if bearer is not None or ctx.inbound else ("other", "default")
 
     sc = flow.server_conn
     reused = bool(sc is not None and sc.id and ctx.conns.seen_before(sc.id))
@@ -152,16 +172,75 @@ def flow_event(flow: Any, ctx: RecordContext) -> Event:
     if bearer is not None:
         ev["bearer"] = bearer
     if role == "callout":
-        key = {"endpoint": f"{ev['host']}:{req.port}{ev['path']}"}
-        key.update(T.request_facts(form, rqh.get("authorization")))
-        ev["key"] = key
-        if resp_obj is not None and (T.looks_like_token_response(resp_obj) or T.looks_like_token_error(resp_obj)):
-            ev["token"] = T.response_facts(resp_obj, ctx.fpr)
+        _callout_facts(ev, kind or "forward_auth", kind_by, endpoint, form, rqh, rsh, resp_obj, body, bearer, ctx)
+    elif discovered:
+        ev["discovery"] = sorted(set(discovered))
     if resp is not None:
         hints = gateway_hints(rsh)
         if hints:
             ev["gateway"] = hints
     return ev
+
+
+def _callout_facts(
+    ev: Event,
+    kind: str,
+    kind_by: str,
+    endpoint: str,
+    form: dict[str, str],
+    rqh: dict[str, str],
+    rsh: dict[str, str],
+    resp_obj: dict | None,
+    body: bytes | None,
+    bearer: dict | None,
+    ctx: RecordContext,
+) -> None:
+    """`kind`, `key` and the answer facts of one callout (docs/events.md)."""
+    ev["kind"] = kind
+    ev["kind_by"] = kind_by
+    key: dict[str, Any] = {"endpoint": endpoint}
+    status = ev["status"]
+    fpr = ctx.fpr
+    if kind in ("token", "exchange", "introspection"):
+        key.update(T.request_facts(form, rqh.get("authorization")))
+    if kind in ("token", "exchange"):
+        if kind == "exchange":
+            key.update(K.exchange_key(form, fpr))
+        if resp_obj is not None and (T.looks_like_token_response(resp_obj) or T.looks_like_token_error(resp_obj)):
+            ev["token"] = T.response_facts(resp_obj, fpr)
+            itt = resp_obj.get("issued_token_type")
+            if kind == "exchange" and isinstance(itt, str):
+                ev["token"]["issued_token_type"] = clean_text(itt[:200])
+    elif kind == "introspection":
+        tkey, facts = K.introspection_request(form, fpr)
+        key.update(tkey)
+        if K.looks_like_introspection(resp_obj):
+            assert resp_obj is not None
+            facts.update(K.introspection_answer(resp_obj, fpr))
+        elif T.looks_like_token_error(resp_obj):
+            assert resp_obj is not None
+            facts["error"] = clean_text(str(resp_obj["error"])[:80])
+        ev["introspection"] = facts
+    elif kind == "jwks":
+        facts = K.freshness(rsh, ev.get("end")) if status is not None else {}
+        if K.looks_like_jwks(resp_obj):
+            assert resp_obj is not None and body is not None
+            facts.update(K.jwks_answer(resp_obj, body, fpr))
+        ev["jwks"] = facts
+    elif kind == "userinfo":
+        if bearer is not None and bearer.get("fp"):
+            key["bearer_fp"] = bearer["fp"]
+        facts = {}
+        if resp_obj is not None and status is not None and 200 <= status < 300 and isinstance(resp_obj.get("sub"), str):
+            facts = K.userinfo_answer(resp_obj, fpr)
+        elif T.looks_like_token_error(resp_obj):
+            assert resp_obj is not None
+            facts["error"] = clean_text(str(resp_obj["error"])[:80])
+        ev["userinfo"] = facts
+    else:  # forward_auth
+        key.update(K.forwarded_credential(rqh, fpr))
+        ev["forward_auth"] = {"decision": K.decision(status) if "error" not in ev else "error"}
+    ev["key"] = key
 
 
 def connect_error_event(server: Any, client: Any, ctx: RecordContext, flow_id: str) -> Event:
@@ -170,13 +249,15 @@ def connect_error_event(server: Any, client: Any, ctx: RecordContext, flow_id: s
     host, sport = (server.address or ("?", None))[:2]
     role = R.role_by_listener(port, spec, ctx.inbound, ctx.rules)
     role_by = "listener"
+    rule = R.rule_by_listener(port, spec, ctx.rules)
     if role is None:
-        role = R.role_by_rules(str(host), sport, "/", ctx.rules)
+        rule = R.rule_by_host_path(str(host), sport, "/", ctx.rules)
+        role = rule.role if rule is not None else None
         role_by = "rule"
     if role is None:
         role, role_by = ("backend", "default") if ctx.inbound else ("other", "default")
     ts = server.timestamp_start or client.timestamp_start
-    return {
+    ev: Event = {
         "v": SCHEMA_VERSION,
         "type": FLOW,
         "id": flow_id,
@@ -204,3 +285,6 @@ def connect_error_event(server: Any, client: Any, ctx: RecordContext, flow_id: s
         "size": {"req": 0, "resp": 0},
         "error": error_facts(str(server.error or "connection refused")),
     }
+    if role == "callout" and rule is not None and rule.kind:
+        ev["kind"], ev["kind_by"] = rule.kind, "rule"
+    return ev

@@ -25,6 +25,8 @@ _SIGNS: tuple[tuple[str, str, str], ...] = (
     ("Apache APISIX", "server", "apisix"),
     ("Traefik", "server", "traefik"),
     ("NGINX", "server", "nginx"),
+    ("Caddy", "server", "caddy"),
+    ("Apache httpd", "server", "apache"),
     ("KrakenD", "x-krakend", ""),
     ("Spring Cloud Gateway", "server", "spring"),
     ("tokentax lab gateway", "via", "tokentax-lab-gateway"),

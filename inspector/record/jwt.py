@@ -15,7 +15,8 @@ from typing import Any
 from inspector.record.text import clean_number, clean_text
 
 HEADER_FIELDS = ("typ", "alg", "kid")
-CLAIM_FIELDS = ("exp", "iat", "nbf", "iss", "aud", "sub", "client_id", "scope", "jti")
+# No `sub`: in a user's bearer it names a person (personal data never leaves the record layer).
+CLAIM_FIELDS = ("exp", "iat", "nbf", "iss", "aud", "client_id", "scope", "jti")
 MAX_TOKEN_LEN = 16_384
 MAX_TEXT = 200
 

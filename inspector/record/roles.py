@@ -10,6 +10,8 @@ import fnmatch
 import tomllib
 from dataclasses import dataclass, field
 
+from inspector.schema.vocab import KINDS
+
 ROLE_ORDER = ("inbound", "callout", "backend", "other")
 
 # Paths that identity providers use for their token endpoint. A hint, not the rule.
@@ -71,6 +73,7 @@ class Rule:
     listeners: Listeners = Listeners()
     hosts: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
+    kind: str | None = None  # [callout] only: the auth work this callout is, when shape cannot tell
 
     def matches_host_path(self, host: str, port: int | None, path: str) -> bool:
         if not self.hosts and not self.paths:
@@ -112,16 +115,12 @@ def parse_rules(text: str) -> Rules:
         raise ValueError(f"unknown table [{unknown[0]}] (expected one of: {', '.join(sorted(known))})")
     rules: list[Rule] = []
     for role in ROLE_ORDER:
-        table = doc.get(role)
-        if table is None:
+        tables = doc.get(role)
+        if tables is None:
             continue
-        if not isinstance(table, dict):
-            raise ValueError(f"[{role}] must be a table")
-        bad = sorted(set(table) - {"listeners", "hosts", "paths"})
-        if bad:
-            raise ValueError(f"[{role}] has unknown key {bad[0]!r} (expected listeners, hosts, paths)")
-        listeners = parse_listeners(",".join(_str_list(table, "listeners", role)))
-        rules.append(Rule(role, listeners, _str_list(table, "hosts", role), _str_list(table, "paths", role)))
+        # [role] is one entry; [[callout]] several (each with its own kind).
+        for table in tables if isinstance(tables, list) else [tables]:
+            rules.append(_rule(role, table))
     token_paths: tuple[str, ...] = TOKEN_PATH_HINTS
     if "token" in doc:
         if not isinstance(doc["token"], dict):
@@ -133,6 +132,61 @@ def parse_rules(text: str) -> Rules:
             raise ValueError("[routes] must be a table")
         routes = _str_list(doc["routes"], "paths", "routes")
     return Rules(tuple(rules), token_paths, routes)
+
+
+def _rule(role: str, table: object) -> Rule:
+    if not isinstance(table, dict):
+        raise ValueError(f"[{role}] must be a table")
+    allowed = {"listeners", "hosts", "paths"} | ({"kind"} if role == "callout" else set())
+    bad = sorted(set(table) - allowed)
+    if bad:
+        raise ValueError(f"[{role}] has unknown key {bad[0]!r} (expected {', '.join(sorted(allowed))})")
+    kind = table.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"[callout] kind {kind!r} is not one of {', '.join(KINDS)}")
+    listeners = parse_listeners(",".join(_str_list(table, "listeners", role)))
+    return Rule(role, listeners, _str_list(table, "hosts", role), _str_list(table, "paths", role), kind)
+
+
+def parse_callout_listeners(text: str) -> tuple[Rule, ...]:
+    """`tokentax_callout`: `9101=forward_auth,9100` -> one callout rule per listener.
+
+    Each item is a listener (port or mode spec) with an optional `=KIND`: the one-line
+    way to say "this reverse listener sits in front of an auth service".
+    """
+    out: list[Rule] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        spec, eq, kind = item.rpartition("=")
+        if not eq or kind.strip() not in KINDS:
+            if eq and kind.strip() and not kind.strip().isdigit():
+                raise ValueError(f"tokentax_callout: kind {kind.strip()!r} is not one of {', '.join(KINDS)}")
+            spec, kind = item, ""
+        listeners = parse_listeners(spec.strip())
+        if not listeners:
+            raise ValueError(f"tokentax_callout: {item!r} names no listener")
+        out.append(Rule("callout", listeners, kind=kind.strip() or None))
+    return tuple(out)
+
+
+def with_rules(rules: Rules, extra: tuple[Rule, ...]) -> Rules:
+    """The rules with `extra` matched first (option-given listeners before the file's)."""
+    return Rules(extra + rules.rules, rules.token_paths, rules.routes)
+
+
+def rule_by_listener(port: int | None, full_spec: str | None, rules: Rules) -> Rule | None:
+    for rule in rules.rules:
+        if rule.listeners and rule.listeners.matches(port, full_spec):
+            return rule
+    return None
+
+
+def rule_by_host_path(host: str, port: int | None, path: str, rules: Rules) -> Rule | None:
+    for rule in rules.rules:
+        if rule.matches_host_path(host, port, path):
+            return rule
+    return None
 
 
 def role_by_listener(port: int | None, full_spec: str | None, inbound: Listeners, rules: Rules) -> str | None:

@@ -30,4 +30,9 @@ FINDING_IDS: Final = (
     "error-cached",
     "stampede",
     "gateway-identified",
+    "introspection-repeat",
+    "jwks-refetch",
+    "userinfo-repeat",
+    "exchange-refetch",
+    "forward-auth-repeat",
 )
