@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateways.harness import Wire
+from tests.gateways.harness import Wire, remove_prefixes
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +17,7 @@ def wire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wire]:
         yield w.start()
     finally:
         w.stop()
+        remove_prefixes()
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ class Gateway:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Gateway:
-        out = open(self.prefix / "gateway.out", "wb")  # noqa: SIM115 - closed by the child's exit
+        out = open(self.prefix / "gateway.out", "wb")
         self.proc = subprocess.Popen(
             self.cmd,
             cwd=self.prefix,
@@ -313,6 +313,9 @@ class Wire:
     def values(self, prefix: Path, **extra: Any) -> dict[str, Any]:
         cfg = self.lab.config.auth
         p = self.ports
+        ca = prefix / "ca.pem"  # a copy the gateway's workers can read
+        shutil.copyfile(self.ca_bundle, ca)
+        ca.chmod(0o644)
         return {
             "prefix": prefix,
             "listen_port": self.gateway_port,
@@ -324,7 +327,7 @@ class Wire:
             "client_secret": cfg.client_secret,
             "issuer": self.issuer,
             "audience": API_AUDIENCE,
-            "ca_bundle": self.ca_bundle,
+            "ca_bundle": ca,
             **extra,
         }
 
@@ -390,9 +393,22 @@ class Wire:
 
 
 def make_prefix(root: Path, name: str) -> Path:
-    prefix = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    """A config dir the gateway's unprivileged workers can enter (nginx runs them as nobody
+    and Apache as www-data when the tests run as root; pytest's tmp dirs are 0700)."""
+    prefix = Path(tempfile.mkdtemp(prefix=f"tokentax-{name}-"))
+    prefix.chmod(0o755)
     (prefix / "tmp").mkdir()
+    (root / f"{name}-prefix").write_text(str(prefix))  # where to look after a failure
+    _PREFIXES.append(prefix)
     return prefix
+
+
+_PREFIXES: list[Path] = []
+
+
+def remove_prefixes() -> None:
+    while _PREFIXES:
+        shutil.rmtree(_PREFIXES.pop(), ignore_errors=True)
 
 
 def json_lines(path: Path) -> list[dict[str, Any]]:
