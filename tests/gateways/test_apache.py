@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateways.harness import Gateway, Wire, make_prefix, missing, port_open, render, template, wait_for
+from tests.gateways.harness import Gateway, Wire, make_prefix, missing, port_open, render, sbin, template, wait_for
 
 APACHE_MODULE = "/usr/lib/apache2/modules/mod_auth_openidc.so"
-SKIP = missing("apache2", APACHE_MODULE)
+APACHE = sbin("apache2")
+SKIP = missing(APACHE, APACHE_MODULE)
 pytestmark = pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
 
 EVERY_REQUEST = "OIDCOAuthTokenIntrospectionInterval -1"
@@ -27,7 +28,7 @@ def apache(wire: Wire, root: Path, introspection: str) -> Gateway:
     prefix = make_prefix(root, "apache")
     values = wire.values(prefix, passphrase=secrets.token_urlsafe(16), introspection=introspection)
     (prefix / "httpd.conf").write_text(render(template("apache.conf"), **values))
-    return Gateway("apache", ["apache2", "-f", str(prefix / "httpd.conf"), "-DFOREGROUND"], prefix)
+    return Gateway("apache", [APACHE, "-f", str(prefix / "httpd.conf"), "-DFOREGROUND"], prefix)
 
 
 def ready(wire: Wire):

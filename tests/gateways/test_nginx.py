@@ -19,12 +19,14 @@ from tests.gateways.harness import (
     missing,
     port_open,
     render,
+    sbin,
     template,
     wait_for,
 )
 
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
-SKIP = missing("nginx")
+NGINX = sbin("nginx")
+SKIP = missing(NGINX)
 
 
 def nginx(wire: Wire, root: Path, http: str, *, modules: str = "", files: dict[str, str] | None = None) -> Gateway:
@@ -34,7 +36,7 @@ def nginx(wire: Wire, root: Path, http: str, *, modules: str = "", files: dict[s
         (prefix / name).write_text(render(text, **values))
     conf = render(template("nginx.conf"), **values, modules=modules, http=render(http, **values))
     (prefix / "nginx.conf").write_text(conf)
-    cmd = ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
+    cmd = [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
     return Gateway("nginx", [*cmd, "-g", "daemon off;"], prefix)
 
 
