@@ -270,7 +270,7 @@ class Analyzer:
             st.failures[label] += 1
 
     @staticmethod
-    def _failure_label(status: int | None, error: Any, answer: dict) -> str:
+    def _failure_label(status: int | None, error: Any, answer: Any) -> str:
         if error is not None:
             kind = error.get("kind", "other")
             return "timeout" if kind == "abandoned" else kind
@@ -316,7 +316,7 @@ class Analyzer:
             self.last_callout_end = end
             self.last_callout_failed = bad
         if bad:
-            answer = ev.get(kind) if type(ev.get(kind)) is dict else {}
+            answer = ev.get(kind)
             label = self._failure_label(status, error, answer)
             self.callouts_failed += 1
             st.failed += 1

@@ -104,9 +104,9 @@ class Discovery:
 
 
 def looks_like_discovery(obj: dict[str, Any] | None) -> bool:
-    return (
-        bool(obj) and isinstance(obj.get("issuer"), str) and any(isinstance(obj.get(f), str) for f in DISCOVERY_FIELDS)
-    )
+    if not obj:
+        return False
+    return isinstance(obj.get("issuer"), str) and any(isinstance(obj.get(f), str) for f in DISCOVERY_FIELDS)
 
 
 def looks_like_jwks(obj: dict[str, Any] | None) -> bool:
@@ -115,7 +115,7 @@ def looks_like_jwks(obj: dict[str, Any] | None) -> bool:
 
 
 def looks_like_introspection(obj: dict[str, Any] | None) -> bool:
-    return bool(obj) and isinstance(obj.get("active"), bool)
+    return obj is not None and isinstance(obj.get("active"), bool)
 
 
 def path_hint(path: str) -> str | None:

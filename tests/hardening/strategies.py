@@ -156,8 +156,33 @@ _expires_in = st.one_of(
 @st.composite
 def token_bodies(draw: st.DrawFn) -> tuple[bytes, list[str]]:
     """(body, secrets in it): token responses in every shape a server or a fault could send."""
-    kind = draw(st.sampled_from(["object"] * 6 + ["error", "non_json", "array", "deep", "huge", "broken"]))
+    kind = draw(
+        st.sampled_from(
+            ["object"] * 6
+            + ["error", "non_json", "array", "deep", "huge", "broken", "introspection", "userinfo", "jwks", "discovery"]
+        )
+    )
     secrets: list[str] = []
+    if kind in ("introspection", "userinfo"):
+        # personal data: every value is a secret; claim names are kept by design
+        person = {name: draw(secret_text()) for name in ("sub", "email", "name", "username")}
+        secrets.extend(person.values())
+        obj = dict(person)
+        if kind == "introspection":
+            obj["active"] = draw(st.one_of(st.booleans(), json_junk))
+            if draw(st.booleans()):
+                obj["exp"] = draw(_expires_in)
+        return _json_bytes(obj, draw(st.booleans())), secrets
+    if kind == "jwks":
+        n = draw(st.integers(0, 4))
+        keys = [{"kty": "RSA", "kid": draw(_text), "n": draw(st.text(max_size=40)), "e": "AQAB"} for _ in range(n)]
+        return _json_bytes({"keys": keys}), secrets
+    if kind == "discovery":
+        base = draw(st.sampled_from(["https://auth.example", "http://127.0.0.1:9", "junk", ""]))
+        doc: dict[str, Any] = {"issuer": base}
+        for name, path in (("token_endpoint", "/t"), ("jwks_uri", "/k"), ("userinfo_endpoint", "/u")):
+            doc[name] = draw(st.one_of(st.just(base + path), json_junk))
+        return _json_bytes(doc), secrets
     if kind in ("object", "error"):
         obj: dict[str, Any] = {}
         if kind == "object" or draw(st.booleans()):
@@ -227,6 +252,12 @@ _INTERESTING_NAMES = [
     b"cookie",
     b"set-cookie",
     b"proxy-authorization",
+    b"x-forwarded-uri",
+    b"x-original-uri",
+    b"x-forwarded-method",
+    b"cache-control",
+    b"age",
+    b"expires",
 ]
 
 
@@ -334,7 +365,26 @@ def _encode_body(body: bytes, how: str) -> bytes:
 @st.composite
 def request_bodies(draw: st.DrawFn, secrets: list[str]) -> tuple[bytes, bytes]:
     """(content-type, body) of a token request or anything else."""
-    kind = draw(st.sampled_from(["form", "json", "bytes", "none"]))
+    kind = draw(st.sampled_from(["form", "json", "bytes", "none", "introspection", "exchange"]))
+    if kind in ("introspection", "exchange"):
+        from urllib.parse import urlencode
+
+        token = draw(st.one_of(secret_text(), jwts()))
+        secrets.append(token)
+        if kind == "introspection":
+            fields = {"token": token, "token_type_hint": draw(st.text(max_size=20))}
+        else:
+            fields = {
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": token,
+                "audience": draw(st.text(max_size=20)),
+                "requested_token_type": draw(st.text(max_size=40)),
+            }
+            if draw(st.booleans()):
+                actor = draw(secret_text())
+                secrets.append(actor)
+                fields["actor_token"] = actor
+        return b"application/x-www-form-urlencoded", urlencode(fields).encode()
     if kind == "form":
         secret = draw(secret_text())
         secrets.append(secret)
@@ -382,7 +432,18 @@ def flow_specs(draw: st.DrawFn) -> FlowSpec:
     spec.port = draw(st.integers(0, 65535))
     spec.path = draw(
         st.one_of(
-            st.sampled_from([b"/oauth2/token", b"/token", b"/realms/x/protocol/openid-connect/token", b"/orders/7"]),
+            st.sampled_from(
+                [
+                    b"/oauth2/token",
+                    b"/token",
+                    b"/realms/x/protocol/openid-connect/token",
+                    b"/orders/7",
+                    b"/oauth2/introspect",
+                    b"/oauth2/jwks",
+                    b"/oauth2/userinfo",
+                    b"/verify",
+                ]
+            ),
             st.binary(max_size=60).map(lambda b: b"/" + b),
             st.just(b"/p?q=" + b"x" * 400),
         )
@@ -519,6 +580,11 @@ _OPTIONAL_FLOW_FIELDS = (
     "key",
     "token",
     "gateway",
+    "kind",
+    "introspection",
+    "jwks",
+    "userinfo",
+    "forward_auth",
 )
 _NESTED = {
     "timing": ("reused", "connect", "tls", "send", "wait", "receive", "ttfb", "total"),
@@ -528,6 +594,10 @@ _NESTED = {
     "bearer": ("fp", "kind", "jwt"),
     "key": ("endpoint", "client_id", "grant_type", "scope", "audience"),
     "token": ("fp", "type", "expires_in", "scope", "refresh", "jwt", "error"),
+    "introspection": ("active", "exp", "token_exp", "fp", "claims"),
+    "jwks": ("fp", "kids", "fresh_s", "keys"),
+    "userinfo": ("fp", "claims"),
+    "forward_auth": ("decision",),
 }
 
 
@@ -585,6 +655,32 @@ def flow_event_dicts(draw: st.DrawFn) -> dict[str, Any]:
             if draw(st.integers(0, 6)) == 0:
                 tok = {"error": "invalid_client", "refresh": False}
             ev["token"] = tok
+        kind = draw(
+            st.sampled_from(["token", "token", "exchange", "introspection", "jwks", "userinfo", "forward_auth"])
+        )
+        ev["kind"] = kind
+        fp = draw(st.sampled_from(_FPS))
+        if kind == "introspection":
+            ev["key"]["token_fp"] = fp
+            ev["introspection"] = {"active": draw(st.booleans()), "exp": _BASE_TS + 60, "fp": fp, "claims": ["sub"]}
+        elif kind == "jwks":
+            ev["jwks"] = {
+                "fp": fp,
+                "kids": [draw(st.sampled_from(["k1", "k2"]))],
+                "fresh_s": draw(st.sampled_from([0, 300])),
+            }
+        elif kind == "userinfo":
+            ev["key"]["bearer_fp"] = fp
+            ev["userinfo"] = {"fp": fp, "claims": ["sub"]}
+        elif kind == "forward_auth":
+            ev["key"]["cred_fp"] = fp
+            ev["forward_auth"] = {"decision": draw(st.sampled_from(["allow", "deny", "error"]))}
+    if role == "inbound" and draw(st.booleans()):
+        ev["bearer"] = {
+            "fp": draw(st.sampled_from(_FPS)),
+            "kind": "jwt",
+            "jwt": {"kid": draw(st.sampled_from(["k1", "k9"]))},
+        }
     if draw(st.booleans()):
         ev["gateway"] = ["Kong"]
     # malformed but schema-valid: optional fields missing or of any JSON type

@@ -37,9 +37,9 @@ class Userinfo:
         claims = f.get("claims")
         if isinstance(claims, list) and len(self.claims) < 64:
             self.claims.update(c for c in claims[:64] if isinstance(c, str))
-        bearer = ev.get("bearer") if type(ev.get("bearer")) is dict else {}
-        jwt = bearer.get("jwt") if type(bearer.get("jwt")) is dict else {}
-        exp = num(jwt.get("exp"))
+        bearer = facts(ev, "bearer")
+        jwt = bearer.get("jwt")
+        exp = num(jwt.get("exp")) if type(jwt) is dict else None
         tagged = self._answers.get(key)
         if tagged is None:
             tagged = self._answers[key] = Tagged()
