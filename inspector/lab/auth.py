@@ -7,8 +7,8 @@ It exists to be called too often, in every shape a gateway can overuse it:
 - introspection (RFC 7662), JWKS with key rotation, OIDC userinfo, and discovery
   (RFC 8414 and OpenID), in auth_endpoints.py.
 Answers look real (§5.1 with Cache-Control: no-store, §5.2 JSON errors, HTTP Basic
-client authentication per §2.3.1). Latency and failures (faults.py) apply to every
-kind, and `stats.by_kind` counts calls per kind as the ground truth tests compare with.
+client authentication per §2.3.1, or client_id and client_secret in the form body).
+Latency and failures (faults.py) apply to every kind, and `stats.by_kind` counts calls per kind as the ground truth tests compare with.
 """
 
 from __future__ import annotations
@@ -152,6 +152,14 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return unquote(user), unquote(password)
 
 
+def form_credentials(form: dict[str, str] | None) -> tuple[str, str] | None:
+    """client_id and client_secret in the request body (RFC 6749 §2.3.1, "NOT RECOMMENDED" but
+    allowed): what Envoy 1.40's oauth2 credential provider sends whatever its auth_type says."""
+    if form is None or "client_secret" not in form or not form.get("client_id"):
+        return None
+    return form["client_id"], form["client_secret"]
+
+
 def bearer_of(header: str | None) -> str | None:
     scheme, _, token = (header or "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
@@ -268,7 +276,7 @@ class AuthServer:
         form = parse_form(request, await request.body())
         grant_type = (form or {}).get("grant_type")
         kind = "exchange" if grant_type == TOKEN_EXCHANGE else "token"
-        creds = basic_credentials(request.headers.get("authorization"))
+        creds = basic_credentials(request.headers.get("authorization")) or form_credentials(form)
         return await self.serve(kind, request, self.seen(request, kind, form), lambda: self._grant(form, creds))
 
     def service_client(self, creds: tuple[str, str] | None) -> bool:

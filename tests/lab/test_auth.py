@@ -164,3 +164,14 @@ def test_jwt_verify_rejects_tampering_none_and_expiry() -> None:
         assert exc.reason == "bad_signature"
     else:
         raise AssertionError("wrong key accepted")
+
+
+async def test_client_secret_in_the_form_body_authenticates(make_lab, client) -> None:
+    """RFC 6749 §2.3.1 form client auth, as Envoy's oauth2 credential provider sends it."""
+    lab = await make_lab()
+    client_id, secret = creds(lab)
+    r = await client.post(lab.urls.token_url, data={**FORM, "client_id": client_id, "client_secret": secret})
+    assert r.status_code == 200 and r.json()["token_type"] == "Bearer"
+    r = await client.post(lab.urls.token_url, data={**FORM, "client_id": client_id, "client_secret": "wrong"})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    assert lab.auth.stats.by_kind["token"] == 2 and lab.auth.stats.issued == 1

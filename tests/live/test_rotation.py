@@ -12,8 +12,8 @@ import pytest
 from inspector.capture.jsonl import read_events
 from inspector.capture.load import analyze_file
 from inspector.capture.segments import session_files
-from inspector.mitm.options import parse_rotate
 from inspector.lab.common import free_port
+from inspector.mitm.options import parse_rotate
 from tests.support.procs import start_mitmdump
 
 REQUESTS = 150
