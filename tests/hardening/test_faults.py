@@ -27,6 +27,7 @@ import pytest
 
 from inspector.analyzer.findings import ms
 from inspector.capture.load import analyze_file
+from inspector.lab.common import free_port
 from inspector.lab.session import LabSession, SessionSpec
 from inspector.mitm.launch import Mitmdump
 from inspector.views.report.render import render
@@ -36,7 +37,6 @@ from tests.hardening.servers import (
     StreamWatcher,
     TcpRelay,
     addon_script,
-    free_port,
     scripted_mitmdump,
 )
 
