@@ -53,7 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="stop after this long (default: 10s headless, until you quit in the TUI)",
     )
     p.add_argument("--headless", action="store_true", help="no TUI: status lines, then the summary")
-    p.add_argument("--save", metavar="PATH", help="also write the JSONL capture here")
+    p.add_argument("--save", metavar="FILE", help="also write the JSONL capture here (refuses an existing file)")
+    p.add_argument("--force", action="store_true", help="overwrite the --save file if it exists")
     p.set_defaults(func=run)
 
 
@@ -67,6 +68,22 @@ def _rate(text: str) -> float:
     return value
 
 
+def _check_save(path_text: str, force: bool) -> None:
+    """As `record -o`: an existing capture is not appended to (two sessions would merge into one report)."""
+    from pathlib import Path
+
+    path = Path(path_text).expanduser()
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; give a capture file name with --save")
+    if path.exists() and path.stat().st_size > 0:
+        if not force:
+            raise UserError(f"{path}: exists; pass --force to overwrite it or choose another --save")
+        try:
+            path.write_bytes(b"")
+        except OSError as exc:
+            raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
 def _count(text: str) -> int:
     if not text.isdigit():
         raise UserError(f"invalid --auth-fail-first {text!r}: expected a whole number")
@@ -75,7 +92,10 @@ def _count(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from inspector.lab.session import LabSession, SessionSpec
+    from inspector.mitm.children import child_kwargs, restore, stop_on_signals
 
+    if args.save:
+        _check_save(args.save, args.force)
     rate = _rate(args.rate)
     parse_duration(args.auth_latency)  # fail before starting anything
     fail_first = _count(args.auth_fail_first)
@@ -110,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
     )
     session = LabSession(spec)
     load: subprocess.Popen[bytes] | None = None
+    # A closed terminal (SIGHUP) or `kill` (SIGTERM) stops the demo as Ctrl+C does: children
+    # stopped, summary printed. The TUI keeps its own handling; children die with us anyway.
+    old = stop_on_signals() if headless else {}
     try:
         session.start()
         print(
@@ -131,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
             stdout=subprocess.DEVNULL if not headless else None,
             stderr=subprocess.DEVNULL if not headless else None,
             stdin=subprocess.DEVNULL,
+            **child_kwargs(),
         )
         if headless:
             failure = _watch(session, load, duration)
@@ -140,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         failure = None
         print("\ntokentax demo: stopping", file=sys.stderr)
     finally:
+        restore(old)  # a second signal while stopping ends us; the children follow (parent-death signal)
         if load is not None and load.poll() is None:
             load.terminate()
             try:

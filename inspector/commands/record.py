@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from inspector.mitm.children import child_kwargs
 from inspector.mitm.launch import SCRIPT, mitmdump_command, pick_error
 from inspector.schema.errors import UserError
 
@@ -232,7 +233,7 @@ def _capture_path(args: argparse.Namespace) -> Path:
 
 
 class Stopper:
-    """SIGINT/SIGTERM to this process: forward SIGINT once, SIGTERM next, then SIGKILL."""
+    """SIGINT/SIGTERM/SIGHUP to this process: forward SIGINT once, SIGTERM next, then SIGKILL."""
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
@@ -240,7 +241,7 @@ class Stopper:
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> Stopper:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._old[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -287,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
             encoding="utf-8",
             errors="replace",
             bufsize=1,
-            start_new_session=True,
+            **child_kwargs(),
         )
     except OSError as exc:
         raise UserError(f"cannot start mitmdump ({argv[0]}): {exc.strerror or exc}") from None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inspector.mitm.children import child_kwargs
 from inspector.mitm.launch import Mitmdump
 from inspector.schema.errors import UserError
 
@@ -60,7 +61,7 @@ class LabProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            start_new_session=True,
+            **child_kwargs(),
         )
         ready = threading.Event()
 

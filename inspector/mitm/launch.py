@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from inspector.mitm.children import child_kwargs
 from inspector.schema.errors import UserError
 
 SCRIPT = Path(__file__).with_name("script.py")
@@ -124,8 +125,8 @@ class Mitmdump:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 bufsize=1,
-                start_new_session=True,
                 errors="replace",
+                **child_kwargs(),
             )
         except OSError as exc:
             raise UserError(f"cannot start mitmdump: {exc.strerror or exc}") from None
