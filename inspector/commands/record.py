@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from inspector.mitm.children import child_kwargs
-from inspector.mitm.launch import SCRIPT, mitmdump_command, pick_error
+from inspector.mitm.launch import SCRIPT, listen_of, mitmdump_command, pick_error
+from inspector.mitm.listen import hints, loopback_default
 from inspector.schema.errors import UserError
 
 READY_PREFIX = "tokentax: ready"
@@ -82,7 +83,7 @@ def build_argv(capture: Path, raw: str, inbound: str, user_args: list[str]) -> l
         argv += ["--set", f"tokentax_inbound={inbound}"]
     if raw:
         argv += ["-w", raw]
-    return argv + user_args
+    return argv + loopback_default(user_args)
 
 
 def _pump(stream: IO[str], name: str, q: queue.Queue[tuple[str, str | None]]) -> None:
@@ -309,6 +310,7 @@ def _supervise(
     seen: list[str] = []
     open_streams = 2
     ready = False
+    listen: list[str] = []
     tail = Tail(capture)
     started = time.monotonic()
     with Stopper(proc) as stopper:
@@ -328,6 +330,8 @@ def _supervise(
                 continue
             if name == "out" and line.startswith(READY_PREFIX):
                 ready = True
+            elif name == "out" and listen_of(line):
+                listen = listen_of(line)
             else:
                 seen.append(line)
         if not ready:
@@ -337,6 +341,8 @@ def _supervise(
             raise UserError(f"mitmdump did not start: {pick_error(seen) or 'it exited without saying why'}")
         raw = f", raw flows to {args.raw}" if args.raw else ""
         status.print(f"tokentax: recording to {capture}{raw}; Ctrl+C stops")
+        for hint in hints(listen):
+            status.print(f"tokentax: {hint}")
         # 2. running: status from the capture, mitmdump's own lines passed through
         while True:
             try:

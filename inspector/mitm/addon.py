@@ -23,6 +23,7 @@ from inspector.live.capture_writer import CaptureWriter
 from inspector.live.metrics import AnalyzerCollector, MetricsServer, make_registry, otlp_dropped_family
 from inspector.live.otlp import OtlpExporter, require_proto
 from inspector.live.stream_server import StreamServer
+from inspector.mitm.listen import listen_bound, listen_from_options
 from inspector.mitm.options import DEFAULT_STREAM, parse_endpoint, parse_metrics, parse_otlp_url, parse_seconds
 from inspector.record import roles as R
 from inspector.record.fingerprint import Fingerprinter, key_from_text
@@ -135,6 +136,7 @@ class TokenTax:
                 inbound=o.tokentax_inbound,
                 roles_inferred=not self.rctx.inbound,
             )
+            self._session["listen"] = listen_from_options(o)  # "host:port mode"; bound ones in running()
             self.analyzer.ingest(self._session)
         return self._session
 
@@ -142,7 +144,10 @@ class TokenTax:
 
     async def running(self) -> None:
         self._running = True
-        self._session_event()
+        bound = listen_bound(ctx.master)
+        if bound:
+            self._session_event()["listen"] = bound
+        listen = self._session_event().get("listen") or []
         where = "off"
         if self._stream_addr is not None:
             host, port = self._stream_addr
@@ -164,6 +169,8 @@ class TokenTax:
             self.otlp.start()
         self._tasks.append(asyncio.create_task(self._ticker()))
         save = f", saving to {ctx.options.tokentax_save}" if self.capture else ""
+        if listen:  # its own line, before the ready line (whose format scripts parse)
+            print(f"tokentax: listen {', '.join(listen)}", flush=True)
         print(f"tokentax: ready; stream {where}{metrics}{save}", flush=True)
 
     async def _start_metrics(self) -> str:
