@@ -13,8 +13,9 @@ import subprocess
 import sys
 import time
 
+from inspector.commands.args import duration, examples
 from inspector.schema.errors import UserError
-from inspector.schema.units import parse_duration
+from inspector.schema.units import human_seconds
 
 FOREVER_S = 7 * 86400
 
@@ -25,6 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="run the lab gateway behind the inspector and show the token tax live",
         description="Run a gateway, auth server and backend on loopback with mitmdump and the "
         "addon on every hop, send traffic, and show what it costs.",
+        epilog=examples(
+            "tokentax demo",
+            "tokentax demo --headless --duration 10s --save s.jsonl && tokentax report s.jsonl",
+        ),
     )
     p.add_argument(
         "--gateway",
@@ -34,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--auth-latency",
-        default="0.8s",
+        type=duration("--auth-latency"),
+        default=0.8,
         metavar="DURATION",
         help="token endpoint latency, e.g. 50ms or 0.8s (default 0.8s, as in the real case)",
     )
@@ -48,9 +54,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", default="5", metavar="REQ/S", help="inbound requests per second (default 5)")
     p.add_argument(
         "--duration",
+        type=duration("--duration", positive=True),
         default=None,
         metavar="DURATION",
-        help="stop after this long (default: 10s headless, until you quit in the TUI)",
+        help="stop after this long, e.g. 800ms, 5s, 10m (default: 10s headless, until you quit in the TUI)",
     )
     p.add_argument("--headless", action="store_true", help="no TUI: status lines, then the summary")
     p.add_argument("--save", metavar="FILE", help="also write the JSONL capture here (refuses an existing file)")
@@ -97,11 +104,8 @@ def run(args: argparse.Namespace) -> int:
     if args.save:
         _check_save(args.save, args.force)
     rate = _rate(args.rate)
-    parse_duration(args.auth_latency)  # fail before starting anything
     fail_first = _count(args.auth_fail_first)
-    duration = parse_duration(args.duration) if args.duration else (10.0 if args.headless else FOREVER_S)
-    if duration <= 0:
-        raise UserError("invalid --duration: must be more than 0")
+    duration = args.duration if args.duration else (10.0 if args.headless else FOREVER_S)
     headless = args.headless or not _tui_available()
     if not args.headless and headless:
         print("tokentax: the TUI is not available; running headless", file=sys.stderr)
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         "--gateway",
         args.gateway,
         "--auth-latency",
-        args.auth_latency,
+        f"{args.auth_latency:g}s",
         "--token-mode",
         args.token_mode,
         "--auth-fail-first",
@@ -123,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         mitm_args=[] if headless else ["--set", "tokentax_summary=false"],
     )
     print(
-        f"tokentax demo: {args.gateway} gateway, auth latency {args.auth_latency}, {rate:g} req/s"
+        f"tokentax demo: {args.gateway} gateway, auth latency {human_seconds(args.auth_latency)}, {rate:g} req/s"
         + (f" for {duration:g} s" if duration < FOREVER_S else "")
         + "; starting the lab and mitmdump...",
         flush=True,

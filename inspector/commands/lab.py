@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from inspector.commands.args import examples
 from inspector.lab.lab_cli import add_lab_options, config_from_args
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
             "Run the lab gateway, OAuth2 auth server and backend on 127.0.0.1 and print a mitmdump "
             "command that puts reverse listeners in front of all three. Runs until Ctrl+C."
         ),
+        epilog=examples("tokentax lab", "tokentax lab --gateway cached --auth-latency 50ms"),
     )
     add_lab_options(parser)
     parser.add_argument(

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from inspector.commands.args import INBOUND_HELP, duration, examples
 from inspector.mitm.children import child_kwargs
 from inspector.mitm.launch import SCRIPT, listen_of, mitmdump_command, pick_error
 from inspector.mitm.listen import hints, loopback_default
@@ -36,28 +37,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "record",
         help="run mitmdump headless with tokentax, saving a capture",
         description="Run mitmdump with the tokentax addon and save a JSONL capture, with a live "
-        "status line. Everything after -- goes to mitmdump (modes, listen ports, ...). "
+        "status line. Everything after -- goes to mitmdump (modes, listen ports, ...); it listens on "
+        "127.0.0.1 unless you pass --listen-host. "
         "Ctrl+C stops it.",
-        epilog="example: tokentax record -o gw.jsonl --inbound 8081 -- "
-        "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082",
+        epilog=examples(
+            "tokentax record            (a proxy on 127.0.0.1:8080: HTTPS_PROXY=http://127.0.0.1:8080)",
+            "tokentax record -o gw.jsonl --inbound 8081 -- "
+            "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082",
+        ),
     )
-    p.add_argument("-o", "--output", default="", help="JSONL capture to write (default: tokentax-<time>.jsonl)")
+    p.add_argument(
+        "-o", "--output", default="", metavar="FILE", help="JSONL capture to write (default: tokentax-<time>.jsonl)"
+    )
     p.add_argument(
         "--raw",
         default="",
-        metavar="FLOWFILE",
+        metavar="FILE",
         help="also save mitmproxy's raw flow file (contains tokens and secrets: redact before sharing)",
     )
-    p.add_argument("--inbound", default="", help="listeners that face clients: ports or mode specs")
+    p.add_argument("--inbound", default="", metavar="SPEC", help=INBOUND_HELP)
     p.add_argument("--force", action="store_true", help="overwrite the capture file if it exists")
     p.add_argument(
         "--status-interval",
-        type=float,
+        type=duration("--status-interval"),
         default=None,
-        metavar="SECONDS",
-        help="seconds between status updates (default: 0.5 on a terminal, 5 otherwise)",
+        metavar="DURATION",
+        help="time between status updates, e.g. 800ms, 5s (default: 0.5s on a terminal, 5s otherwise)",
     )
-    p.add_argument("mitmdump_args", nargs=argparse.REMAINDER, help="-- then arguments for mitmdump")
+    p.add_argument(
+        "mitmdump_args", nargs=argparse.REMAINDER, metavar="-- MITMDUMP_ARGS", help="-- then arguments for mitmdump"
+    )
     p.set_defaults(func=run)
 
 
@@ -268,8 +277,6 @@ def run(args: argparse.Namespace) -> int:
     user_args = list(args.mitmdump_args or [])
     if user_args and user_args[0] == "--":
         user_args = user_args[1:]
-    if args.status_interval is not None and args.status_interval < 0:
-        raise UserError("--status-interval must be 0 or more seconds")
     capture = _capture_path(args)
     out, err = sys.stdout, sys.stderr
     status = StatusLine(err, args.status_interval)

@@ -17,14 +17,13 @@ SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●", "ok": "✔"
 def kpi_table(s: dict[str, Any]) -> Table:
     c, tax, fl = s["callouts"], s["tax"], s["flows"]
     t = Table.grid(padding=(0, 2))
-    t.add_column(style="dim")
-    t.add_column()
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column(overflow="fold")
     per = c["per_inbound"]
     t.add_row(
-        "flows",
-        f"inbound {fl['inbound']}  callout {fl['callout']}  backend {fl['backend']}  other {fl['other']}"
-        f"  over {human_seconds(s['span']['seconds'])}",
+        "flows", f"inbound {fl['inbound']}  callout {fl['callout']}  backend {fl['backend']}  other {fl['other']}"
     )
+    t.add_row("over", human_seconds(s["span"]["seconds"]))
     t.add_row("callouts per request", "-" if per is None else f"{per:.2f}")
     t.add_row("redundant fetches", f"{c['redundant']} of {c['total']} ({c['redundant_share'] * 100:.0f} %)")
     t.add_row("identical fetches", str(c["identical"]))
