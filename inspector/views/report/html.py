@@ -290,6 +290,15 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[Any]], numeric: set[int]
     return f"<table><thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _kinds_html(s: dict[str, Any]) -> str:
+    from inspector.views.report.kinds import HEAD, NUMERIC, kind_rows
+
+    rows = kind_rows(s)
+    if not rows:
+        return ""
+    return "<h2>Auth calls by kind</h2>\n" + _table(HEAD, rows, NUMERIC)
+
+
 def _tokens_html(s: dict[str, Any]) -> str:
     rows = []
     for t in (s.get("tokens") or [])[:20]:
@@ -358,6 +367,7 @@ def to_html(s: dict[str, Any], waterfall: Sequence[dict[str, Any]] | None = None
 {_verdict_html(s)}
 <h2>Figures</h2>
 {_kpi_html(s)}
+{_kinds_html(s)}
 <h2>Findings</h2>
 {_findings_html(s["findings"])}
 <h2>Requests and token callouts per second</h2>

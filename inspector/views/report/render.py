@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from inspector.schema.units import human_seconds, ms
+from inspector.views.report.kinds import kind_markdown
 
 FORMATS = ("text", "md", "json", "html")
 
@@ -65,6 +66,8 @@ def to_markdown(s: dict[str, Any]) -> str:
         f"| auth calls a cache removes | {'-' if aph is None else f'{aph:.0f} per hour'} |",
         f"| inbound time to first byte p50 / p95 | {ms(s['inbound']['ttfb_p50_ms'])} / {ms(s['inbound']['ttfb_p95_ms'])} |",
         f"| distinct tokens | {s['tokens_distinct']} |",
+        "",
+        *kind_markdown(s),
         "",
         "## Findings",
         "",
