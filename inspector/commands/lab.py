@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inspector.commands.args import examples
@@ -30,17 +32,52 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def mitmdump_command(lab_urls: dict[str, str], listeners: dict[str, int]) -> str:
-    """The mitmdump line with reverse listeners in front of gateway, auth server and backend.
+    """The mitmdump line with reverse listeners in front of gateway, auth server and backend,
+    runnable when pasted into a shell in any directory (absolute paths; see `mitmdump_prefix`).
 
     `--listen-host 127.0.0.1` because mitmproxy otherwise listens on every interface.
     """
     return (
-        "mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py"
+        f"{mitmdump_prefix()} -q --listen-host 127.0.0.1 -s {shlex.quote(str(addon_path()))}"
         f" --mode reverse:{lab_urls['gateway']}@{listeners['gateway']}"
         f" --mode reverse:{lab_urls['auth']}@{listeners['auth']}"
         f" --mode reverse:{lab_urls['backend']}@{listeners['backend']}"
         f" --set tokentax_inbound={listeners['gateway']}"
     )
+
+
+def checkout_root() -> Path | None:
+    """The source checkout tokentax runs from (pyproject.toml beside the package), if any."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "addons" / "tokentax.py").is_file() else None
+
+
+def addon_path() -> Path:
+    root = checkout_root()
+    if root is not None:
+        return root / "addons" / "tokentax.py"
+    from inspector.mitm.launch import SCRIPT
+
+    return SCRIPT.resolve()
+
+
+def mitmdump_prefix() -> str:
+    """How to run this environment's mitmdump from anywhere: `uv run --project REPO mitmdump` from a
+    checkout (when uv is installed), `mitmdump` when the one on PATH is ours, else its absolute path."""
+    import shutil
+
+    from inspector.mitm.launch import mitmdump_command
+
+    root = checkout_root()
+    if root is not None and shutil.which("uv"):
+        return f"uv run --project {shlex.quote(str(root))} mitmdump"
+    ours = mitmdump_command()
+    if len(ours) == 1:
+        on_path = shutil.which("mitmdump")
+        if on_path and Path(on_path).resolve() == Path(ours[0]).resolve():
+            return "mitmdump"
+        return shlex.quote(str(Path(ours[0]).resolve()))
+    return shlex.join(ours)
 
 
 def run(args: argparse.Namespace) -> int:
