@@ -144,9 +144,9 @@ class TokenTax:
 
     async def running(self) -> None:
         self._running = True
-        bound = listen_bound(ctx.master)
-        if bound:
-            self._session_event()["listen"] = bound
+        listeners = listen_bound(ctx.master)
+        if listeners:
+            self._session_event()["listen"] = listeners
         listen = self._session_event().get("listen") or []
         where = "off"
         if self._stream_addr is not None:

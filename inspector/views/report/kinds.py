@@ -32,7 +32,7 @@ def kind_rows(s: dict[str, Any]) -> list[tuple[str, ...]]:
     """(kind, calls, redundant, identical, failed, p50, p95) for each kind, the busiest first."""
     kinds = by_kind(s)
     order = sorted(kinds, key=lambda k: (-(kinds[k] or {}).get("total", 0) or 0, k))
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for kind in order:
         f = kinds[kind] or {}
         rows.append(
