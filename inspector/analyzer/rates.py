@@ -10,9 +10,12 @@ class RateWindow:
         self.seconds = seconds
         self._slots = {name: [0] * seconds for name in SERIES}
         self._sec = [-1] * seconds  # which absolute second each slot currently holds
+        self._first: int | None = None  # the first second anything was counted in
 
     def add(self, name: str, ts: float, n: int = 1) -> None:
         sec = int(ts)
+        if self._first is None or sec < self._first:
+            self._first = sec
         i = sec % self.seconds
         if self._sec[i] != sec:
             if self._sec[i] > sec:
@@ -23,11 +26,15 @@ class RateWindow:
         self._slots[name][i] += n
 
     def series(self, name: str, now: float, n: int) -> list[int]:
-        """Counts per second for the last n whole seconds up to now (oldest first)."""
+        """Counts per second for the last n whole seconds up to now (oldest first), never reaching
+        back before the first counted second: an 11 s capture has at most 12 values, not n zeros."""
         end = int(now)
+        start = end - n + 1
+        if self._first is not None:
+            start = min(end, max(start, self._first))
         slots = self._slots[name]
         out = []
-        for sec in range(end - n + 1, end + 1):
+        for sec in range(start, end + 1):
             i = sec % self.seconds
             out.append(slots[i] if self._sec[i] == sec else 0)
         return out

@@ -54,6 +54,8 @@ def record_context(opts: LoadOptions) -> RecordContext:
 
 
 def roles_note(path: Path, opts: LoadOptions) -> None:
+    if opts.rules and any(rule.role == "inbound" for rule in load_rules(opts.rules).rules):
+        return  # the rules name the inbound side: nothing is left to infer for it
     if not opts.inbound:
         note(
             opts,

@@ -14,8 +14,9 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from inspector.commands.args import duration, examples
 from inspector.schema.errors import UserError
-from inspector.schema.units import parse_duration
+from inspector.schema.units import human_seconds
 
 if TYPE_CHECKING:
     from inspector.lab.session import LabSession
@@ -29,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="run the lab gateway behind the inspector and show the token tax live",
         description="Run a gateway, auth server and backend on loopback with mitmdump and the "
         "addon on every hop, send traffic, and show what it costs.",
+        epilog=examples(
+            "tokentax demo",
+            "tokentax demo --headless --duration 10s --save s.jsonl && tokentax report s.jsonl",
+        ),
     )
     from inspector.lab.lab_cli import STRATEGY_CHOICES
 
@@ -42,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--auth-latency",
-        default="0.8s",
+        type=duration("--auth-latency"),
+        default=0.8,
         metavar="DURATION",
         help="token endpoint latency, e.g. 50ms or 0.8s (default 0.8s, as in the real case)",
     )
@@ -56,12 +62,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", default="5", metavar="REQ/S", help="inbound requests per second (default 5)")
     p.add_argument(
         "--duration",
+        type=duration("--duration", positive=True),
         default=None,
         metavar="DURATION",
-        help="stop after this long (default: 10s headless, until you quit in the TUI)",
+        help="stop after this long, e.g. 800ms, 5s, 10m (default: 10s headless, until you quit in the TUI)",
     )
     p.add_argument("--headless", action="store_true", help="no TUI: status lines, then the summary")
-    p.add_argument("--save", metavar="PATH", help="also write the JSONL capture here")
+    p.add_argument("--save", metavar="FILE", help="also write the JSONL capture here (refuses an existing file)")
+    p.add_argument("--force", action="store_true", help="overwrite the --save file if it exists")
     p.set_defaults(func=run)
 
 
@@ -75,6 +83,22 @@ def _rate(text: str) -> float:
     return value
 
 
+def _check_save(path_text: str, force: bool) -> None:
+    """As `record -o`: an existing capture is not appended to (two sessions would merge into one report)."""
+    from pathlib import Path
+
+    path = Path(path_text).expanduser()
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; give a capture file name with --save")
+    if path.exists() and path.stat().st_size > 0:
+        if not force:
+            raise UserError(f"{path}: exists; pass --force to overwrite it or choose another --save")
+        try:
+            path.write_bytes(b"")
+        except OSError as exc:
+            raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
 def _count(text: str) -> int:
     if not text.isdigit():
         raise UserError(f"invalid --auth-fail-first {text!r}: expected a whole number")
@@ -83,13 +107,13 @@ def _count(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from inspector.lab.session import LabSession, SessionSpec
+    from inspector.mitm.children import child_kwargs, restore, stop_on_signals
 
+    if args.save:
+        _check_save(args.save, args.force)
     rate = _rate(args.rate)
-    parse_duration(args.auth_latency)  # fail before starting anything
     fail_first = _count(args.auth_fail_first)
-    duration = parse_duration(args.duration) if args.duration else (10.0 if args.headless else FOREVER_S)
-    if duration <= 0:
-        raise UserError("invalid --duration: must be more than 0")
+    duration = args.duration if args.duration else (10.0 if args.headless else FOREVER_S)
     headless = args.headless
     if not args.headless and headless:
         print("tokentax: the TUI is not available; running headless", file=sys.stderr)
@@ -97,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         "--gateway",
         args.gateway,
         "--auth-latency",
-        args.auth_latency,
+        f"{args.auth_latency:g}s",
         "--token-mode",
         args.token_mode,
         "--auth-fail-first",
@@ -111,13 +135,16 @@ def run(args: argparse.Namespace) -> int:
         mitm_args=[] if headless else ["--set", "tokentax_summary=false"],
     )
     print(
-        f"tokentax demo: {args.gateway} gateway, auth latency {args.auth_latency}, {rate:g} req/s"
+        f"tokentax demo: {args.gateway} gateway, auth latency {human_seconds(args.auth_latency)}, {rate:g} req/s"
         + (f" for {duration:g} s" if duration < FOREVER_S else "")
         + "; starting the lab and mitmdump...",
         flush=True,
     )
     session = LabSession(spec)
     load: subprocess.Popen[bytes] | None = None
+    # A closed terminal (SIGHUP) or `kill` (SIGTERM) stops the demo as Ctrl+C does: children
+    # stopped, summary printed. The TUI keeps its own handling; children die with us anyway.
+    old = stop_on_signals() if headless else {}
     try:
         session.start()
         stream = session.mitm.stream if session.mitm else None
@@ -142,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
             stdout=subprocess.DEVNULL if not headless else None,
             stderr=subprocess.DEVNULL if not headless else None,
             stdin=subprocess.DEVNULL,
+            **child_kwargs(),
         )
         if headless:
             failure = _watch(session, load, duration)
@@ -151,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         failure = None
         print("\ntokentax demo: stopping", file=sys.stderr)
     finally:
+        restore(old)  # a second signal while stopping ends us; the children follow (parent-death signal)
         if load is not None and load.poll() is None:
             load.terminate()
             try:

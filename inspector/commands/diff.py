@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inspector.commands.args import INBOUND_HELP, RULES_HELP, check_rules, examples, format_choices, output_format
 from inspector.schema.errors import UserError
 
 FORMATS = ("text", "md", "json")
@@ -16,13 +17,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="compare two captures: figures side by side, findings that came or went",
         description="Analyze two captures (JSONL, mitmproxy flows or HAR) and compare their "
         "figures and findings: before a gateway change and after it.",
+        epilog=examples("tokentax diff before.jsonl after.jsonl", "tokentax diff before.jsonl after.jsonl -o diff.md"),
     )
-    p.add_argument("before", metavar="BEFORE", help="capture of the session before the change")
-    p.add_argument("after", metavar="AFTER", help="capture of the session after the change")
-    p.add_argument("--format", "-f", choices=FORMATS, default="text")
-    p.add_argument("-o", "--output", help="write the comparison here instead of standard output")
-    p.add_argument("--inbound", default="", help="listener ports/specs that faced clients (raw files; both sides)")
-    p.add_argument("--rules", default="", help="role rules TOML (raw files; both sides)")
+    p.add_argument("before", metavar="BEFORE", help="capture file of the session before the change")
+    p.add_argument("after", metavar="AFTER", help="capture file of the session after the change")
+    p.add_argument("--format", "-f", choices=FORMATS, default=None, help=format_choices(FORMATS))
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the comparison here instead of standard output (.md, .json pick the format)",
+    )
+    p.add_argument("--inbound", default="", metavar="SPEC", help=INBOUND_HELP + " (both sides)")
+    p.add_argument("--rules", default="", metavar="FILE", help=RULES_HELP + " (both sides)")
     p.add_argument(
         "--fail-on-regression",
         action="store_true",
@@ -44,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from inspector.views.report.diff import diff, render_diff
     from inspector.views.report.render import write_output
 
+    fmt = output_format(args.format, args.output, FORMATS)
+    check_rules(args.rules)
     tolerance = 0.0
     if args.fail_on_regression:
         from inspector.analyzer.regression import parse_tolerance
@@ -57,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     snaps = []
     for path in (args.before, args.after):
         snaps.append(analyze_file(path, LoadOptions(inbound=args.inbound, rules=args.rules)).snapshot())
-    out = render_diff(diff(snaps[0], snaps[1]), args.format)
-    write_output(out, args.output, f"{args.format} diff")
+    out = render_diff(diff(snaps[0], snaps[1]), fmt)
+    write_output(out, args.output, f"{fmt} diff")
     if not args.fail_on_regression:
         return 0
     from inspector.analyzer.regression import regressions

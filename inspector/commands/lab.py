@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inspector.commands.args import examples
 from inspector.lab.lab_cli import add_lab_options, config_from_args
 from inspector.lab.modes import mode
 
@@ -20,6 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "Run the lab gateway, OAuth2 auth server and backend on 127.0.0.1 and print a mitmdump "
             "command that puts reverse listeners in front of all three. Runs until Ctrl+C."
         ),
+        epilog=examples("tokentax lab", "tokentax lab --gateway cached --auth-latency 50ms"),
     )
     add_lab_options(parser)
     parser.add_argument(
@@ -29,12 +33,50 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def mitmdump_command(lab_urls: dict[str, str], listeners: dict[str, int]) -> str:
-    """The mitmdump line with reverse listeners in front of gateway, auth server and backend.
+    """The mitmdump line with reverse listeners in front of gateway, auth server and backend,
+    runnable when pasted into a shell in any directory (absolute paths; see `mitmdump_prefix`).
 
     `--listen-host 127.0.0.1` because mitmproxy otherwise listens on every interface.
     """
     modes = "".join(f" --mode reverse:{lab_urls[name]}@{port}" for name, port in listeners.items())
-    return f"mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py{modes} --set tokentax_inbound={listeners['gateway']}"
+    return (
+        f"{mitmdump_prefix()} -q --listen-host 127.0.0.1 -s {shlex.quote(str(addon_path()))}{modes}"
+        f" --set tokentax_inbound={listeners['gateway']}"
+    )
+
+
+def checkout_root() -> Path | None:
+    """The source checkout tokentax runs from (pyproject.toml beside the package), if any."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "addons" / "tokentax.py").is_file() else None
+
+
+def addon_path() -> Path:
+    root = checkout_root()
+    if root is not None:
+        return root / "addons" / "tokentax.py"
+    from inspector.mitm.launch import SCRIPT
+
+    return SCRIPT.resolve()
+
+
+def mitmdump_prefix() -> str:
+    """How to run this environment's mitmdump from anywhere: `uv run --project REPO mitmdump` from a
+    checkout (when uv is installed), `mitmdump` when the one on PATH is ours, else its absolute path."""
+    import shutil
+
+    from inspector.mitm.launch import mitmdump_command
+
+    root = checkout_root()
+    if root is not None and shutil.which("uv"):
+        return f"uv run --project {shlex.quote(str(root))} mitmdump"
+    ours = mitmdump_command()
+    if len(ours) == 1:
+        on_path = shutil.which("mitmdump")
+        if on_path and Path(on_path).resolve() == Path(ours[0]).resolve():
+            return "mitmdump"
+        return shlex.quote(str(Path(ours[0]).resolve()))
+    return shlex.join(ours)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from inspector import __version__
+from inspector.commands.args import Formatter
 from inspector.schema.errors import UserError
 
 # subcommand name -> module providing add_parser(); order is the order in --help.
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in dict.fromkeys(COMMANDS.values()):
         module = importlib.import_module(module_name)
         module.add_parser(sub)
+    for sub_parser in sub.choices.values():  # keep the examples' layout in every --help
+        sub_parser.formatter_class = Formatter
     return parser
 
 
@@ -48,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     if not argv:
         argv = ["tui"]  # no arguments: the live TUI with its own mitmdump child
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     try:
+        args = parser.parse_args(argv)  # argument types (durations) raise UserError: one line
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"tokentax: error: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
+from inspector.commands.args import duration, examples
 from inspector.schema.errors import UserError
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ def add_parser(subparsers: Any) -> None:
             "print min/p50/p95/max per phase. Label URLs direct=, gateway= and auth= to get "
             "an estimate of the gateway's added time against the auth server's own."
         ),
+        epilog=examples(
+            "tokentax probe https://api.example/orders -n 50",
+            "tokentax probe --label direct=http://10.0.0.7:8000/orders --label gateway=https://api.example/orders",
+        ),
     )
     p.add_argument("urls", nargs="*", metavar="URL", help="http:// or https:// URL to probe")
     p.add_argument(
@@ -43,8 +48,20 @@ def add_parser(subparsers: Any) -> None:
         help="a labelled URL; direct, gateway and auth drive the tax estimate",
     )
     p.add_argument("-n", dest="count", default="20", metavar="N", help="samples per URL (default 20)")
-    p.add_argument("--interval", default="1s", help="pace of rounds: 50ms, 1s, 0.5 (default 1s)")
-    p.add_argument("--timeout", default="10s", help="per-request timeout (default 10s)")
+    p.add_argument(
+        "--interval",
+        type=duration("--interval"),
+        default=1.0,
+        metavar="DURATION",
+        help="pace of rounds, e.g. 800ms, 5s (default 1s)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=duration("--timeout"),
+        default=10.0,
+        metavar="DURATION",
+        help="per-request timeout, e.g. 800ms, 5s (default 10s)",
+    )
     p.add_argument(
         "-H",
         "--header",
@@ -53,8 +70,8 @@ def add_parser(subparsers: Any) -> None:
         metavar="'Name: value'",
         help="request header (repeatable); Authorization/Cookie values are never echoed",
     )
-    p.add_argument("--method", default=None, help="GET or POST (default GET, POST with --data)")
-    p.add_argument("--data", default=None, help="request body (implies POST)")
+    p.add_argument("--method", default=None, metavar="METHOD", help="GET or POST (default GET, POST with --data)")
+    p.add_argument("--data", default=None, metavar="BODY", help="request body (implies POST)")
     p.add_argument(
         "--auth-basic",
         default=None,
@@ -62,15 +79,17 @@ def add_parser(subparsers: Any) -> None:
         help="probe the auth URL with a client_credentials token request (secret and token never shown)",
     )
     p.add_argument("--reuse", action="store_true", help="keep one connection per URL instead of a fresh one per sample")
-    p.add_argument("--format", default="text", help="text or json (default text)")
+    p.add_argument("--format", default="text", help="output format: text, json (default text)")
     p.set_defaults(func=run)
 
 
 # ---------------------------------------------------------------- validation
 
 
-def _parse_duration(text: str, option: str) -> float:
+def _parse_duration(text: str | float, option: str) -> float:
     """Seconds via the shared parser (same spellings as every command), the error naming the option."""
+    if isinstance(text, (int, float)):  # already parsed by the argparse type
+        return float(text)
     from inspector.schema.units import parse_duration
 
     try:

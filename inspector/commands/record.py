@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from inspector.mitm.launch import SCRIPT, mitmdump_command, pick_error
+from inspector.commands.args import INBOUND_HELP, duration, examples
+from inspector.mitm.children import child_kwargs
+from inspector.mitm.launch import SCRIPT, listen_of, mitmdump_command, pick_error
+from inspector.mitm.listen import hints, loopback_default
 from inspector.schema.errors import UserError
 
 READY_PREFIX = "tokentax: ready"
@@ -34,29 +37,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "record",
         help="run mitmdump headless with tokentax, saving a capture",
         description="Run mitmdump with the tokentax addon and save a JSONL capture, with a live "
-        "status line. Everything after -- goes to mitmdump (modes, listen ports, ...). "
+        "status line. Everything after -- goes to mitmdump (modes, listen ports, ...); it listens on "
+        "127.0.0.1 unless you pass --listen-host. "
         "Ctrl+C stops it.",
-        epilog="example: tokentax record -o gw.jsonl --inbound 8081 -- "
-        "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082\n"
-        "around a test run: tokentax record -o gw.jsonl --inbound 8081 --run 'pytest tests/integration' -- "
-        "--mode reverse:http://gateway:8000@8081",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples(
+            "tokentax record            (a proxy on 127.0.0.1:8080: HTTPS_PROXY=http://127.0.0.1:8080)",
+            "tokentax record -o gw.jsonl --inbound 8081 -- "
+            "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082",
+            "tokentax record -o gw.jsonl --inbound 8081 --run 'pytest tests/integration' -- "
+            "--mode reverse:http://gateway:8000@8081",
+        ),
     )
-    p.add_argument("-o", "--output", default="", help="JSONL capture to write (default: tokentax-<time>.jsonl)")
+    p.add_argument(
+        "-o", "--output", default="", metavar="FILE", help="JSONL capture to write (default: tokentax-<time>.jsonl)"
+    )
     p.add_argument(
         "--raw",
         default="",
-        metavar="FLOWFILE",
+        metavar="FILE",
         help="also save mitmproxy's raw flow file (contains tokens and secrets: redact before sharing)",
     )
-    p.add_argument("--inbound", default="", help="listeners that face clients: ports or mode specs")
+    p.add_argument("--inbound", default="", metavar="SPEC", help=INBOUND_HELP)
     p.add_argument("--force", action="store_true", help="overwrite the capture file if it exists")
     p.add_argument(
         "--status-interval",
-        type=float,
+        type=duration("--status-interval"),
         default=None,
-        metavar="SECONDS",
-        help="seconds between status updates (default: 0.5 on a terminal, 5 otherwise)",
+        metavar="DURATION",
+        help="time between status updates, e.g. 800ms, 5s (default: 0.5s on a terminal, 5s otherwise)",
+    )
+    p.add_argument(
+        "mitmdump_args", nargs=argparse.REMAINDER, metavar="-- MITMDUMP_ARGS", help="-- then arguments for mitmdump"
     )
     p.add_argument(
         "--run",
@@ -65,7 +76,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="run CMD (a /bin/sh command line) once mitmdump is ready, stop recording when it ends and "
         "exit with its status; the capture is complete either way. CMD gets TOKENTAX_CAPTURE in its environment",
     )
-    p.add_argument("mitmdump_args", nargs=argparse.REMAINDER, help="-- then arguments for mitmdump")
     p.set_defaults(func=run)
 
 
@@ -91,7 +101,7 @@ def build_argv(capture: Path, raw: str, inbound: str, user_args: list[str]) -> l
         argv += ["--set", f"tokentax_inbound={inbound}"]
     if raw:
         argv += ["-w", raw]
-    return argv + user_args
+    return argv + loopback_default(user_args)
 
 
 def _pump(stream: IO[str], name: str, q: queue.Queue[tuple[str, str | None]]) -> None:
@@ -248,7 +258,7 @@ def _capture_path(args: argparse.Namespace) -> Path:
 
 
 class Stopper:
-    """SIGINT/SIGTERM to this process: forward SIGINT once, SIGTERM next, then SIGKILL."""
+    """SIGINT/SIGTERM/SIGHUP to this process: forward SIGINT once, SIGTERM next, then SIGKILL."""
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
@@ -257,7 +267,7 @@ class Stopper:
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> Stopper:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._old[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -290,8 +300,6 @@ def run(args: argparse.Namespace) -> int:
     user_args = list(args.mitmdump_args or [])
     if user_args and user_args[0] == "--":
         user_args = user_args[1:]
-    if args.status_interval is not None and args.status_interval < 0:
-        raise UserError("--status-interval must be 0 or more seconds")
     capture = _capture_path(args)
     out, err = sys.stdout, sys.stderr
     status = StatusLine(err, args.status_interval)
@@ -311,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
             encoding="utf-8",
             errors="replace",
             bufsize=1,
-            start_new_session=True,
+            **child_kwargs(),
         )
     except OSError as exc:
         raise UserError(f"cannot start mitmdump ({argv[0]}): {exc.strerror or exc}") from None
@@ -332,6 +340,7 @@ def _supervise(
     seen: list[str] = []
     open_streams = 2
     ready = False
+    listen: list[str] = []
     tail = Tail(capture)
     started = time.monotonic()
     with Stopper(proc) as stopper:
@@ -351,6 +360,8 @@ def _supervise(
                 continue
             if name == "out" and line.startswith(READY_PREFIX):
                 ready = True
+            elif name == "out" and listen_of(line):
+                listen = listen_of(line)
             else:
                 seen.append(line)
         if not ready:
@@ -364,6 +375,8 @@ def _supervise(
         stopper.command = command
         command_rc: int | None = None
         mitm_died = False
+        for hint in hints(listen):
+            status.print(f"tokentax: {hint}")
         # 2. running: status from the capture, mitmdump's own lines passed through
         while True:
             try:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from inspector.commands.args import examples
 from inspector.schema.errors import UserError
 
 if TYPE_CHECKING:
@@ -33,10 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Proxy-Authorization, Cookie and Set-Cookie value, every access/refresh/id "
         "token and client secret replaced by tokentax-fp-<fingerprint>. The output "
         "has the input's format and still opens in mitmproxy and tokentax.",
+        epilog=examples(
+            "tokentax redact raw.mitm shareable.mitm", "tokentax redact session.har clean.har --key team-key"
+        ),
     )
     p.add_argument("input", metavar="IN", help="mitmproxy .mitm/.flows or HAR file (gzip ok)")
     p.add_argument("output", metavar="OUT", help="where to write the redacted copy (same format)")
-    p.add_argument("--key", default="", help="fingerprint key (any text); default: random for this run")
+    p.add_argument("--key", default="", metavar="TEXT", help="fingerprint key (any text); default: random for this run")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.set_defaults(func=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inspector.commands.args import INBOUND_HELP, RULES_HELP, check_rules, examples, format_choices, output_format
 from inspector.views.report.render import FORMATS
 
 
@@ -13,12 +14,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "report",
         help="analyze a capture (JSONL, mitmproxy flows, HAR) and print the report",
         description="Analyze a saved capture and render its figures and findings.",
+        epilog=examples(
+            "tokentax report gw.jsonl",
+            "tokentax report gw.mitm --inbound 8081 -o report.html",
+        ),
     )
-    p.add_argument("file", help="capture file: tokentax JSONL, mitmproxy .mitm/.flows, or HAR (gzip ok)")
-    p.add_argument("--format", "-f", choices=FORMATS, default="text")
-    p.add_argument("-o", "--output", help="write the report here instead of standard output")
-    p.add_argument("--inbound", default="", help="listener ports/specs that faced clients (raw flow files)")
-    p.add_argument("--rules", default="", help="role rules TOML (raw flow files)")
+    p.add_argument(
+        "file", metavar="FILE", help="capture file: tokentax JSONL, mitmproxy .mitm/.flows, or HAR (gzip ok)"
+    )
+    p.add_argument("--format", "-f", choices=FORMATS, default=None, help=format_choices(FORMATS))
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report here instead of standard output (.html, .md, .json pick the format)",
+    )
+    p.add_argument("--inbound", default="", metavar="SPEC", help=INBOUND_HELP)
+    p.add_argument("--rules", default="", metavar="FILE", help=RULES_HELP)
     p.set_defaults(func=run)
 
 
@@ -27,14 +39,16 @@ def run(args: argparse.Namespace) -> int:
     from inspector.capture.load import analyze_file
     from inspector.views.report.render import render, write_output
 
+    fmt = output_format(args.format, args.output, FORMATS)
+    check_rules(args.rules)
     analyzer = analyze_file(args.file, LoadOptions(inbound=args.inbound, rules=args.rules))
     snap = analyzer.snapshot()
-    color = args.output is None and args.format == "text" and sys.stdout.isatty()
+    color = args.output is None and fmt == "text" and sys.stdout.isatty()
     waterfall = None
-    if args.format == "html":
+    if fmt == "html":
         from inspector.analyzer.waterfall import sample_waterfall
 
         waterfall = sample_waterfall(analyzer)
-    out = render(snap, args.format, color=color, waterfall=waterfall)
-    write_output(out, args.output, f"{args.format} report")
+    out = render(snap, fmt, color=color, waterfall=waterfall, width=None if args.output is None else 100)
+    write_output(out, args.output, f"{fmt} report")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inspector.commands.args import INBOUND_HELP, RULES_HELP, check_rules, duration, examples
 from inspector.mitm.options import DEFAULT_STREAM
 from inspector.schema.errors import UserError
 
@@ -21,16 +22,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="start mitmdump with the addon and watch it live (the default command)",
         description="Start mitmdump with the tokentax addon as a child process and attach the TUI to it. "
         "Arguments after -- go to mitmdump, e.g. tokentax tui -- --mode reverse:http://127.0.0.1:8000@8080 "
-        "--set tokentax_inbound=8080. The child stops when the TUI exits.",
+        "--set tokentax_inbound=8080. The child stops when the TUI exits. mitmdump listens on "
+        "127.0.0.1 unless you pass --listen-host.",
+        epilog=examples(
+            "tokentax tui",
+            "tokentax tui -- --mode reverse:http://127.0.0.1:8000@8080 --set tokentax_inbound=8080",
+        ),
     )
     tui.add_argument(
         "--ready-timeout",
-        type=float,
+        type=duration("--ready-timeout", positive=True),
         default=30.0,
-        metavar="SECONDS",
-        help="how long to wait for mitmdump to get ready (default: 30)",
+        metavar="DURATION",
+        help="how long to wait for mitmdump to get ready, e.g. 800ms, 5s, 10m (default: 30s)",
     )
-    tui.add_argument("mitm_args", nargs=argparse.REMAINDER, metavar="-- MITMDUMP_ARGS", help="arguments for mitmdump")
+    tui.add_argument(
+        "mitm_args", nargs=argparse.REMAINDER, metavar="-- MITMDUMP_ARGS", help="-- then arguments for mitmdump"
+    )
     tui.set_defaults(func=run_tui)
 
     attach = subparsers.add_parser(
@@ -40,12 +48,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "With several, the figures are their sum (Sources tab, key 5: each one's own), the flows list "
         "has a source column, and source:NAME in the filter keeps one source's flows. A source that "
         "is down is shown as such and reattached when it comes back; the others keep updating.",
+        epilog=examples("tokentax attach", "tokentax attach 10.0.0.5:9988 10.0.0.6:9988 --token SECRET"),
     )
     attach.add_argument(
         "addresses", nargs="*", metavar="HOST:PORT", help=f"stream addresses (default: {DEFAULT_STREAM})"
     )
     attach.add_argument(
-        "--token", default="", help="stream token (for every address), if the proxies set tokentax_stream_token"
+        "--token",
+        default="",
+        metavar="TOKEN",
+        help="stream token (for every address), if the proxies set tokentax_stream_token",
     )
     attach.set_defaults(func=run_attach)
 
@@ -53,9 +65,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "open",
         help="open a saved capture in the TUI",
         description="Read a capture (tokentax JSONL, mitmproxy flows, HAR) and browse it in the TUI.",
+        epilog=examples("tokentax open gw.jsonl", "tokentax open gw.mitm --inbound 8081 --rules roles.toml"),
     )
-    open_.add_argument("file", metavar="FILE", help="capture file")
-    open_.add_argument("--inbound", default="", help="listeners that faced clients (for raw flow files)")
+    open_.add_argument("file", metavar="FILE", help="capture file: tokentax JSONL, mitmproxy .mitm/.flows, or HAR")
+    open_.add_argument("--inbound", default="", metavar="SPEC", help=INBOUND_HELP)
+    open_.add_argument("--rules", default="", metavar="FILE", help=RULES_HELP)
     open_.set_defaults(func=run_open)
 
 
@@ -85,8 +99,11 @@ def run_open(args: argparse.Namespace) -> int:
     from inspector.capture.load import analyze_file
     from inspector.views.tui.feed import RING, file_feed
 
+    check_rules(args.rules)
     analyzer = analyze_file(
-        args.file, LoadOptions(inbound=args.inbound), analyzer=Analyzer(AnalyzerConfig(recent_flows=RING))
+        args.file,
+        LoadOptions(inbound=args.inbound, rules=args.rules),
+        analyzer=Analyzer(AnalyzerConfig(recent_flows=RING)),
     )
     if analyzer.events == 0 and not analyzer.session:
         raise UserError(f"{args.file}: no tokentax events in this capture")
@@ -164,8 +181,6 @@ def run_tui(args: argparse.Namespace) -> int:
     mitm_args = list(args.mitm_args or [])
     if mitm_args and mitm_args[0] == "--":
         mitm_args = mitm_args[1:]
-    if args.ready_timeout <= 0:
-        raise UserError(f"--ready-timeout must be more than 0 seconds, got {args.ready_timeout:g}")
     child = start_mitmdump(mitm_args, timeout=args.ready_timeout)
     try:
         try:

@@ -25,6 +25,7 @@ from typing import Any
 
 from inspector.lab.common import free_port
 from inspector.lab.modes import mode as lookup_mode
+from inspector.mitm.children import child_kwargs
 from inspector.mitm.launch import Mitmdump
 from inspector.schema.errors import UserError
 
@@ -85,7 +86,7 @@ class LabProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            start_new_session=True,
+            **child_kwargs(),
         )
         ready = threading.Event()
 

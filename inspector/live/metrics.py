@@ -138,19 +138,29 @@ class AnalyzerCollector(Collector):
             flows.add_metric([role], a.flows.get(role, 0))
         yield flows
         callouts = CounterMetricFamily(
-            "tokentax_callouts", "Token callouts, by outcome (ok: a token came back).", labels=["outcome"]
+            "tokentax_callouts",
+            "Auth callouts, by kind (token, exchange, introspection, jwks, userinfo, forward_auth) "
+            "and outcome (ok: an answer came back).",
+            labels=["kind", "outcome"],
         )
-        callouts.add_metric(["ok"], a.callouts_ok)
-        callouts.add_metric(["error"], a.callouts_failed)
-        yield callouts
-        yield CounterMetricFamily(
+        redundant = CounterMetricFamily(
             "tokentax_redundant_callouts",
-            "Token callouts made while a token for the same key was still valid.",
-            value=a.redundant,
+            "Auth callouts made while the answer for the same key was still valid, by kind.",
+            labels=["kind"],
         )
-        yield CounterMetricFamily(
-            "tokentax_identical_callouts", "Token callouts that returned a token seen before.", value=a.identical
+        identical = CounterMetricFamily(
+            "tokentax_identical_callouts",
+            "Auth callouts that returned an answer seen before, by kind.",
+            labels=["kind"],
         )
+        for kind, fig in self._by_kind().items():
+            callouts.add_metric([kind, "ok"], fig["ok"])
+            callouts.add_metric([kind, "error"], fig["failed"])
+            redundant.add_metric([kind], fig["redundant"])
+            identical.add_metric([kind], fig["identical"])
+        yield callouts
+        yield redundant
+        yield identical
         yield CounterMetricFamily(
             "tokentax_token_tax_seconds",
             "Time inbound requests spent in redundant token callouts.",
@@ -173,6 +183,29 @@ class AnalyzerCollector(Collector):
         )
         if self.extra is not None:
             yield from self.extra()
+
+    def _by_kind(self) -> dict[str, dict[str, int]]:
+        """Per-kind callout counts from the report's `callouts.by_kind` (the analyzer's own figures);
+        a capture or analyzer without kinds is all `token`, as old captures read."""
+        a = self.analyzer
+        totals = {"ok": a.callouts_ok, "failed": a.callouts_failed, "redundant": a.redundant, "identical": a.identical}
+        by_kind = (a.snapshot().get("callouts") or {}).get("by_kind") if hasattr(a, "snapshot") else None
+        if not isinstance(by_kind, dict) or not by_kind:
+            return {"token": totals}
+        out: dict[str, dict[str, int]] = {}
+        for kind in sorted(by_kind):
+            fig = by_kind[kind] or {}
+            failed = int(fig.get("failed") or 0)
+            ok = fig.get("ok")
+            if ok is None:
+                ok = int(fig.get("total") or 0) - failed - int(fig.get("unreadable") or 0)
+            out[str(kind)] = {
+                "ok": int(ok),
+                "failed": failed,
+                "redundant": int(fig.get("redundant") or 0),
+                "identical": int(fig.get("identical") or 0),
+            }
+        return out
 
     @staticmethod
     def _histogram(name: str, doc: str, hist: LogHistogram) -> HistogramMetricFamily:

@@ -89,6 +89,8 @@ def span_attributes(ev: Event, mode: str | None) -> list[KeyValue]:
         "server.port": ev.get("port"),
         "http.response.status_code": ev.get("status"),
         "tokentax.role": ev.get("role"),
+        # the auth work a callout does (old captures without `kind` read as token)
+        "tokentax.kind": (ev.get("kind") or "token") if ev.get("role") == "callout" else None,
     }
     status = ev.get("status")
     error = ev.get("error")

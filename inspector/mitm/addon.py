@@ -24,6 +24,7 @@ from inspector.live.capture_writer import CaptureWriter, Rotation
 from inspector.live.metrics import AnalyzerCollector, MetricsServer, make_registry, otlp_dropped_family
 from inspector.live.otlp import OtlpExporter, require_proto
 from inspector.live.stream_server import StreamServer
+from inspector.mitm.listen import listen_bound, listen_from_options
 from inspector.mitm.options import (
     DEFAULT_STREAM,
     parse_endpoint,
@@ -169,6 +170,7 @@ class TokenTax:
                 inbound=o.tokentax_inbound,
                 roles_inferred=not self.rctx.inbound,
             )
+            self._session["listen"] = listen_from_options(o)  # "host:port mode"; bound ones in running()
             self.analyzer.ingest(self._session)
         return self._session
 
@@ -176,7 +178,10 @@ class TokenTax:
 
     async def running(self) -> None:
         self._running = True
-        self._session_event()
+        listeners = listen_bound(ctx.master)
+        if listeners:
+            self._session_event()["listen"] = listeners
+        listen = self._session_event().get("listen") or []
         where = "off"
         if self._stream_addr is not None:
             host, port = self._stream_addr
@@ -198,6 +203,8 @@ class TokenTax:
             self.otlp.start()
         self._tasks.append(asyncio.create_task(self._ticker()))
         save = f", saving to {ctx.options.tokentax_save}" if self.capture else ""
+        if listen:  # its own line, before the ready line (whose format scripts parse)
+            print(f"tokentax: listen {', '.join(listen)}", flush=True)
         print(f"tokentax: ready; stream {where}{metrics}{save}", flush=True)
 
     async def _start_metrics(self) -> str:

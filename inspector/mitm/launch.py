@@ -21,10 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from inspector.mitm.children import child_kwargs
 from inspector.schema.errors import UserError
 
 SCRIPT = Path(__file__).with_name("script.py")
 READY_RE = re.compile(r"tokentax: ready; stream (\S+?)(?:,|$)")
+LISTEN_RE = re.compile(r"^tokentax: listen (.+)$")
 READY_TIMEOUT_S = 30.0
 _STAMP = re.compile(r"^\[\d\d:\d\d:\d\d(?:\.\d+)?\]\s*")
 _GENERIC = ("error logged during startup", "errors logged during startup", "usage: ")
@@ -39,6 +41,12 @@ def mitmdump_command() -> list[str]:
     if found:
         return [found]
     return [sys.executable, "-c", "import sys; from mitmproxy.tools.main import mitmdump; sys.exit(mitmdump())"]
+
+
+def listen_of(line: str) -> list[str]:
+    """The listeners of the addon's `tokentax: listen A mode, B mode` line (printed before `ready`)."""
+    m = LISTEN_RE.search(line)
+    return [part.strip() for part in m.group(1).split(",") if part.strip()] if m else []
 
 
 def user_sets(args: list[str]) -> set[str]:
@@ -79,7 +87,7 @@ def pick_error(lines: list[str], errors_only: bool = False) -> str:
             if (
                 any(n in low for n in needles)
                 and not any(low.startswith(g) for g in _GENERIC)
-                and not low.startswith("tokentax: ready")
+                and not low.startswith(("tokentax: ready", "tokentax: listen"))
             ):
                 m = re.match(r"^(?:\S*mitmdump|-c): (?:error: )?(.*)$", line)
                 return m.group(1) if m else line
@@ -105,6 +113,7 @@ class Mitmdump:
         self.lines: deque[str] = deque(maxlen=2000)  # stdout+stderr, for messages and tests
         self.stream: str | None = None  # "host:port" or "off"
         self.ready_line = ""
+        self.listen_line = ""
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -125,8 +134,8 @@ class Mitmdump:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 bufsize=1,
-                start_new_session=True,
                 errors="replace",
+                **child_kwargs(),
             )
         except OSError as exc:
             raise UserError(f"cannot start mitmdump: {exc.strerror or exc}") from None
@@ -158,6 +167,8 @@ class Mitmdump:
             if self.on_line is not None:
                 self.on_line(line, name)
             if self.stream is None:
+                if LISTEN_RE.search(line):
+                    self.listen_line = line
                 m = READY_RE.search(line)
                 if m:
                     self.stream, self.ready_line = m.group(1), line
@@ -169,6 +180,11 @@ class Mitmdump:
         for t in self._threads:
             t.join(timeout=2)
         self._ready.set()
+
+    @property
+    def listen(self) -> list[str]:
+        """The proxy's listeners ("host:port mode"), from the addon's listen line."""
+        return self.listen_line and listen_of(self.listen_line) or []
 
     @property
     def alive(self) -> bool:

@@ -13,7 +13,7 @@ import sys
 import httpx
 import pytest
 
-from inspector.commands.lab import mitmdump_command
+from inspector.commands.lab import addon_path, mitmdump_command, mitmdump_prefix
 from inspector.commands.main import build_parser
 from inspector.lab.lab_cli import config_from_args
 from inspector.schema.errors import UserError
@@ -132,10 +132,8 @@ async def test_tokentax_lab_prints_mitmdump_and_curl_and_stops_cleanly_on_ctrl_c
             line = (await asyncio.wait_for(proc.stdout.readline(), GUARD)).decode()
             assert line, "tokentax lab exited early"
             lines.append(line.strip())
-        mitm = next(line for line in lines if line.startswith("mitmdump "))
-        assert mitm.startswith(
-            "mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py --mode reverse:http://127.0.0.1:"
-        )
+        mitm = next(line for line in lines if " -q --listen-host 127.0.0.1 -s " in line)
+        assert mitm.startswith(mitmdump_prefix()) and f" -s {addon_path()} " in mitm
         assert mitm.count("--mode reverse:") == 3
         inbound = mitm.rsplit("tokentax_inbound=", 1)[1]
         assert f"curl http://127.0.0.1:{inbound}/orders" in lines
@@ -199,7 +197,7 @@ def test_mitmdump_command_shape() -> None:
     urls = {"gateway": "http://127.0.0.1:1", "auth": "http://127.0.0.1:2", "backend": "http://127.0.0.1:3"}
     cmd = mitmdump_command(urls, {"gateway": 11, "auth": 12, "backend": 13})
     assert cmd == (
-        "mitmdump -q --listen-host 127.0.0.1 -s addons/tokentax.py --mode reverse:http://127.0.0.1:1@11 "
+        f"{mitmdump_prefix()} -q --listen-host 127.0.0.1 -s {addon_path()} --mode reverse:http://127.0.0.1:1@11 "
         "--mode reverse:http://127.0.0.1:2@12 --mode reverse:http://127.0.0.1:3@13 --set tokentax_inbound=11"
     )
 
@@ -244,3 +242,39 @@ async def test_ready_line_names_every_server_and_the_secrets_file_never_a_secret
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_the_printed_mitmdump_command_works_pasted_in_another_directory(tmp_path) -> None:
+    """Issue 13, item 3: the line `tokentax lab` prints, run by a shell elsewhere, starts mitmdump."""
+    lab = await spawn("-m", "inspector", "lab", "--auth-latency", "10ms")
+    shell = None
+    try:
+        line = ""
+        while " -q --listen-host 127.0.0.1 -s " not in line:
+            line = (await asyncio.wait_for(lab.stdout.readline(), GUARD)).decode()
+            assert line, "tokentax lab exited early"
+        command = line.strip() + " --set tokentax_stream=127.0.0.1:0"
+        shell = await asyncio.create_subprocess_exec(
+            "/bin/sh",
+            "-c",
+            command,
+            cwd=tmp_path,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        seen = []
+        while True:
+            out = (await asyncio.wait_for(shell.stdout.readline(), GUARD)).decode()
+            assert out, f"the pasted command exited: {seen} {(await shell.stderr.read()).decode()[-500:]}"
+            seen.append(out)
+            if out.startswith("tokentax: ready"):
+                break
+    finally:
+        if shell is not None and shell.returncode is None:
+            os.killpg(shell.pid, signal.SIGINT)
+            await asyncio.wait_for(shell.wait(), GUARD)
+        if lab.returncode is None:
+            lab.send_signal(signal.SIGINT)
+            await asyncio.wait_for(lab.wait(), GUARD)

@@ -36,10 +36,11 @@ def test_scraped_counters_equal_the_report_of_the_same_session(sidecars) -> None
         assert sample(m, "tokentax_flows_total", role=role) == rep["flows"][role], role
     c = rep["callouts"]
     assert c["failed"] >= 2 and c["redundant"] >= 10
-    assert sample(m, "tokentax_callouts_total", outcome="ok") == c["ok"]
-    assert sample(m, "tokentax_callouts_total", outcome="error") == c["failed"]
-    assert sample(m, "tokentax_redundant_callouts_total") == c["redundant"]
-    assert sample(m, "tokentax_identical_callouts_total") == c["identical"]
+    # the lab's gateway fetches tokens: every callout is of kind token
+    assert sample(m, "tokentax_callouts_total", kind="token", outcome="ok") == c["ok"]
+    assert sample(m, "tokentax_callouts_total", kind="token", outcome="error") == c["failed"]
+    assert sample(m, "tokentax_redundant_callouts_total", kind="token") == c["redundant"]
+    assert sample(m, "tokentax_identical_callouts_total", kind="token") == c["identical"]
     assert round(sample(m, "tokentax_token_tax_seconds_total") * 1000, 3) == rep["tax"]["total_ms"]
     assert sample(m, "tokentax_callout_duration_seconds_count") == c["total"]
     assert sample(m, "tokentax_inbound_ttfb_seconds_count") == rep["inbound"]["total"]
@@ -61,7 +62,7 @@ def test_only_bounded_labels_and_known_names(sidecars) -> None:
     assert names <= METRIC_NAMES
     assert METRIC_NAMES - names == {"tokentax_otlp_dropped_traces_total"}  # only with tokentax_otlp on
     label_names = {k for _, labels in m for k, _ in labels}
-    assert label_names <= {"role", "outcome", "le"}
+    assert label_names <= {"role", "kind", "outcome", "le"}  # kind: the only label added for auth kinds
     values = {v for _, labels in m for _, v in labels}
     assert not any("/" in v or "127.0.0.1" in v for v in values)  # no path or host ever becomes a label
 
@@ -121,3 +122,45 @@ def test_histogram_buckets_are_cumulative_consistent_and_never_over_report(value
         le_ms = le * 1000
         assert cum <= sum(1 for v in values if v <= le_ms * (1 + 1e-9)), le_s  # never over-reports
         assert cum >= sum(1 for v in values if v <= le_ms / 1.0401), le_s  # off by at most one 4 % bucket
+
+
+class _KindsAnalyzer(Analyzer):
+    """An analyzer whose report has `callouts.by_kind` (the contract), to check the labels."""
+
+    def snapshot(self):  # type: ignore[no-untyped-def]
+        snap = super().snapshot()
+        snap["callouts"]["by_kind"] = {
+            "token": {"total": 5, "ok": 4, "redundant": 3, "identical": 2, "failed": 1},
+            "introspection": {"total": 9, "redundant": 8, "identical": 0, "failed": 0},
+            "jwks": {"total": 2, "redundant": 1, "identical": 1, "failed": 1, "unknown_kid": 1},
+        }
+        return snap
+
+
+def test_callout_metrics_carry_a_kind_label() -> None:
+    from prometheus_client import generate_latest
+
+    from inspector.live.metrics import make_registry
+
+    text = generate_latest(make_registry(AnalyzerCollector(_KindsAnalyzer()))).decode()
+    assert 'tokentax_callouts_total{kind="introspection",outcome="ok"} 9.0' in text
+    assert 'tokentax_callouts_total{kind="token",outcome="ok"} 4.0' in text
+    assert 'tokentax_callouts_total{kind="jwks",outcome="error"} 1.0' in text
+    assert 'tokentax_redundant_callouts_total{kind="introspection"} 8.0' in text
+    assert 'tokentax_identical_callouts_total{kind="jwks"} 1.0' in text
+
+
+def test_without_kinds_every_callout_is_a_token_callout() -> None:
+    a = Analyzer()
+    for i in range(3):
+        for ev in F.naive_request(1000.0 + i, i, "aaaa"):
+            a.ingest(ev)
+    assert a.redundant == 2
+    m = {(n, frozenset(labels.items())): v for n, labels, v in _samples(AnalyzerCollector(a))}
+    assert m[("tokentax_redundant_callouts_total", frozenset({("kind", "token")}))] == a.redundant
+
+
+def _samples(collector):  # type: ignore[no-untyped-def]
+    for family in collector.collect():
+        for s in family.samples:
+            yield s.name, s.labels, s.value

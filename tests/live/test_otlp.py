@@ -119,6 +119,8 @@ def test_each_inbound_request_is_one_trace_with_its_hops(sidecars, receiver: Rec
         assert root.kind == Span.SpanKind.SPAN_KIND_SERVER and attrs(root)["tokentax.role"] == "inbound"
         hops = [s for s in trace_spans if s is not root]
         assert sorted(attrs(h)["tokentax.role"] for h in hops) == ["backend", "callout"]
+        assert [attrs(h).get("tokentax.kind") for h in hops if attrs(h)["tokentax.role"] == "callout"] == ["token"]
+        assert "tokentax.kind" not in attrs(root)
         for h in hops:
             assert h.parent_span_id == root.span_id and h.kind == Span.SpanKind.SPAN_KIND_CLIENT
             assert (
@@ -184,3 +186,15 @@ def test_trace_id_joins_travelling_w3c_and_b3_ids_only() -> None:
     for ev in ({"trace": {"id": w3c, "src": "x-request-id"}}, {"trace": {"id": "0" * 32, "src": "traceparent"}}, {}):
         a, b = trace_id_for(ev), trace_id_for(ev)
         assert len(a) == 16 and a != b and a != bytes(16)
+
+
+def test_callout_spans_carry_their_kind() -> None:
+    from inspector.live.otlp import span_attributes
+    from tests.support import factory as F
+
+    def kind_of(ev):  # type: ignore[no-untyped-def]
+        return {a.key: a.value.string_value for a in span_attributes(ev, None)}.get("tokentax.kind")
+
+    assert kind_of(F.callout(1.0, 5, "aaaa", kind="introspection")) == "introspection"
+    assert kind_of(F.callout(1.0, 5, "aaaa")) == "token"  # no kind: an old capture, read as token
+    assert kind_of(F.backend(1.0, 5, "aaaa")) is None

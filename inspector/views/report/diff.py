@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inspector.schema.units import ms
+from inspector.views.report.kinds import kind_diff, kind_diff_lines
 
 DIFF_SCHEMA = "tokentax.diff/1"
 SAME_TOLERANCE = 0.05  # relative change below this is "same"
@@ -118,6 +119,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         },
         "figures": rows,
         "findings": {"appeared": appeared, "gone": gone, "changed": changed, "kept": kept},
+        "by_kind": kind_diff(before, after),
         "tax_gone": bool(tb) and ta is not None and ta == 0 and fa["callouts_per_request"] is not None,
     }
 
@@ -193,6 +195,7 @@ def to_text(d: dict[str, Any]) -> str:
             f"{r['label']:<{w}}  {fmt_value(r['before'], r['unit']):>12}  {fmt_value(r['after'], r['unit']):>12}"
             f"  {fmt_delta(r):>18}  {r['verdict']}"
         )
+    lines += kind_diff_lines(d.get("by_kind") or [])
     f = d["findings"]
     lines += ["", "Findings"]
     for x in f["gone"]:
@@ -220,6 +223,7 @@ def to_markdown(d: dict[str, Any]) -> str:
             f"| {r['label']} | {fmt_value(r['before'], r['unit'])} | {fmt_value(r['after'], r['unit'])} | "
             f"{fmt_delta(r)} | {r['verdict']} |"
         )
+    lines += kind_diff_lines(d.get("by_kind") or [], markdown=True)
     f = d["findings"]
     lines += ["", "## Findings", ""]
     for x in f["gone"]:

@@ -135,6 +135,27 @@ def _nice_count_max(value: float) -> float:
     return float(-(-int(value) // 4) * 4)
 
 
+def chart_window(rates: dict[str, Any]) -> dict[str, list[int]]:
+    """The series the rates chart draws: leading seconds before the first request dropped (a
+    short capture is mostly empty window), at least 10 s kept. The caption says its length."""
+    series: dict[str, list[int]] = rates.get("series") or {}
+    names = [n for n in ("inbound", "callout", "redundant") if n in series]
+    n = max((len(series[name]) for name in names), default=0)
+    if not n:
+        return {}
+    first = min(next((i for i, v in enumerate(series[name]) if v), n) for name in names)
+    first = max(0, min(first, n - 10))
+    return {name: series[name][first:] for name in names}
+
+
+def _tick_step(span_s: int) -> int:
+    """Seconds between x-axis ticks: a round step giving at most 6 intervals."""
+    for step in (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600):
+        if span_s <= 6 * step:
+            return step
+    return max(1, -(-span_s // 6))
+
+
 def rates_svg(rates: dict[str, Any], width: int = 940, height: int = 230) -> str:
     """Inbound requests vs token callouts (and redundant ones) per second, as polylines."""
     series: dict[str, list[int]] = rates.get("series") or {}
@@ -142,10 +163,7 @@ def rates_svg(rates: dict[str, Any], width: int = 940, height: int = 230) -> str
     n = max((len(series[name]) for name in names), default=0)
     if not n or not any(any(series[name]) for name in names):
         return '<p class="muted">No traffic in the rate window.</p>'
-    # drop the leading seconds before the first request (a short capture is mostly empty window)
-    first = min(next((i for i, v in enumerate(series[name]) if v), n) for name in names)
-    first = max(0, min(first, n - 10))
-    data = {name: series[name][first:] for name in names}
+    data = chart_window(rates)
     m = len(next(iter(data.values())))
     left, right, top, bottom = 44, 12, 14, 30
     pw, ph = width - left - right, height - top - bottom
@@ -170,10 +188,10 @@ def rates_svg(rates: dict[str, Any], width: int = 940, height: int = 230) -> str
             f'<text x="{left - 6}" y="{_num(y(v) + 4)}" font-size="11" text-anchor="end" '
             f'fill="#566573">{e(_num(v))}</text>'
         )
-    for k in range(5):
-        i = round((m - 1) * k / 4) if m > 1 else 0
-        ago = m - 1 - i
-        label = "now" if ago == 0 else f"-{ago} s"
+    step = _tick_step(m - 1)
+    for ago in range(0, m, step):  # evenly spaced: now, -step s, -2*step s, ...
+        i = m - 1 - ago
+        label = "now" if ago == 0 else f"-{human_seconds(ago)}"
         if end and ago == 0:
             label = _dt.datetime.fromtimestamp(end, _dt.UTC).strftime("%H:%M:%S UTC")
         parts.append(
@@ -210,7 +228,7 @@ def waterfall_svg(rows: Sequence[dict[str, Any]], width: int = 940) -> str:
             '<p class="muted">No inbound request with correlated hops in this capture '
             "(give --inbound so requests facing clients are known).</p>"
         )
-    label_w, right, top, row_h = 330, 16, 24, 26
+    label_w, right, top, row_h = 330, 64, 24, 26  # right: room for the last total's label
     height = top + row_h * len(rows) + 40
     pw = width - label_w - right
     span = max(max(float(r.get("start_ms") or 0) + float(r.get("total") or 0) for r in rows), 1.0)
@@ -262,7 +280,7 @@ def waterfall_svg(rows: Sequence[dict[str, Any]], width: int = 940) -> str:
             w = max(pw * float(r.get("total") or 0.0) / tmax, 1.0)
             parts.append(f'<rect x="{_num(x(t))}" y="{yy + 4}" width="{_num(w)}" height="16" fill="#bdc3c7"/>')
         parts.append(
-            f'<text x="{_num(min(x(float(r.get("start_ms") or 0) + float(r.get("total") or 0)) + 4, width - 60))}" '
+            f'<text x="{_num(x(float(r.get("start_ms") or 0) + float(r.get("total") or 0)) + 4)}" '
             f'y="{yy + 16}" font-size="11" fill="#566573">{e(ms(float(r.get("total") or 0)))}</text>'
         )
         parts.append("</g>")
@@ -288,6 +306,19 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[Any]], numeric: set[int]
     if not body:
         return '<p class="muted">None seen.</p>'
     return f"<table><thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _kinds_html(s: dict[str, Any]) -> str:
+    from inspector.views.report.kinds import HEAD, NUMERIC, kind_rows
+
+    rows = kind_rows(s)
+    if not rows:
+        return ""
+    return "<h2>Auth calls by kind</h2>\n" + _table(HEAD, rows, NUMERIC)
+
+
+def _window_caption(window: int) -> str:
+    return f"The last {human_seconds(window)} of the session, per second." if window else ""
 
 
 def _tokens_html(s: dict[str, Any]) -> str:
@@ -341,7 +372,7 @@ def _meta(s: dict[str, Any]) -> str:
 def to_html(s: dict[str, Any], waterfall: Sequence[dict[str, Any]] | None = None) -> str:
     """The whole report page. `waterfall`: rows from report.waterfall.sample_waterfall, if any."""
     corr = s.get("correlation") or {}
-    window = len(next(iter((s.get("rates") or {}).get("series", {}).values()), []))
+    window = len(next(iter(chart_window(s.get("rates") or {}).values()), []))
     tool = (s.get("session") or {}).get("tool") or "tokentax"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -358,11 +389,12 @@ def to_html(s: dict[str, Any], waterfall: Sequence[dict[str, Any]] | None = None
 {_verdict_html(s)}
 <h2>Figures</h2>
 {_kpi_html(s)}
+{_kinds_html(s)}
 <h2>Findings</h2>
 {_findings_html(s["findings"])}
 <h2>Requests and token callouts per second</h2>
 <div class="chart">{rates_svg(s.get("rates") or {})}</div>
-<p class="muted">The last {window} s of the session, per second.</p>
+<p class="muted">{e(_window_caption(window))}</p>
 <h2>Where the time goes: one inbound request, hop by hop</h2>
 <div class="chart">{waterfall_svg(list(waterfall or []))}</div>
 <p class="muted">The slowest recent inbound request with correlated hops. Hops correlated: exact {e(corr.get("exact", 0))},

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from inspector.schema.units import human_seconds, ms
+from inspector.views.report.kinds import kind_markdown
 
 FORMATS = ("text", "md", "json", "html")
 
@@ -15,14 +16,31 @@ def to_json(s: dict[str, Any]) -> str:
     return json.dumps(s, indent=2, sort_keys=False, default=str) + "\n"
 
 
-def to_text(s: dict[str, Any], width: int = 100, color: bool = False) -> str:
+PIPE_WIDTH = 100  # lines written to a file or a pipe wrap here, at word boundaries
+
+
+def terminal_width() -> int:
+    """The terminal's columns when standard output is one, else PIPE_WIDTH."""
+    import shutil
+    import sys
+
+    if sys.stdout.isatty():
+        return max(40, shutil.get_terminal_size((PIPE_WIDTH, 24)).columns)
+    return PIPE_WIDTH
+
+
+def to_text(s: dict[str, Any], width: int | None = None, color: bool = False) -> str:
     from rich.console import Console
 
     from inspector.views.report.text import summary_renderable
 
     buf = io.StringIO()
     Console(
-        file=buf, width=width, force_terminal=color, color_system="standard" if color else None, soft_wrap=False
+        file=buf,
+        width=width or terminal_width(),
+        force_terminal=color,
+        color_system="standard" if color else None,
+        soft_wrap=False,
     ).print(summary_renderable(s))
     return buf.getvalue()
 
@@ -49,6 +67,8 @@ def to_markdown(s: dict[str, Any]) -> str:
         f"| inbound time to first byte p50 / p95 | {ms(s['inbound']['ttfb_p50_ms'])} / {ms(s['inbound']['ttfb_p95_ms'])} |",
         f"| distinct tokens | {s['tokens_distinct']} |",
         "",
+        *kind_markdown(s),
+        "",
         "## Findings",
         "",
     ]
@@ -66,8 +86,15 @@ def to_markdown(s: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(s: dict[str, Any], fmt: str, color: bool = False, waterfall: list[dict[str, Any]] | None = None) -> str:
-    """`waterfall`: sample hop rows (report.waterfall.sample_waterfall); only the HTML page draws them."""
+def render(
+    s: dict[str, Any],
+    fmt: str,
+    color: bool = False,
+    waterfall: list[dict[str, Any]] | None = None,
+    width: int | None = None,
+) -> str:
+    """`waterfall`: sample hop rows (report.waterfall.sample_waterfall); only the HTML page draws them.
+    `width`: text columns (default: the terminal's, or 100 when not a terminal)."""
     if fmt == "json":
         return to_json(s)
     if fmt == "md":
@@ -76,7 +103,7 @@ def render(s: dict[str, Any], fmt: str, color: bool = False, waterfall: list[dic
         from inspector.views.report.html import to_html
 
         return to_html(s, waterfall)
-    return to_text(s, color=color)
+    return to_text(s, width=width, color=color)
 
 
 def write_output(text: str, output: str | None, what: str) -> None:

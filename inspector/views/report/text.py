@@ -17,14 +17,13 @@ SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●", "ok": "✔"
 def kpi_table(s: dict[str, Any]) -> Table:
     c, tax, fl = s["callouts"], s["tax"], s["flows"]
     t = Table.grid(padding=(0, 2))
-    t.add_column(style="dim")
-    t.add_column()
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column(overflow="fold")
     per = c["per_inbound"]
     t.add_row(
-        "flows",
-        f"inbound {fl['inbound']}  callout {fl['callout']}  backend {fl['backend']}  other {fl['other']}"
-        f"  over {human_seconds(s['span']['seconds'])}",
+        "flows", f"inbound {fl['inbound']}  callout {fl['callout']}  backend {fl['backend']}  other {fl['other']}"
     )
+    t.add_row("over", human_seconds(s["span"]["seconds"]))
     t.add_row("callouts per request", "-" if per is None else f"{per:.2f}")
     t.add_row("redundant fetches", f"{c['redundant']} of {c['total']} ({c['redundant_share'] * 100:.0f} %)")
     t.add_row("identical fetches", str(c["identical"]))
@@ -72,10 +71,28 @@ def findings_renderable(findings: list[dict[str, Any]]) -> RenderableType:
     return Group(*lines)
 
 
+def kinds_table(s: dict[str, Any]) -> Table | None:
+    """Auth calls by kind (callouts.by_kind), or None when the report has no kinds."""
+    from inspector.views.report.kinds import HEAD, NUMERIC, kind_rows
+
+    rows = kind_rows(s)
+    if not rows:
+        return None
+    t = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
+    for i, name in enumerate(HEAD):
+        t.add_column(name, justify="right" if i in NUMERIC else "left", no_wrap=True)
+    for row in rows:
+        t.add_row(*row)
+    return t
+
+
 def summary_renderable(s: dict[str, Any]) -> RenderableType:
+    kinds = kinds_table(s)
+    by_kind: list[RenderableType] = [] if kinds is None else [Text(""), Text("Auth calls by kind", style="bold"), kinds]
     return Group(
         Text("tokentax summary", style="bold"),
         kpi_table(s),
+        *by_kind,
         Text(""),
         Text("Findings", style="bold"),
         findings_renderable(s["findings"]),
