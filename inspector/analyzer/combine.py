@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from inspector.analyzer.core import REPORT_SCHEMA
+from inspector.analyzer.notes import known_unknowns
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2, "ok": 3}
 TOP_TOKENS = 50
@@ -42,6 +43,11 @@ def _num(value: Any) -> float:
 
 def _int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _min(values: Sequence[Any]) -> float | None:
+    nums = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return min(nums) if nums else None
 
 
 def _max(values: Sequence[Any]) -> float | None:
@@ -111,7 +117,7 @@ def combine(
     error_reused = bad_bearer = 0
     examples: list[Any] = []
     avoidable: list[float] = []
-    caller_s_day = 0.0
+    caller_s_day: list[float] = []
     rates = dict.fromkeys(RATES, 0.0)
     starts: list[float] = []
     span_ends: list[float] = []
@@ -140,8 +146,8 @@ def combine(
             ttfb_ms += r_ttfb
         if is_live and tax.get("avoidable_callouts_per_hour") is not None:
             avoidable.append(_num(tax.get("avoidable_callouts_per_hour")))
-        if is_live:
-            caller_s_day += _num(tax.get("caller_seconds_per_day"))
+        if is_live and tax.get("caller_seconds_per_day") is not None:
+            caller_s_day.append(_num(tax.get("caller_seconds_per_day")))
         tokens_distinct += _int(r.get("tokens_distinct"))
         tokens += _tagged(r.get("tokens"), name)
         for lt in r.get("lifetimes") or []:
@@ -187,7 +193,7 @@ def combine(
 
     inbound_total = flows["inbound"]
     callouts = calls["total"]
-    ms_per_inbound = tax_ms / inbound_total if inbound_total else 0.0
+    ms_per_inbound = tax_ms / inbound_total if inbound_total else None
     series_end, series = _series(reports)
     start = min(starts) if starts else None
     end = max(span_ends) if span_ends else None
@@ -201,7 +207,7 @@ def combine(
     findings.sort(key=lambda f: SEVERITY_ORDER.get(str(f.get("severity")), 9))
     tokens.sort(key=lambda t: -_num(t.get("last_seen")))
     routes.sort(key=lambda rt: (str(rt.get("role")), -_int(rt.get("count"))))
-    return {
+    out: dict[str, Any] = {
         "schema": REPORT_SCHEMA,
         "session": {"source": "live", "sources": names, "tool": (first.get("session") or {}).get("tool", "")},
         "span": {
@@ -223,6 +229,7 @@ def combine(
             "redundant_share": round(calls["redundant"] / callouts, 4) if callouts else 0.0,
             "p50_ms": None,
             "p95_ms": None,  # not summable: see combined.max_percentiles
+            "min_ms": _min([(r.get("callouts") or {}).get("min_ms") for r in reports]),
             "max_ms": _max([(r.get("callouts") or {}).get("max_ms") for r in reports]),
             "failures": dict(failures),
         },
@@ -231,6 +238,8 @@ def combine(
             "errors": inbound_errors,
             "ttfb_p50_ms": None,
             "ttfb_p95_ms": None,
+            "ttfb_min_ms": _min([(r.get("inbound") or {}).get("ttfb_min_ms") for r in reports]),
+            "ttfb_max_ms": _max([(r.get("inbound") or {}).get("ttfb_max_ms") for r in reports]),
             "ttfb_total_ms": round(ttfb_ms, 3),
         },
         "tokens": tokens[:TOP_TOKENS],
@@ -239,10 +248,10 @@ def combine(
         "keys": [{"key": k, **dict(v)} for k, v in sorted(keys.items(), key=lambda kv: -kv[1]["callouts"])][:TOP_KEYS],
         "tax": {
             "total_ms": round(tax_ms, 3),
-            "ms_per_inbound": round(ms_per_inbound, 3),
-            "share_of_ttfb": round(share_tax_ms / ttfb_ms, 4) if ttfb_ms else 0.0,
+            "ms_per_inbound": round(ms_per_inbound, 3) if ms_per_inbound is not None else None,
+            "share_of_ttfb": round(share_tax_ms / ttfb_ms, 4) if ttfb_ms else None,
             "avoidable_callouts_per_hour": round(sum(avoidable), 1) if avoidable else None,
-            "caller_seconds_per_day": round(caller_s_day, 1),
+            "caller_seconds_per_day": round(sum(caller_s_day), 1) if caller_s_day else None,
         },
         "correlation": dict(correlation),
         "aftermath": {"error_reused": error_reused, "bad_bearer_after_failure": bad_bearer, "examples": examples[:5]},
@@ -265,6 +274,8 @@ def combine(
             "rates": "sum over the live sources",
         },
     }
+    known_unknowns(out)  # the same nulls and notes as one source's report
+    return out
 
 
 def source_figures(report: dict[str, Any] | None) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from typing import Any
 
 from inspector.analyzer.correlate import Correlator, Hop
 from inspector.analyzer.findings import findings as build_findings
-from inspector.analyzer.hist import LogHistogram
+from inspector.analyzer.notes import known_unknowns
+from inspector.analyzer.quantiles import Quantiles
 from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
@@ -54,7 +55,7 @@ class RouteStats:
     def __init__(self, role: str, route: str) -> None:
         self.role, self.route = role, route
         self.count = self.errors = 0
-        self.hist = LogHistogram()
+        self.hist = Quantiles()
 
 
 class Analyzer:
@@ -75,12 +76,12 @@ class Analyzer:
         # callouts
         self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
         self.callouts_unreadable = 0
-        self.callout_hist = LogHistogram()
+        self.callout_hist = Quantiles()
         self.redundant_ms = 0.0
         self.callout_failures: Counter[str] = Counter()
         self.lifetimes: Counter[tuple[float, str]] = Counter()
         # inbound
-        self.ttfb_hist = LogHistogram()
+        self.ttfb_hist = Quantiles()
         self.inbound_ttfb_ms = 0.0
         self.inbound_errors = 0
         self.errors = 0
@@ -361,16 +362,14 @@ class Analyzer:
                 "unreadable": self.callouts_unreadable,
                 "per_inbound": round(callouts / inbound, 3) if inbound else None,
                 "redundant_share": round(self.redundant / callouts, 4) if callouts else 0.0,
-                "p50_ms": self.callout_hist.percentile(0.5),
-                "p95_ms": self.callout_hist.percentile(0.95),
-                "max_ms": round(self.callout_hist.max, 3) if self.callout_hist.n else None,
+                "per_hour": round(callouts / hours, 1) if hours > 0 else None,  # null below the window: notes.py
+                **self.callout_hist.summary(),  # min_ms, p50_ms, p95_ms, max_ms (exact below 10,000)
                 "failures": dict(self.callout_failures),
             },
             "inbound": {
                 "total": inbound,
                 "errors": self.inbound_errors,
-                "ttfb_p50_ms": self.ttfb_hist.percentile(0.5),
-                "ttfb_p95_ms": self.ttfb_hist.percentile(0.95),
+                **self.ttfb_hist.summary("ttfb_"),
                 "ttfb_total_ms": round(self.inbound_ttfb_ms, 3),  # summable across proxies (share_of_ttfb)
             },
             "tokens": [t.as_dict(now) for t in self.tokens.newest(cfg.top_tokens)],
@@ -406,8 +405,7 @@ class Analyzer:
                     "route": r.route,
                     "count": r.count,
                     "errors": r.errors,
-                    "p50_ms": r.hist.percentile(0.5),
-                    "p95_ms": r.hist.percentile(0.95),
+                    **r.hist.summary(),
                 }
                 for r in route_rows[:100]
             ],
@@ -415,5 +413,6 @@ class Analyzer:
             "errors": self.errors,
             "addon": {"errors": self.addon_errors, "dropped": self.dropped, "capture_error": self.capture_error},
         }
+        known_unknowns(snap)  # null what the session cannot support, with the reason in snap["notes"]
         snap["findings"] = build_findings(snap)
         return snap

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from inspector.analyzer.notes import BYPASS_CAUSE, notes_for
 from inspector.schema.units import human_seconds, ms, plural
 from inspector.schema.vocab import FINDING_IDS, SEVERITIES
 
@@ -33,15 +34,19 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
         share = c["redundant_share"]
         sev = "critical" if share >= 0.5 else "warning"
         per_txt = f", {per:.2f} callouts per inbound request" if per is not None else ""
-        title = (
-            f"{c['redundant']} of {c['total']} token callouts were redundant{per_txt}: "
-            f"{ms(tax['ms_per_inbound'])} token tax per request"
+        title = f"{c['redundant']} of {c['total']} token callouts were redundant{per_txt}"
+        if tax["ms_per_inbound"] is not None:  # an unknown figure never goes in a title
+            title += f": {ms(tax['ms_per_inbound'])} token tax per request"
+        share_txt = (
+            f", {tax['share_of_ttfb'] * 100:.0f} % of inbound time to first byte"
+            if tax["share_of_ttfb"] is not None
+            else ""
         )
         ev = [
             "a redundant fetch is one made while a token for the same key was still valid",
-            f"time spent in redundant callouts: {ms(tax['total_ms'])} in total, "
-            f"{tax['share_of_ttfb'] * 100:.0f} % of inbound time to first byte",
+            f"time spent in redundant callouts: {ms(tax['total_ms'])} in total{share_txt}",
         ]
+        ev += notes_for(s, "callouts.per_inbound", "tax.ms_per_inbound", "tax.share_of_ttfb")
         if life is not None:
             ev.append(
                 f"the token lives {human_seconds(life)}: a cache keyed on the token key with a TTL a little "
@@ -90,11 +95,18 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
     if c["total"] and c["p50_ms"] is not None:
         share = tax["share_of_ttfb"]
         p50_in = s["inbound"]["ttfb_p50_ms"]
-        sev = "warning" if (c["p50_ms"] >= 100 or share >= 0.2) and c["redundant"] else "info"
-        title = f"Token callout takes {ms(c['p50_ms'])} p50, {ms(c['p95_ms'])} p95"
-        if c["redundant"] and p50_in:
+        sev = "warning" if (c["p50_ms"] >= 100 or (share or 0.0) >= 0.2) and c["redundant"] else "info"
+        if c["total"] == 1:
+            title = f"The single token callout (a startup fetch) took {ms(c['p50_ms'])}"
+        else:
+            title = (
+                f"Token callout takes {ms(c['p50_ms'])} p50, {ms(c['p95_ms'])} p95 "
+                f"(min {ms(c.get('min_ms'))}, max {ms(c.get('max_ms'))})"
+            )
+        if c["redundant"] and p50_in and share is not None:
             title += f"; redundant callouts are {share * 100:.0f} % of inbound time to first byte"
         ev = [f"inbound time to first byte: p50 {ms(p50_in)}, p95 {ms(s['inbound']['ttfb_p95_ms'])}"]
+        ev += [r for r in notes_for(s, "tax.share_of_ttfb") if BYPASS_CAUSE in r]
         out.append(_f("callout-latency", sev, title, ev))
 
     if c["failed"]:

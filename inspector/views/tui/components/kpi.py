@@ -40,14 +40,14 @@ def kpi_values(r: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {
         "inbound": (fmt.rate(rates.get("inbound_per_s")), ""),
         "callouts": (fmt.rate(rates.get("callout_per_s")), ""),
-        "per-inbound": ("-" if per is None else f"{per:.2f}", "bad" if per is not None and per >= 0.5 else ""),
+        "per-inbound": (fmt.UNKNOWN if per is None else f"{per:.2f}", "bad" if per is not None and per >= 0.5 else ""),
         "redundant": (f"{fmt.count(c['redundant'])} ({fmt.pct(share)})", red_sev),
         "identical": (fmt.count(c["identical"]), "warn" if c["identical"] else ""),
         "tax": (
             f"{fmt.ms(tax['ms_per_inbound'])} · {fmt.pct(tax['share_of_ttfb'])}",
-            "bad" if tax["share_of_ttfb"] >= 0.2 else ("warn" if tax["ms_per_inbound"] else ""),
+            "bad" if (tax["share_of_ttfb"] or 0.0) >= 0.2 else ("warn" if tax["ms_per_inbound"] else ""),
         ),
-        "avoidable": ("-" if aph is None else f"{fmt.count(aph)} calls/h", "bad" if aph else ""),
+        "avoidable": (fmt.UNKNOWN if aph is None else f"{fmt.count(aph)} calls/h", "bad" if aph else ""),
         # Summed over several proxies, distinct tokens are an upper bound (each counts its own).
         "tokens": (("≤ " if r.get("combined") else "") + fmt.count(r["tokens_distinct"]), ""),
         "errors": (fmt.count(r["errors"]), "bad" if r["errors"] else ""),
