@@ -263,6 +263,12 @@ def combine(
         "routes": routes[:TOP_ROUTES],
         "gateway": gateways,
         "errors": errors,
+        "probes": {
+            "total": sum(_int((r.get("probes") or {}).get("total")) for r in reports),
+            "by_reason": dict(
+                sum((Counter((r.get("probes") or {}).get("by_reason") or {}) for r in reports), Counter())
+            ),
+        },
         "addon": {"errors": addon_errors, "dropped": addon_dropped, "capture_error": "; ".join(capture_errors)},
         "findings": findings,
         "combined": {

@@ -20,7 +20,7 @@ from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
 from inspector.analyzer.tokens import KeyTable, TokenTable
-from inspector.schema.events import ADDON, FLOW, SESSION, Event
+from inspector.schema.events import ADDON, FLOW, PROBE, SESSION, Event
 
 REPORT_SCHEMA = "tokentax.report/1"
 FAILED_BEARERS = ("empty", "garbage")
@@ -101,6 +101,7 @@ class Analyzer:
         # addon health (from addon events)
         self.addon_errors = 0
         self.dropped = 0
+        self.probes: Counter[str] = Counter()  # inbound connections without a request, by reason
         self.capture_error = ""
         self.events = 0
 
@@ -115,6 +116,9 @@ class Analyzer:
         elif t == SESSION:
             if not self.session:
                 self.session = {k: v for k, v in ev.items() if k not in ("v", "type")}
+        elif t == PROBE:
+            self.probes[str(ev.get("reason") or "no request")] += 1  # never an inbound request
+            self._clock(ev.get("ts"))
         elif t == ADDON:
             self.addon_errors = count(ev.get("errors"))
             self.dropped = count(ev.get("dropped"))
@@ -411,6 +415,7 @@ class Analyzer:
             ],
             "gateway": [g for g, _ in self.gateways.most_common(3)],
             "errors": self.errors,
+            "probes": {"total": sum(self.probes.values()), "by_reason": dict(self.probes)},
             "addon": {"errors": self.addon_errors, "dropped": self.dropped, "capture_error": self.capture_error},
         }
         known_unknowns(snap)  # null what the session cannot support, with the reason in snap["notes"]

@@ -26,7 +26,13 @@ from inspector.live.stream_server import StreamServer
 from inspector.mitm.options import DEFAULT_STREAM, parse_endpoint, parse_metrics, parse_otlp_url, parse_seconds
 from inspector.record import roles as R
 from inspector.record.fingerprint import Fingerprinter, key_from_text
-from inspector.record.flow_record import RecordContext, connect_error_event, flow_event
+from inspector.record.flow_record import (
+    RecordContext,
+    connect_error_event,
+    flow_event,
+    is_inbound_client,
+    probe_event_for,
+)
 from inspector.schema import events as E
 
 log = logging.getLogger("tokentax")
@@ -52,6 +58,10 @@ class TokenTax:
         self._last_error_logged = 0.0
         self._capture_error_reported = ""
         self._running = False
+        # client connections that sent a request / whose eager upstream connect was refused
+        # (ids removed when the client disconnects): a connection with no request is a probe
+        self._requested: set[str] = set()
+        self._refused: set[str] = set()
 
     # -- options -------------------------------------------------------------------------
 
@@ -292,6 +302,27 @@ class TokenTax:
         except Exception as exc:
             self._count_error("error", exc)
 
+    def requestheaders(self, flow: Any) -> None:
+        try:
+            self._requested.add(flow.client_conn.id)
+        except Exception as exc:
+            self._count_error("requestheaders", exc)
+
+    def client_disconnected(self, client: Any) -> None:
+        """A client connection that closed without a request is a probe, never a request."""
+        try:
+            cid = client.id
+            refused = cid in self._refused
+            self._refused.discard(cid)
+            if cid in self._requested:
+                self._requested.discard(cid)
+                return
+            ev = probe_event_for(client, self.rctx, "upstream refused" if refused else "no request")
+            if ev is not None:
+                self._emit(ev)
+        except Exception as exc:
+            self._count_error("client_disconnected", exc)
+
     def server_connect_error(self, data: Any) -> None:
         """Eager reverse mode: a refused upstream produces no flow, only this hook."""
         try:
@@ -301,6 +332,11 @@ class TokenTax:
 
             if not isinstance(data.client.proxy_mode, ReverseMode):
                 return  # other modes also raise a flow error for the same failure
+            if data.client.id not in self._requested and is_inbound_client(data.client, self.rctx):
+                # No request was read from this client (eager mode connects upstream first):
+                # counted as a probe when it disconnects, not as a failed inbound request.
+                self._refused.add(data.client.id)
+                return
             self._emit(connect_error_event(data.server, data.client, self.rctx, f"conn-{uuid.uuid4()}"))
         except Exception as exc:
             self._count_error("server_connect_error", exc)

@@ -39,6 +39,9 @@ def kpi_table(s: dict[str, Any]) -> Table:
     t.add_row("auth calls a cache removes", UNKNOWN if aph is None else f"{aph:.0f} per hour")
     t.add_row("inbound time to first byte", spread(s["inbound"], "ttfb_"))
     t.add_row("distinct tokens", str(s["tokens_distinct"]))
+    probes = (s.get("probes") or {}).get("total")
+    if probes:
+        t.add_row("connections without requests", f"{probes} (health checks; not inbound requests)")
     corr = s["correlation"]
     t.add_row(
         "hops correlated",
