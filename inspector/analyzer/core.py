@@ -65,6 +65,7 @@ class Analyzer:
         self.first_ts: float | None = None
         self.now: float = 0.0
         self.flows = Counter({"inbound": 0, "callout": 0, "backend": 0, "other": 0})
+        self.role_by: Counter[str] = Counter()  # flows per rule that gave their role
         self.rates = RateWindow(max(cfg.series_s, cfg.rate_window_s) + 60)
         self.recent: deque[Event] = deque(maxlen=cfg.recent_flows)
         self.tokens = TokenTable(cfg.max_tokens)
@@ -143,6 +144,7 @@ class Analyzer:
         if end > self.now:
             self.now = end
         self.flows[role] += 1
+        self.role_by[str(ev.get("role_by") or "?")] += 1
         self.rates.add(role, ts)
         self.recent.append(ev)
         status = ev.get("status")
@@ -346,6 +348,7 @@ class Analyzer:
             },
             "events": self.events,
             "flows": dict(self.flows),
+            "roles": {"inferred": bool(self.session.get("roles_inferred")), "by": dict(self.role_by)},
             "rates": {
                 "window_s": cfg.rate_window_s,
                 "inbound_per_s": round(self.rates.rate("inbound", now, cfg.rate_window_s, self.first_ts), 3),

@@ -76,6 +76,17 @@ def known_unknowns(s: dict[str, Any]) -> list[dict[str, str]]:
         for k in withheld or ["tax.avoidable_callouts_per_hour"]:
             _note(notes, k if "." in k else f"tax.{k}", why)
 
+    roles = s.get("roles") or {}
+    if roles.get("inferred"):
+        by = roles.get("by") or {}
+        counts = ", ".join(f"{n} by {rule}" for rule, n in sorted(by.items(), key=lambda kv: -kv[1]))
+        _note(
+            notes,
+            "flows.inbound",
+            f"roles inferred (no inbound listener named): {by.get('containment', 0)} inbound by containment (flows whose span "
+            f"contains the gateway's callout and backend hops); flows per rule: {counts or 'none'}",
+        )
+
     none = int((s.get("correlation") or {}).get("none") or 0)
     if none and n_inbound:
         caveat = BYPASS.format(none=none, hops="hop was" if none == 1 else "hops were")
