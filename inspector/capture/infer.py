@@ -87,3 +87,41 @@ def infer_inbound(events: Iterable[E.Event], sample: int = SAMPLE) -> Iterator[E
         yield _reroled(ev, inbound)
     for ev in it:
         yield _reroled(ev, inbound)
+
+
+class LiveContainment:
+    """The same rule, online, for a live proxy with no inbound listener named.
+
+    Flows arrive as they finish, so an inbound request arrives after the hops it
+    contains. Each candidate flow is checked against the recent flows (the last `window`
+    finished ones) and its destination's tally updated; a flow is inbound when its
+    destination's flows so far mostly contained another destination's hop. Memory: the
+    ring of recent spans and one tally per destination (bounded by `max_dests`).
+    """
+
+    def __init__(self, window: int = 2_000, max_dests: int = 1_000) -> None:
+        from collections import deque
+
+        self.recent: deque[tuple[float, float, tuple[object, object]]] = deque(maxlen=window)
+        self.candidates: Counter[tuple[object, object]] = Counter()
+        self.containing: Counter[tuple[object, object]] = Counter()
+        self.max_dests = max_dests
+
+    def classify(self, ev: E.Event) -> E.Event:
+        ts = ev.get("ts")
+        if ev.get("type") != E.FLOW or not isinstance(ts, (int, float)):
+            return ev
+        start, end, dest = float(ts), float(ev.get("end") or ts), _dest(ev)
+        if ev.get("role_by") == "default" and (dest in self.candidates or len(self.candidates) < self.max_dests):
+            self.candidates[dest] += 1
+            if any(
+                d2 != dest and s2 >= start - EDGE_S and e2 <= end + EDGE_S and (e2 - s2) < (end - start)
+                for s2, e2, d2 in self.recent
+            ):
+                self.containing[dest] += 1
+            self.recent.append((start, end, dest))
+            if self.containing[dest] and self.containing[dest] >= MIN_SHARE * self.candidates[dest]:
+                return {**ev, "role": "inbound", "role_by": "containment"}
+            return ev
+        self.recent.append((start, end, dest))
+        return ev

@@ -19,6 +19,7 @@ from typing import Any
 from mitmproxy import ctx, exceptions
 
 from inspector.analyzer import Analyzer
+from inspector.capture.infer import LiveContainment
 from inspector.live.capture_writer import CaptureWriter
 from inspector.live.metrics import AnalyzerCollector, MetricsServer, make_registry, otlp_dropped_family
 from inspector.live.otlp import OtlpExporter, require_proto
@@ -62,6 +63,7 @@ class TokenTax:
         # (ids removed when the client disconnects): a connection with no request is a probe
         self._requested: set[str] = set()
         self._refused: set[str] = set()
+        self._infer: LiveContainment | None = None  # inbound by containment when no listener is named
 
     # -- options -------------------------------------------------------------------------
 
@@ -143,7 +145,7 @@ class TokenTax:
                 source="live",
                 key_id=self.rctx.fpr.key_id,
                 inbound=o.tokentax_inbound,
-                roles_inferred=not self.rctx.inbound,
+                roles_inferred=self._inferring(),
             )
             self.analyzer.ingest(self._session)
         return self._session
@@ -262,7 +264,14 @@ class TokenTax:
 
     # -- flow hooks ----------------------------------------------------------------------
 
+    def _inferring(self) -> bool:
+        return not self.rctx.inbound and not any(r.role == "inbound" for r in self.rctx.rules.rules)
+
     def _emit(self, ev: E.Event) -> None:
+        if ev.get("type") == E.FLOW and self._inferring():
+            if self._infer is None:
+                self._infer = LiveContainment()
+            ev = self._infer.classify(ev)
         self.analyzer.ingest(ev)
         if self.capture is not None or (self.stream is not None and self.stream.clients):
             line = E.encode(ev)

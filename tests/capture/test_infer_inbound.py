@@ -69,3 +69,32 @@ def test_concurrent_unrelated_hops_do_not_make_a_backend_inbound() -> None:
     out = list(infer_inbound(evs))
     assert sum(1 for e in out if e["role"] == "inbound") == 10
     assert next(e for e in out if e["id"] == slow["id"])["role"] == "backend"
+
+
+def test_live_without_an_inbound_listener_infers_the_same_inbound_count(tmp_path: Path) -> None:
+    from .conftest import REQUESTS, Mitmdump, drive, free_port, mitmdump_argv
+    from .servers import Stack
+
+    capture = tmp_path / "cap.jsonl"
+    stack = Stack("naive")
+    md = None
+    try:
+        ports = (free_port(), free_port(), free_port())
+        argv = mitmdump_argv(stack, ports, capture, None)
+        i = argv.index(f"tokentax_inbound={ports[0]}")
+        del argv[i - 1 : i + 1]  # no inbound listener named
+        md = Mitmdump(argv)
+        assert md.ready, "".join(md.lines)
+        stack.gw_cfg.auth_url = f"http://127.0.0.1:{ports[1]}"
+        stack.gw_cfg.backend_url = f"http://127.0.0.1:{ports[2]}"
+        drive(stack, ports[0], REQUESTS)
+        assert md.stop() == 0, "".join(md.lines)
+    finally:
+        if md is not None:
+            md.stop()
+        stack.stop()
+    s = snap(capture)
+    assert s["session"]["roles_inferred"] is True
+    assert s["flows"]["inbound"] == REQUESTS
+    assert s["roles"]["by"]["containment"] == REQUESTS
+    assert s["callouts"]["total"] == REQUESTS and s["flows"]["backend"] == REQUESTS
