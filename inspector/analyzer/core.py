@@ -144,7 +144,7 @@ class Analyzer:
         if end > self.now:
             self.now = end
         self.flows[role] += 1
-        self.role_by[str(ev.get("role_by") or "?")] += 1
+        self.role_by[ev.get("role_by") or "?"] += 1
         self.rates.add(role, ts)
         self.recent.append(ev)
         status = ev.get("status")

@@ -126,9 +126,12 @@ class Quantiles:
                 for v in raw:
                     self.sketch.add(v)
                 self.raw = None
-        else:
-            assert self.sketch is not None
-            self.sketch.add(ms)
+        else:  # the sketch's add, inlined: this is on the per-flow path
+            sk = self.sketch
+            assert sk is not None
+            idx = int(math.log(ms / _MIN_MS) / _LOG_BASE) if ms > _MIN_MS else 0
+            sk.counts[idx] = sk.counts.get(idx, 0) + 1
+            sk.n += 1
 
     def _values(self) -> array[float]:
         assert self.raw is not None
