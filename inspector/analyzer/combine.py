@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from inspector.analyzer.core import REPORT_SCHEMA
+from inspector.analyzer.notes import known_unknowns
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2, "ok": 3}
 TOP_TOKENS = 50
@@ -42,6 +43,11 @@ def _num(value: Any) -> float:
 
 def _int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _min(values: Sequence[Any]) -> float | None:
+    nums = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return min(nums) if nums else None
 
 
 def _max(values: Sequence[Any]) -> float | None:
@@ -110,7 +116,7 @@ class _Sum:
         self.error_reused = self.bad_bearer = 0
         self.examples: list[Any] = []
         self.avoidable: list[float] = []
-        self.caller_s_day = 0.0
+        self.caller_s_day: list[float] = []
         self.rates = dict.fromkeys(RATES, 0.0)
         self.starts: list[float] = []
         self.ends: list[float] = []
@@ -157,8 +163,8 @@ class _Sum:
             self.ttfb_ms += r_ttfb
         if is_live and tax.get("avoidable_callouts_per_hour") is not None:
             self.avoidable.append(_num(tax.get("avoidable_callouts_per_hour")))
-        if is_live:
-            self.caller_s_day += _num(tax.get("caller_seconds_per_day"))
+        if is_live and tax.get("caller_seconds_per_day") is not None:
+            self.caller_s_day.append(_num(tax.get("caller_seconds_per_day")))
         self.inbound_errors += _int((r.get("inbound") or {}).get("errors"))
 
     def _add_tokens(self, r: dict[str, Any], name: str) -> None:
@@ -223,6 +229,7 @@ class _Sum:
             "redundant_share": round(self.calls["redundant"] / callouts, 4) if callouts else 0.0,
             "p50_ms": None,
             "p95_ms": None,  # not summable: see combined.max_percentiles
+            "min_ms": _min([(r.get("callouts") or {}).get("min_ms") for r in reports]),
             "max_ms": _max([(r.get("callouts") or {}).get("max_ms") for r in reports]),
             "failures": dict(self.failures),
             "by_kind": by_kind,
@@ -232,10 +239,10 @@ class _Sum:
         inbound = self.flows["inbound"]
         return {
             "total_ms": round(self.tax_ms, 3),
-            "ms_per_inbound": round(self.tax_ms / inbound, 3) if inbound else 0.0,
-            "share_of_ttfb": round(self.share_tax_ms / self.ttfb_ms, 4) if self.ttfb_ms else 0.0,
+            "ms_per_inbound": round(self.tax_ms / inbound, 3) if inbound else None,
+            "share_of_ttfb": round(self.share_tax_ms / self.ttfb_ms, 4) if self.ttfb_ms else None,
             "avoidable_callouts_per_hour": round(sum(self.avoidable), 1) if self.avoidable else None,
-            "caller_seconds_per_day": round(self.caller_s_day, 1),
+            "caller_seconds_per_day": round(sum(self.caller_s_day), 1) if self.caller_s_day else None,
         }
 
     def span(self) -> dict[str, Any]:
@@ -275,7 +282,7 @@ def combine(
     acc.tokens.sort(key=lambda t: -_num(t.get("last_seen")))
     acc.routes.sort(key=lambda rt: (str(rt.get("role")), -_int(rt.get("count"))))
     keys = sorted(acc.keys.items(), key=lambda kv: -kv[1]["callouts"])[:TOP_KEYS]
-    return {
+    out: dict[str, Any] = {
         "schema": REPORT_SCHEMA,
         "session": {"source": "live", "sources": names, "tool": (first.get("session") or {}).get("tool", "")},
         "span": acc.span(),
@@ -293,6 +300,8 @@ def combine(
             "errors": acc.inbound_errors,
             "ttfb_p50_ms": None,
             "ttfb_p95_ms": None,
+            "ttfb_min_ms": _min([(r.get("inbound") or {}).get("ttfb_min_ms") for r in reports]),
+            "ttfb_max_ms": _max([(r.get("inbound") or {}).get("ttfb_max_ms") for r in reports]),
             "ttfb_total_ms": round(acc.ttfb_ms, 3),
         },
         "tokens": acc.tokens[:TOP_TOKENS],
@@ -314,6 +323,12 @@ def combine(
         "routes": acc.routes[:TOP_ROUTES],
         "gateway": acc.gateways,
         "errors": acc.errors,
+        "probes": {
+            "total": sum(_int((r.get("probes") or {}).get("total")) for r in reports),
+            "by_reason": dict(
+                sum((Counter((r.get("probes") or {}).get("by_reason") or {}) for r in reports), Counter())
+            ),
+        },
         "addon": {
             "errors": acc.addon_errors,
             "dropped": acc.addon_dropped,
@@ -329,6 +344,8 @@ def combine(
             "rates": "sum over the live sources",
         },
     }
+    known_unknowns(out)  # the same nulls and notes as one source's report
+    return out
 
 
 def source_figures(report: dict[str, Any] | None) -> dict[str, Any]:

@@ -14,15 +14,16 @@ from typing import Any
 
 from inspector.analyzer.correlate import Correlator, Hop
 from inspector.analyzer.findings import findings as build_findings
-from inspector.analyzer.hist import LogHistogram
 from inspector.analyzer.kinds.book import TOKEN_PATH_KINDS, KindBook, kind_of
 from inspector.analyzer.kinds.book import failed as kind_failed
 from inspector.analyzer.ledger import CalloutHop, TokenLedger
+from inspector.analyzer.notes import known_unknowns
+from inspector.analyzer.quantiles import Quantiles
 from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
 from inspector.analyzer.tokens import KeyTable, TokenTable
-from inspector.schema.events import ADDON, FLOW, SESSION, Event
+from inspector.schema.events import ADDON, FLOW, PROBE, SESSION, Event
 
 REPORT_SCHEMA = "tokentax.report/1"
 FAILED_BEARERS = ("empty", "garbage")
@@ -67,7 +68,7 @@ class RouteStats:
     def __init__(self, role: str, route: str) -> None:
         self.role, self.route = role, route
         self.count = self.errors = 0
-        self.hist = LogHistogram()
+        self.hist = Quantiles()
 
 
 class Analyzer:
@@ -77,6 +78,7 @@ class Analyzer:
         self.first_ts: float | None = None
         self.now: float = 0.0
         self.flows = Counter({"inbound": 0, "callout": 0, "backend": 0, "other": 0})
+        self.role_by: Counter[str] = Counter()  # flows per rule that gave their role
         self.rates = RateWindow(max(cfg.series_s, cfg.rate_window_s) + 60)
         self.recent: deque[Event] = deque(maxlen=cfg.recent_flows)
         self.tokens = TokenTable(cfg.max_tokens)
@@ -90,12 +92,12 @@ class Analyzer:
         # callouts
         self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
         self.callouts_unreadable = 0
-        self.callout_hist = LogHistogram()
+        self.callout_hist = Quantiles()
         self.redundant_any_ms = 0.0  # redundant callouts' time, on the request path or not
         self.callout_failures: Counter[str] = Counter()
         self.lifetimes: Counter[tuple[float, str]] = Counter()
         # inbound
-        self.ttfb_hist = LogHistogram()
+        self.ttfb_hist = Quantiles()
         self.inbound_ttfb_ms = 0.0
         self.inbound_errors = 0
         self.errors = 0
@@ -119,6 +121,7 @@ class Analyzer:
         # addon health (from addon events)
         self.addon_errors = 0
         self.dropped = 0
+        self.probes: Counter[str] = Counter()  # inbound connections without a request, by reason
         self.capture_error = ""
         self.events = 0
 
@@ -133,6 +136,9 @@ class Analyzer:
         elif t == SESSION:
             if not self.session:
                 self.session = {k: v for k, v in ev.items() if k not in ("v", "type")}
+        elif t == PROBE:
+            self.probes[str(ev.get("reason") or "no request")] += 1  # never an inbound request
+            self._clock(ev.get("ts"))
         elif t == ADDON:
             self.addon_errors = count(ev.get("errors"))
             self.dropped = count(ev.get("dropped"))
@@ -157,6 +163,7 @@ class Analyzer:
         if end > self.now:
             self.now = end
         self.flows[role] += 1
+        self.role_by[ev.get("role_by") or "?"] += 1
         self.rates.add(role, ts)
         self.recent.append(ev)
         status = ev.get("status")
@@ -532,6 +539,7 @@ class Analyzer:
             },
             "events": self.events,
             "flows": dict(self.flows),
+            "roles": {"inferred": bool(self.session.get("roles_inferred")), "by": dict(self.role_by)},
             "rates": {
                 "window_s": cfg.rate_window_s,
                 "inbound_per_s": round(self.rates.rate("inbound", now, cfg.rate_window_s, self.first_ts), 3),
@@ -552,17 +560,15 @@ class Analyzer:
                 "unreadable": self.callouts_unreadable,
                 "per_inbound": round(callouts / inbound, 3) if inbound else None,
                 "redundant_share": round(self.redundant / callouts, 4) if callouts else 0.0,
-                "p50_ms": self.callout_hist.percentile(0.5),
-                "p95_ms": self.callout_hist.percentile(0.95),
-                "max_ms": round(self.callout_hist.max, 3) if self.callout_hist.n else None,
+                "per_hour": round(callouts / hours, 1) if hours > 0 else None,  # null below the window: notes.py
+                **self.callout_hist.summary(),  # min_ms, p50_ms, p95_ms, max_ms (exact below 10,000)
                 "failures": dict(self.callout_failures),
                 "by_kind": self._by_kind(inbound, hours),
             },
             "inbound": {
                 "total": inbound,
                 "errors": self.inbound_errors,
-                "ttfb_p50_ms": self.ttfb_hist.percentile(0.5),
-                "ttfb_p95_ms": self.ttfb_hist.percentile(0.95),
+                **self.ttfb_hist.summary("ttfb_"),
                 "ttfb_total_ms": round(self.inbound_ttfb_ms, 3),  # summable across proxies (share_of_ttfb)
             },
             "tokens": [t.as_dict(now) for t in self.tokens.newest(cfg.top_tokens)],
@@ -589,16 +595,17 @@ class Analyzer:
                     "route": r.route,
                     "count": r.count,
                     "errors": r.errors,
-                    "p50_ms": r.hist.percentile(0.5),
-                    "p95_ms": r.hist.percentile(0.95),
+                    **r.hist.summary(),
                 }
                 for r in route_rows[:100]
             ],
             "gateway": [g for g, _ in (self.gateways or self.gateways_other).most_common(3)],
             "errors": self.errors,
+            "probes": {"total": sum(self.probes.values()), "by_reason": dict(self.probes)},
             "addon": {"errors": self.addon_errors, "dropped": self.dropped, "capture_error": self.capture_error},
         }
         self._token_truth(snap, path_known, hours)
+        known_unknowns(snap)  # null what the session cannot support, with the reason in snap["notes"]
         snap["findings"] = build_findings(snap)
         return snap
 
@@ -606,6 +613,8 @@ class Analyzer:
         """The ledger's figures: on the request path or in the background, origin or relay."""
         c = snap["callouts"]
         c.update(self.ledger.figures(path_known))
+        # calls that reached an auth server, per hour: a relay's answers are not its load
+        c["auth_calls_per_hour"] = round(c["auth_calls"] / hours, 1) if hours > 0 else None
         token = c["by_kind"].get("token")
         if token is not None:  # origin and relay are token facts (a relay answers with a token issued elsewhere)
             for k in ("origin", "relayed", "relay_hit_mean_ms", "relays", "identical_origin", "proactive"):
@@ -615,11 +624,13 @@ class Analyzer:
         for kind, row in c["by_kind"].items():
             if isinstance(row, dict):
                 row.update(self.ledger.kind_figures(kind, path_known))
+        # time in redundant calls, on a request's path or not (the tax is the on-path part)
+        snap["tax"]["redundant_ms"] = round(self.redundant_any_ms, 3)
         if not path_known:
-            snap.setdefault("notes", []).append(
-                {
-                    "figure": "callouts.background",
-                    "reason": "no inbound request seen and no inbound listener named: "
-                    "whether a callout was on a request's path is unknown",
-                }
+            why = (
+                "no inbound request seen and no inbound listener named: "
+                "whether a callout was on a request's path is unknown"
             )
+            snap["tax"]["total_ms"] = None  # unknown, not 0: tax.redundant_ms has the time spent in them
+            snap.setdefault("notes", []).append({"figure": "callouts.background", "reason": why})
+            snap["notes"].append({"figure": "tax.total_ms", "reason": why})

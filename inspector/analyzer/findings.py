@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from inspector.analyzer.kinds.findings import kind_findings
+from inspector.analyzer.notes import BYPASS_CAUSE, notes_for
 from inspector.analyzer.severity import severity_by_cost
 from inspector.schema.units import human_seconds, ms, plural
 from inspector.schema.vocab import FINDING_IDS, SEVERITIES
@@ -54,8 +55,9 @@ def _token_view(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             tc[name] = row[name]
     tt = dict(tax)
     tt["total_ms"] = row.get("redundant_ms", 0.0)
-    tt["ms_per_inbound"] = row.get("ms_per_inbound") or 0.0
-    tt["share_of_ttfb"] = row.get("share_of_ttfb") or 0.0
+    # unknown stays unknown: when the session-wide figure is null, so is the token kind's
+    tt["ms_per_inbound"] = row.get("ms_per_inbound") if tax.get("ms_per_inbound") is not None else None
+    tt["share_of_ttfb"] = row.get("share_of_ttfb") if tax.get("share_of_ttfb") is not None else None
     tt["avoidable_callouts_per_hour"] = row.get("avoidable_per_hour")
     return tc, tt
 
@@ -119,11 +121,20 @@ def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
     if c["total"] and c["p50_ms"] is not None:
         share = tax["share_of_ttfb"]
         p50_in = s["inbound"]["ttfb_p50_ms"]
-        sev = "warning" if (c["p50_ms"] >= 100 or share >= 0.2) and c["redundant"] else "info"
-        title = f"Token callout takes {ms(c['p50_ms'])} p50, {ms(c['p95_ms'])} p95"
-        if c["redundant"] and p50_in:
+        # it adds latency only where a request waited for a redundant call (on the path; unknown: any)
+        waited = c.get("tax_calls") if c.get("tax_calls") is not None else c["redundant"]
+        sev = "warning" if (c["p50_ms"] >= 100 or (share or 0.0) >= 0.2) and waited else "info"
+        if c["total"] == 1:
+            title = f"The single token callout (a startup fetch) took {ms(c['p50_ms'])}"
+        else:
+            title = (
+                f"Token callout takes {ms(c['p50_ms'])} p50, {ms(c['p95_ms'])} p95 "
+                f"(min {ms(c.get('min_ms'))}, max {ms(c.get('max_ms'))})"
+            )
+        if c["redundant"] and p50_in and share is not None:
             title += f"; redundant callouts are {share * 100:.0f} % of inbound time to first byte"
         ev = [f"inbound time to first byte: p50 {ms(p50_in)}, p95 {ms(s['inbound']['ttfb_p95_ms'])}"]
+        ev += [r for r in notes_for(s, "tax.share_of_ttfb") if BYPASS_CAUSE in r]
         out.append(_f("callout-latency", sev, title, ev))
 
     if c_all["failed"]:
@@ -234,6 +245,7 @@ def _token_refetch(s: dict[str, Any], c: dict[str, Any], tax: dict[str, Any], li
             f"the token lives {human_seconds(life)}: a cache keyed on the token key with a TTL a little "
             f"under that would remove these calls"
         )
+    ev += notes_for(s, "callouts.per_inbound", "tax.ms_per_inbound", "tax.share_of_ttfb")
     if per_hour is not None:
         ev.append(f"auth-server calls a cache would remove: {per_hour:.0f} per hour at the observed rate")
     for k in (s.get("keys") or [])[:3]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from inspector.capture.detect import LoadOptions
+from inspector.capture.infer import infer_inbound
 from inspector.record import roles as R
 from inspector.record.flow_record import RecordContext, flow_event
 from inspector.schema import events as E
@@ -53,15 +54,20 @@ def record_context(opts: LoadOptions) -> RecordContext:
     return RecordContext(inbound=parse_inbound(opts.inbound), rules=load_rules(opts.rules))
 
 
-def roles_note(path: Path, opts: LoadOptions) -> None:
-    if opts.rules and any(rule.role == "inbound" for rule in load_rules(opts.rules).rules):
-        return  # the rules name the inbound side: nothing is left to infer for it
-    if not opts.inbound:
+def names_inbound(rules: R.Rules) -> bool:
+    """Whether the user's rules say which flows are inbound."""
+    return any(rule.role == "inbound" for rule in rules.rules)
+
+
+def roles_note(path: Path, opts: LoadOptions, rules: R.Rules | None = None) -> None:
+    if rules is None and opts.rules:
+        rules = load_rules(opts.rules)
+    if not opts.inbound and not (rules is not None and names_inbound(rules)):
         note(
             opts,
-            f"{path}: no --inbound given: roles are inferred by shape (token requests are callouts, "
-            f"bearer-carrying calls are backends; inbound requests cannot be told apart); "
-            f"pass --inbound PORT or the client-facing mode spec",
+            f"{path}: no --inbound given: roles are inferred (token requests are callouts by shape; "
+            f"inbound requests are the flows whose span contains the gateway's callout and backend hops); "
+            f"pass --inbound PORT or the client-facing mode spec to name them",
         )
 
 
@@ -120,10 +126,18 @@ def _tell(fh: IO[bytes]) -> int:
 
 def read_flow_file(fh: IO[bytes], path: Path, opts: LoadOptions) -> Iterator[E.Event]:
     """The session event, then one flow event per HTTP flow, in file (completion) order."""
+    ctx = record_context(opts)
+    roles_note(path, opts, ctx.rules)
+    events = _read_flow_file(fh, path, opts, ctx)
+    if opts.inbound or names_inbound(ctx.rules):
+        yield from events
+    else:
+        yield from infer_inbound(events)  # no listener information: inbound by containment
+
+
+def _read_flow_file(fh: IO[bytes], path: Path, opts: LoadOptions, ctx: RecordContext) -> Iterator[E.Event]:
     from mitmproxy.http import HTTPFlow
 
-    ctx = record_context(opts)
-    roles_note(path, opts)
     skipped = 0
     http_flows = 0
     started = False
@@ -138,7 +152,7 @@ def read_flow_file(fh: IO[bytes], path: Path, opts: LoadOptions) -> Iterator[E.E
                 source="mitm",
                 key_id=ctx.fpr.key_id,
                 inbound=opts.inbound,
-                roles_inferred=not opts.inbound,
+                roles_inferred=not opts.inbound and not names_inbound(ctx.rules),
             )
         http_flows += 1
         if opts.progress is not None and http_flows % PROGRESS_EVERY == 0:

@@ -27,7 +27,8 @@ from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
 from inspector.capture.detect import LoadOptions
-from inspector.capture.flowfile import note, record_context, roles_note
+from inspector.capture.flowfile import names_inbound, note, record_context, roles_note
+from inspector.capture.infer import infer_inbound
 from inspector.record import roles as R
 from inspector.record.flow_record import RecordContext, flow_event
 from inspector.schema import events as E
@@ -167,8 +168,8 @@ def _har_context(path: Path, opts: LoadOptions) -> RecordContext:
             note(
                 opts,
                 f"{path}: a HAR file does not record proxy listeners, so --inbound {', '.join(unmatched)} "
-                f"cannot match; give the reverse spec (reverse:http://GATEWAY:PORT@LISTEN) or an "
-                f"[inbound] hosts rule",
+                f"cannot match: inbound requests are inferred by containment instead; to name them, give the "
+                f"reverse spec (reverse:http://GATEWAY:PORT@LISTEN) or an [inbound] hosts rule",
             )
         ctx.rules = R.Rules(rules + ctx.rules.rules, ctx.rules.token_paths, ctx.rules.routes)
     return ctx
@@ -201,7 +202,19 @@ def read_har(fh: IO[bytes], path: Path, opts: LoadOptions) -> Iterator[E.Event]:
     if not entries:
         raise UserError(f"{path}: the HAR file has no entries")
     ctx = _har_context(path, opts)
-    roles_note(path, opts)
+    if names_inbound(ctx.rules):  # a reverse spec in --inbound, or the user's [inbound] rules
+        yield from _har_events(doc, path, ctx, opts, inferred=False)
+    else:
+        # no listener information in a HAR: `--inbound PORT` cannot match, so (as with nothing
+        # given) inbound requests are inferred by containment
+        if not opts.inbound:
+            roles_note(path, opts, ctx.rules)
+        yield from infer_inbound(_har_events(doc, path, ctx, opts, inferred=True))
+
+
+def _har_events(
+    doc: dict[str, Any], path: Path, ctx: RecordContext, opts: LoadOptions, inferred: bool
+) -> Iterator[E.Event]:
     started = False
     for i, flow in iter_har_flows(doc, path):
         if not started:
@@ -211,7 +224,7 @@ def read_har(fh: IO[bytes], path: Path, opts: LoadOptions) -> Iterator[E.Event]:
                 source="har",
                 key_id=ctx.fpr.key_id,
                 inbound=opts.inbound,
-                roles_inferred=not opts.inbound,
+                roles_inferred=inferred,
             )
         try:
             ev = flow_event(flow, ctx)

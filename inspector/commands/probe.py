@@ -238,11 +238,21 @@ def render_text(doc: dict[str, Any], console: Any) -> None:
 
     for t in doc["targets"]:
         status = ", ".join(f"{code}×{n}" for code, n in t["status"].items()) or "none"
-        errors = ", ".join(f"{kind}×{n}" for kind, n in t["errors"].items()) or "none"
+        not_2xx = t.get("not_2xx") or {}
+        # "errors none" only when every sample got a 2xx answer
+        errors = ", ".join(
+            [f"{kind}×{n}" for kind, n in t["errors"].items()] + [f"{c}×{n}" for c, n in not_2xx.items()]
+        )
         title = t["label"] if t["label"] == t["url"] else f"{t['label']}  {t['url']}"
         # Heading as plain lines, not a table title: a title wraps at the table's width.
         console.print(title, style="bold")
-        console.print(f"{t['method']}  samples {t['samples']}  status {status}  errors {errors}")
+        console.print(f"{t['method']}  samples {t['samples']}  status {status}  errors {errors or 'none'}")
+        if not_2xx:
+            console.print(
+                f"  flagged: {sum(not_2xx.values())} of {t['samples']} answers not 2xx: "
+                "these times are of error answers, not of the route's work",
+                style="yellow",
+            )
         table = Table()
         table.add_column("phase (ms)")
         for col in ("min", "p50", "p95", "max"):

@@ -29,7 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from inspector.analyzer import Analyzer
-from inspector.analyzer.hist import _BASE, _MIN_MS, LogHistogram
+from inspector.analyzer.quantiles import Quantiles
 from inspector.schema.vocab import ROLES
 
 log = logging.getLogger("tokentax.metrics")
@@ -79,28 +79,18 @@ METRIC_NAMES: frozenset[str] = frozenset(
 )
 
 
-def _upper_ms(idx: int) -> float:
-    """Upper edge of LogHistogram bucket `idx` (bucket 0 also holds everything below _MIN_MS)."""
-    return _MIN_MS * _BASE ** (idx + 1)
+def histogram_buckets(hist: Quantiles, bounds_s: Iterable[float] = LE_BOUNDS_S) -> list[tuple[str, float]]:
+    """Cumulative Prometheus buckets from a latency series (`Quantiles.cumulative_counts`).
 
-
-def histogram_buckets(hist: LogHistogram, bounds_s: Iterable[float] = LE_BOUNDS_S) -> list[tuple[str, float]]:
-    """Cumulative Prometheus buckets from a LogHistogram's log buckets.
-
-    A log bucket counts toward `le` only if it lies entirely at or below `le`, so a
-    bucket never over-reports (a value just under a bound may land in the next one:
-    the log buckets are 4 % wide, so that is the most any bound is off). `+Inf` is the
-    histogram's total count, so buckets, `_count` and `_sum` always agree.
+    Exact while the series keeps its raw values (up to 10,000); above, from the sketch's
+    log buckets, where a bucket counts toward `le` only if it lies entirely at or below
+    `le`, so a bucket never over-reports (a value just under a bound may land in the next
+    one: the log buckets are 4 % wide, so that is the most any bound is off). `+Inf` is
+    the series' total count, so buckets, `_count` and `_sum` always agree.
     """
-    counts = sorted(hist.counts.items())
-    out: list[tuple[str, float]] = []
-    i, cum = 0, 0
-    for le in bounds_s:
-        limit_ms = le * 1000.0 * (1 + 1e-9)
-        while i < len(counts) and _upper_ms(counts[i][0]) <= limit_ms:
-            cum += counts[i][1]
-            i += 1
-        out.append((_le_text(le), float(cum)))
+    bounds = [le for le in bounds_s if math.isfinite(le)]
+    cums = hist.cumulative_counts([le * 1000.0 for le in bounds])
+    out = [(_le_text(le), float(cum)) for le, cum in zip(bounds, cums, strict=True)]
     out.append(("+Inf", float(hist.n)))
     return out
 
@@ -208,7 +198,7 @@ class AnalyzerCollector(Collector):
         return out
 
     @staticmethod
-    def _histogram(name: str, doc: str, hist: LogHistogram) -> HistogramMetricFamily:
+    def _histogram(name: str, doc: str, hist: Quantiles) -> HistogramMetricFamily:
         return HistogramMetricFamily(name, doc, buckets=histogram_buckets(hist), sum_value=hist.total / 1000.0)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from mitmproxy import ctx, exceptions
 
 from inspector.analyzer import Analyzer
+from inspector.capture.infer import LiveContainment
 from inspector.live.capture_writer import CaptureWriter, Rotation
 from inspector.live.metrics import AnalyzerCollector, MetricsServer, make_registry, otlp_dropped_family
 from inspector.live.otlp import OtlpExporter, require_proto
@@ -35,7 +36,13 @@ from inspector.mitm.options import (
 )
 from inspector.record import roles as R
 from inspector.record.fingerprint import Fingerprinter, key_from_text
-from inspector.record.flow_record import RecordContext, connect_error_event, flow_event
+from inspector.record.flow_record import (
+    RecordContext,
+    connect_error_event,
+    flow_event,
+    is_inbound_client,
+    probe_event_for,
+)
 from inspector.schema import events as E
 
 log = logging.getLogger("tokentax")
@@ -61,6 +68,11 @@ class TokenTax:
         self._last_error_logged = 0.0
         self._capture_error_reported = ""
         self._running = False
+        # client connections that sent a request / whose eager upstream connect was refused
+        # (ids removed when the client disconnects): a connection with no request is a probe
+        self._requested: set[str] = set()
+        self._refused: set[str] = set()
+        self._infer: LiveContainment | None = None  # inbound by containment when no listener is named
 
     # -- options -------------------------------------------------------------------------
 
@@ -168,7 +180,7 @@ class TokenTax:
                 source="live",
                 key_id=self.rctx.fpr.key_id,
                 inbound=o.tokentax_inbound,
-                roles_inferred=not self.rctx.inbound,
+                roles_inferred=self._inferring(),
             )
             self._session["listen"] = listen_from_options(o)  # "host:port mode"; bound ones in running()
             self.analyzer.ingest(self._session)
@@ -293,7 +305,14 @@ class TokenTax:
 
     # -- flow hooks ----------------------------------------------------------------------
 
+    def _inferring(self) -> bool:
+        return not self.rctx.inbound and not any(r.role == "inbound" for r in self.rctx.rules.rules)
+
     def _emit(self, ev: E.Event) -> None:
+        if ev.get("type") == E.FLOW and self._inferring():
+            if self._infer is None:
+                self._infer = LiveContainment()
+            ev = self._infer.classify(ev)
         self.analyzer.ingest(ev)
         if self.capture is not None:
             self.capture.write_event(ev)  # encoded (lean, v2) in the writer's thread
@@ -331,6 +350,27 @@ class TokenTax:
         except Exception as exc:
             self._count_error("error", exc)
 
+    def requestheaders(self, flow: Any) -> None:
+        try:
+            self._requested.add(flow.client_conn.id)
+        except Exception as exc:
+            self._count_error("requestheaders", exc)
+
+    def client_disconnected(self, client: Any) -> None:
+        """A client connection that closed without a request is a probe, never a request."""
+        try:
+            cid = client.id
+            refused = cid in self._refused
+            self._refused.discard(cid)
+            if cid in self._requested:
+                self._requested.discard(cid)
+                return
+            ev = probe_event_for(client, self.rctx, "upstream refused" if refused else "no request")
+            if ev is not None:
+                self._emit(ev)
+        except Exception as exc:
+            self._count_error("client_disconnected", exc)
+
     def server_connect_error(self, data: Any) -> None:
         """Eager reverse mode: a refused upstream produces no flow, only this hook."""
         try:
@@ -340,6 +380,11 @@ class TokenTax:
 
             if not isinstance(data.client.proxy_mode, ReverseMode):
                 return  # other modes also raise a flow error for the same failure
+            if data.client.id not in self._requested and is_inbound_client(data.client, self.rctx):
+                # No request was read from this client (eager mode connects upstream first):
+                # counted as a probe when it disconnects, not as a failed inbound request.
+                self._refused.add(data.client.id)
+                return
             self._emit(connect_error_event(data.server, data.client, self.rctx, f"conn-{uuid.uuid4()}"))
         except Exception as exc:
             self._count_error("server_connect_error", exc)

@@ -299,6 +299,7 @@ def summarize(result: TargetResult) -> dict[str, Any]:
     ok = [s for s in result.samples if s.ok]
     status = Counter(str(s.status) for s in ok)
     errors = Counter(s.error for s in result.samples if s.error)
+    not_2xx = {code: n for code, n in sorted(status.items()) if not code.startswith("2")}
     t = result.target
     return {
         "label": t.label,
@@ -309,6 +310,9 @@ def summarize(result: TargetResult) -> dict[str, Any]:
         "ok": len(ok),
         "errors": dict(sorted(errors.items())),
         "status": dict(sorted(status.items())),
+        # answers that were not 2xx: the route is flagged, and no estimate is drawn from it
+        "not_2xx": not_2xx,
+        "flagged": bool(not_2xx),
         "phases": {p: phase_stats([s.phases[p] for s in ok]) for p in PHASES},
     }
 
@@ -371,7 +375,18 @@ def estimate_from(summaries: Sequence[Mapping[str, Any]], *, auth_token_request:
         s = by_label.get(label)
         return None if s is None else s["phases"]["ttfb"]["p50"]
 
-    estimate = estimate_tax(p50("direct"), p50("gateway"), p50("auth"))
+    # The time of an error answer (a quick 401, a 405) is not the time of the work the
+    # route does when it succeeds: compare nothing that answered anything but 2xx.
+    bad = [
+        f"{label} answered {', '.join(f'{code}×{n}' for code, n in by_label[label]['not_2xx'].items())}"
+        for label in ("direct", "gateway", "auth")
+        if label in by_label and by_label[label].get("not_2xx")
+    ]
+    if bad:
+        estimate = estimate_tax(None, None)
+        estimate["summary"] = f"no estimate: {'; '.join(bad)} (not 2xx); no comparison is drawn from error answers"
+    else:
+        estimate = estimate_tax(p50("direct"), p50("gateway"), p50("auth"))
     if "auth" not in by_label:
         estimate["notes"].append("no auth target: label the token endpoint with --label auth=URL")
     elif not auth_token_request:

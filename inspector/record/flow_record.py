@@ -19,7 +19,7 @@ from inspector.record.gateway import gateway_hints
 from inspector.record.text import clean_text
 from inspector.record.timing import hop_timing
 from inspector.record.trace import trace_id
-from inspector.schema.events import FLOW, SCHEMA_VERSION, Event
+from inspector.schema.events import FLOW, SCHEMA_VERSION, Event, probe_event
 
 MAX_PATH = 300
 
@@ -241,6 +241,22 @@ def _callout_facts(
         key.update(K.forwarded_credential(rqh, fpr))
         ev["forward_auth"] = {"decision": K.decision(status) if "error" not in ev else "error"}
     ev["key"] = key
+
+
+def is_inbound_client(client: Any, ctx: RecordContext) -> bool:
+    """Whether a client connection came in on a listener that faces clients."""
+    port, spec = _listener(client)
+    return R.role_by_listener(port, spec, ctx.inbound, ctx.rules) == "inbound"
+
+
+def probe_event_for(client: Any, ctx: RecordContext, reason: str) -> Event | None:
+    """The probe event for a client connection that carried no request, if it came in on
+    an inbound listener (elsewhere a request-less connection is not counted)."""
+    if not is_inbound_client(client, ctx):
+        return None
+    port, spec = _listener(client)
+    ts = getattr(client, "timestamp_start", None) or 0.0
+    return probe_event(float(ts), listener=_listener_label(port, spec), reason=reason)
 
 
 def connect_error_event(server: Any, client: Any, ctx: RecordContext, flow_id: str) -> Event:

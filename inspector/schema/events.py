@@ -21,6 +21,7 @@ SCHEMA_VERSION = 1
 SESSION = "session"  # first line of a capture / stream: who wrote it and how
 FLOW = "flow"  # one completed (or failed) HTTP exchange, or a refused upstream connect
 ADDON = "addon"  # periodic addon health: error and drop counters
+PROBE = "probe"  # a connection to an inbound listener that carried no request (a health check)
 SUMMARY = "summary"  # stream only: the proxy-side analyzer's snapshot (late attach sees totals)
 
 
@@ -90,6 +91,14 @@ def session_event(
         "inbound": inbound,
         "roles_inferred": roles_inferred,
     }
+
+
+def probe_event(ts: float, *, listener: str, reason: str) -> Event:
+    """A client connection to an inbound listener that closed without a request: a load
+    balancer's TCP health check, a readiness probe, a TLS handshake and nothing after.
+    `reason`: "no request", or "upstream refused" (eager reverse mode connected to the
+    gateway first, was refused, and read no request). Never an inbound request."""
+    return {"v": SCHEMA_VERSION, "type": PROBE, "ts": ts, "listener": listener, "reason": reason}
 
 
 def addon_event(ts: float, *, errors: int, dropped: int, capture_error: str = "") -> Event:

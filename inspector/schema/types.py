@@ -87,6 +87,16 @@ class AddonEvent(TypedDict):
     capture_error: NotRequired[str]
 
 
+class ProbeEvent(TypedDict):
+    """A connection to an inbound listener that carried no request (a health check)."""
+
+    v: int
+    type: Literal["probe"]
+    ts: float
+    listener: str
+    reason: str
+
+
 # -- the report ----------------------------------------------------------------------------
 
 
@@ -113,6 +123,7 @@ class Report(TypedDict):
     span: dict[str, Any]
     events: int
     flows: dict[str, int]
+    roles: dict[str, Any]  # {inferred, by {rule: flows}}: how flows got their roles
     rates: dict[str, Any]
     callouts: dict[str, Any]
     inbound: dict[str, Any]
@@ -127,6 +138,7 @@ class Report(TypedDict):
     routes: list[dict[str, Any]]
     gateway: list[str]
     errors: int
+    probes: dict[str, Any]  # connections without requests: {total, by_reason}
     addon: dict[str, Any]
     findings: list[Finding]
     notes: NotRequired[list[Note]]

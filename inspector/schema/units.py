@@ -58,5 +58,5 @@ def plural(n: int, word: str) -> str:
 
 def ms(value: float | None) -> str:
     if value is None:
-        return "-"
+        return "—"  # unknown, not zero: the report's notes say why
     return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"

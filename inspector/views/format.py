@@ -11,7 +11,9 @@ from typing import Any
 
 from inspector.schema.units import human_seconds, ms
 
-__all__ = ["Clock", "ms", "human_seconds", "count", "pct", "rate", "left", "dash"]
+__all__ = ["Clock", "ms", "human_seconds", "count", "pct", "rate", "left", "dash", "spread", "UNKNOWN"]
+
+UNKNOWN = "—"  # a figure the session cannot give (null in JSON); the report's notes say why
 
 
 class Clock:
@@ -48,7 +50,12 @@ def count(n: int | float | None) -> str:
 
 
 def pct(share: float | None) -> str:
-    return "-" if share is None else f"{share * 100:.0f} %"
+    return UNKNOWN if share is None else f"{share * 100:.0f} %"
+
+
+def spread(d: dict[str, Any], prefix: str = "") -> str:
+    """`min … p50 … p95 … max …` of one latency series in a report (`{prefix}min_ms` etc.)."""
+    return "  ".join(f"{q} {ms(d.get(f'{prefix}{q}_ms'))}" for q in ("min", "p50", "p95", "max"))
 
 
 def rate(per_s: float | None) -> str:

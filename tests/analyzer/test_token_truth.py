@@ -147,7 +147,8 @@ def test_loopback_cache_origin_once_small_tax_and_info() -> None:
     assert (c["total"], c["origin"], c["relayed"], c["nested"], c["redundant"], c["tax_calls"]) == (11, 1, 10, 1, 9, 9)
     assert c["relays"] == [RELAY]
     assert c["by_kind"]["token"]["origin"] == 1 and c["by_kind"]["token"]["relayed"] == 10
-    assert c["auth_calls"] == 1 and c["auth_redundant"] == 0 and tax["avoidable_callouts_per_hour"] == 0.0
+    assert c["auth_calls"] == 1 and c["auth_redundant"] == 0
+    assert tax["avoidable_callouts_per_hour"] is None  # a sub-minute session: withheld (docs/findings.md), not 0
     assert tax["total_ms"] == pytest.approx(9.0)
     assert tax["ms_per_inbound"] == pytest.approx(0.9)
     assert c["relay_hit_mean_ms"] == pytest.approx(1.0)

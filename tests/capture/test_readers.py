@@ -65,16 +65,17 @@ def test_without_inbound_roles_are_inferred_and_said(naive_session: Session) -> 
     warnings: list[str] = []
     s = snap(naive_session.raw, "", warnings)
     assert s["session"]["roles_inferred"] is True
-    assert any("roles are inferred by shape" in w and str(naive_session.raw) in w for w in warnings)
+    assert any("roles are inferred" in w and str(naive_session.raw) in w for w in warnings)
     assert s["callouts"]["total"] == naive_session.requests  # token calls are recognised by their shape
-    assert s["flows"]["inbound"] == 0
+    assert s["flows"]["inbound"] == naive_session.requests  # the gateway's flows contain its hops
+    assert s["roles"]["by"]["containment"] == naive_session.requests
 
 
 def test_har_with_a_bare_port_says_it_cannot_match(naive_session: Session) -> None:
     warnings: list[str] = []
     s = snap(naive_session.har, str(naive_session.inbound_port), warnings)
-    assert s["flows"]["inbound"] == 0
-    assert any("does not record proxy listeners" in w for w in warnings)
+    assert s["flows"]["inbound"] == naive_session.requests  # inferred by containment instead
+    assert any("does not record proxy listeners" in w and "inferred by containment" in w for w in warnings)
 
 
 def test_gzip_compressed_flow_file_and_har(naive_session: Session, tmp_path: Path) -> None:

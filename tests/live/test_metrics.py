@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inspector.analyzer import Analyzer
-from inspector.analyzer.hist import LogHistogram
+from inspector.analyzer.quantiles import Quantiles
 from inspector.live.metrics import LE_BOUNDS_S, METRIC_NAMES, AnalyzerCollector, histogram_buckets
 from tests.live.conftest import report_json, sample, scrape, send
 from tests.support import factory as F
@@ -109,9 +109,12 @@ def test_collector_reads_the_analyzer_not_a_copy() -> None:
     assert after["tokentax_inbound_ttfb_seconds_sum[]"] == 0.05
 
 
-@given(st.lists(st.floats(min_value=0.0, max_value=120_000.0, allow_nan=False), max_size=200))
-def test_histogram_buckets_are_cumulative_consistent_and_never_over_report(values: list[float]) -> None:
-    h = LogHistogram()
+@given(
+    st.lists(st.floats(min_value=0.0, max_value=120_000.0, allow_nan=False), max_size=200),
+    st.sampled_from([10_000, 5]),  # exact raw values, and the sketch past a small raw bound
+)
+def test_histogram_buckets_are_cumulative_consistent_and_never_over_report(values: list[float], raw: int) -> None:
+    h = Quantiles(raw_limit=raw)
     for v in values:
         h.add(v)
     buckets = histogram_buckets(h)
@@ -164,3 +167,11 @@ def _samples(collector):  # type: ignore[no-untyped-def]
     for family in collector.collect():
         for s in family.samples:
             yield s.name, s.labels, s.value
+
+
+def test_histogram_buckets_are_exact_while_raw_values_are_kept() -> None:
+    h = Quantiles()
+    for v in (4.9, 5.0, 5.1, 801.8, 808.9):  # 5 ms is a bound: 5.0 counts in le=0.005, 5.1 does not
+        h.add(v)
+    buckets = dict(histogram_buckets(h, (0.005, 0.01, 0.8, 1.0)))
+    assert buckets == {"0.005": 2.0, "0.01": 3.0, "0.8": 3.0, "1.0": 5.0, "+Inf": 5.0}

@@ -10,11 +10,11 @@ import pytest
 
 from inspector.analyzer import Analyzer
 from inspector.capture.load import analyze_file
-from inspector.schema.types import AddonEvent, FlowEvent, Report, SessionEvent, Timing, problems
+from inspector.schema.types import AddonEvent, FlowEvent, ProbeEvent, Report, SessionEvent, Timing, problems
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = ROOT / "tests" / "data" / "naive_gateway.jsonl"
-CONTRACTS = {"session": SessionEvent, "flow": FlowEvent, "addon": AddonEvent}
+CONTRACTS = {"session": SessionEvent, "flow": FlowEvent, "addon": AddonEvent, "probe": ProbeEvent}
 
 
 def _events() -> list[dict[str, typing.Any]]:
@@ -34,6 +34,12 @@ def test_the_analyzer_snapshot_conforms_to_the_report_contract() -> None:
     snap = analyze_file(CAPTURE, show_progress=False).snapshot()
     assert problems(snap, Report) == []
     assert problems(Analyzer().snapshot(), Report) == []  # an empty session too
+
+
+def test_a_real_probe_event_conforms() -> None:
+    from inspector.schema.events import probe_event
+
+    assert problems(probe_event(1.0, listener="reverse:http://127.0.0.1:1@8080", reason="no request"), ProbeEvent) == []
 
 
 def test_problems_name_the_path_and_what_was_wrong() -> None:

@@ -6,12 +6,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from inspector.analyzer.hist import LogHistogram
 from inspector.analyzer.kinds.base import KindRule, Verdict
 from inspector.analyzer.kinds.forward_auth import ForwardAuth
 from inspector.analyzer.kinds.introspection import Introspection
 from inspector.analyzer.kinds.jwks import Jwks
 from inspector.analyzer.kinds.userinfo import Userinfo
+from inspector.analyzer.quantiles import Quantiles
 from inspector.schema.events import Event
 from inspector.schema.vocab import KINDS
 
@@ -53,7 +53,7 @@ class KindStats:
         self.total = self.ok = self.redundant = self.identical = self.failed = self.unreadable = 0
         self.stampedes = self.max_burst = self.error_reused = 0
         self.redundant_ms = 0.0
-        self.hist = LogHistogram()
+        self.hist = Quantiles()
         self.failures: Counter[str] = Counter()
 
 
@@ -90,8 +90,7 @@ class KindBook:
                 "identical": st.identical,
                 "failed": st.failed,
                 "unreadable": st.unreadable,
-                "p50_ms": st.hist.percentile(0.5),
-                "p95_ms": st.hist.percentile(0.95),
+                **st.hist.summary(),
                 "per_inbound": round(st.total / inbound, 3) if inbound else None,
                 "redundant_ms": round(st.redundant_ms, 3),
                 "ms_per_inbound": round(st.redundant_ms / inbound, 3) if inbound else None,

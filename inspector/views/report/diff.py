@@ -31,11 +31,16 @@ FIGURES = (
     Figure("redundant_pct", "redundant fetches", "%", "lower"),
     Figure("tax_ms_per_request", "token tax per request", "ms", "lower"),
     Figure("tax_share_of_ttfb_pct", "token tax share of time to first byte", "%", "lower"),
+    Figure("inbound_ttfb_min_ms", "inbound time to first byte min", "ms", "lower"),
     Figure("inbound_ttfb_p50_ms", "inbound time to first byte p50", "ms", "lower"),
     Figure("inbound_ttfb_p95_ms", "inbound time to first byte p95", "ms", "lower"),
+    Figure("inbound_ttfb_max_ms", "inbound time to first byte max", "ms", "lower"),
     Figure("auth_calls_per_hour", "auth calls per hour", "/h", "lower"),
     Figure("avoidable_auth_calls_per_hour", "auth calls a cache removes per hour", "/h", "lower"),
+    Figure("callout_min_ms", "callout latency min", "ms", "lower"),
     Figure("callout_p50_ms", "callout latency p50", "ms", "lower"),
+    Figure("callout_p95_ms", "callout latency p95", "ms", "lower"),
+    Figure("callout_max_ms", "callout latency max", "ms", "lower"),
     Figure("failed_callouts", "failed callouts", "", "lower"),
     Figure("inbound_requests", "inbound requests", "", "higher"),
 )
@@ -44,18 +49,22 @@ FIGURES = (
 def figures_of(s: dict[str, Any]) -> dict[str, float | None]:
     """The compared figures of one snapshot (None where the session cannot say)."""
     c, tax, inbound = s["callouts"], s["tax"], s["inbound"]
-    hours = (s.get("span") or {}).get("seconds", 0) / 3600.0
     return {
         "callouts_per_request": c["per_inbound"],
         "redundant_pct": round(c["redundant_share"] * 100, 2) if c["total"] else None,
         "tax_ms_per_request": tax["ms_per_inbound"] if s["flows"]["inbound"] else None,
-        "tax_share_of_ttfb_pct": round(tax["share_of_ttfb"] * 100, 2) if s["flows"]["inbound"] else None,
+        "tax_share_of_ttfb_pct": round(share * 100, 2) if (share := tax["share_of_ttfb"]) is not None else None,
+        "inbound_ttfb_min_ms": inbound.get("ttfb_min_ms"),
         "inbound_ttfb_p50_ms": inbound["ttfb_p50_ms"],
         "inbound_ttfb_p95_ms": inbound["ttfb_p95_ms"],
-        # calls that reached an auth server: a relay's (loopback cache's) answers are not its load
-        "auth_calls_per_hour": round(c.get("auth_calls", c["total"]) / hours, 1) if hours > 0 else None,
+        "inbound_ttfb_max_ms": inbound.get("ttfb_max_ms"),
+        # calls that reached an auth server (a relay's answers are not its load), withheld like per_hour
+        "auth_calls_per_hour": c.get("auth_calls_per_hour", c.get("per_hour")),
         "avoidable_auth_calls_per_hour": tax["avoidable_callouts_per_hour"],
+        "callout_min_ms": c.get("min_ms"),
         "callout_p50_ms": c["p50_ms"],
+        "callout_p95_ms": c.get("p95_ms"),
+        "callout_max_ms": c.get("max_ms"),
         "failed_callouts": c["failed"],
         "inbound_requests": s["flows"]["inbound"],
     }
@@ -129,7 +138,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 def fmt_value(value: float | None, unit: str) -> str:
     if value is None:
-        return "-"
+        return "—"  # unknown in that session
     if unit == "ms":
         return ms(value)
     if unit == "%":

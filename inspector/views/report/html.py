@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 
 from inspector.schema.units import human_seconds, ms
+from inspector.views.format import UNKNOWN, pct, spread
 
 SEVERITY_COLOR = {"critical": "#c0392b", "warning": "#b9770e", "info": "#2471a3", "ok": "#1e8449"}
 SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●", "ok": "✔"}
@@ -67,15 +68,15 @@ def kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
     per = c["per_inbound"]
     aph = tax["avoidable_callouts_per_hour"]
     return [
-        ("callouts per request", "-" if per is None else f"{per:.2f}"),
+        ("callouts per request", UNKNOWN if per is None else f"{per:.2f}"),
         ("redundant fetches", f"{c['redundant']} of {c['total']} ({c['redundant_share'] * 100:.0f} %)"),
         ("token tax per request", ms(tax["ms_per_inbound"])),
-        ("share of time to first byte", f"{tax['share_of_ttfb'] * 100:.0f} %"),
-        ("auth calls a cache removes", "-" if aph is None else f"{aph:.0f} per hour"),
+        ("share of time to first byte", pct(tax["share_of_ttfb"])),
+        ("auth calls a cache removes", UNKNOWN if aph is None else f"{aph:.0f} per hour"),
         ("identical fetches", str(c["identical"])),
         ("failed callouts", str(c["failed"])),
-        ("callout latency p50 / p95", f"{ms(c['p50_ms'])} / {ms(c['p95_ms'])}"),
-        ("inbound TTFB p50 / p95", f"{ms(s['inbound']['ttfb_p50_ms'])} / {ms(s['inbound']['ttfb_p95_ms'])}"),
+        ("callout latency", spread(c)),
+        ("inbound TTFB", spread(s["inbound"], "ttfb_")),
         ("distinct tokens", str(s["tokens_distinct"])),
     ]
 
@@ -85,6 +86,12 @@ def _kpi_html(s: dict[str, Any]) -> str:
         f'<div class="kpi"><div class="v">{e(v)}</div><div class="k">{e(k)}</div></div>' for k, v in kpis(s)
     )
     return f'<div class="kpis">{cards}</div>'
+
+
+def _notes_html(s: dict[str, Any]) -> str:
+    """Why a figure shows "—" or carries a caveat."""
+    items = "".join(f"<li><code>{e(n['figure'])}</code>: {e(n['reason'])}</li>" for n in s.get("notes") or ())
+    return f'<ul class="muted">{items}</ul>' if items else ""
 
 
 def _findings_html(findings: Sequence[dict[str, Any]]) -> str:
@@ -390,6 +397,7 @@ def to_html(s: dict[str, Any], waterfall: Sequence[dict[str, Any]] | None = None
 <h2>Figures</h2>
 {_kpi_html(s)}
 {_kinds_html(s)}
+{_notes_html(s)}
 <h2>Findings</h2>
 {_findings_html(s["findings"])}
 <h2>Requests and token callouts per second</h2>

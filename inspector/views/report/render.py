@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from inspector.schema.units import human_seconds, ms
+from inspector.views.format import UNKNOWN, pct, spread
 from inspector.views.report.kinds import kind_markdown
 
 FORMATS = ("text", "md", "json", "html")
@@ -57,18 +58,22 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "| figure | value |",
         "|---|---|",
-        f"| callouts per inbound request | {'-' if per is None else f'{per:.2f}'} |",
+        f"| callouts per inbound request | {UNKNOWN if per is None else f'{per:.2f}'} |",
         f"| redundant fetches | {c['redundant']} of {c['total']} ({c['redundant_share'] * 100:.0f} %) |",
         f"| identical fetches | {c['identical']} |",
         f"| failed callouts | {c['failed']} |",
-        f"| callout latency p50 / p95 | {ms(c['p50_ms'])} / {ms(c['p95_ms'])} |",
-        f"| token tax per request | {ms(tax['ms_per_inbound'])} ({tax['share_of_ttfb'] * 100:.0f} % of time to first byte) |",
-        f"| auth calls a cache removes | {'-' if aph is None else f'{aph:.0f} per hour'} |",
-        f"| inbound time to first byte p50 / p95 | {ms(s['inbound']['ttfb_p50_ms'])} / {ms(s['inbound']['ttfb_p95_ms'])} |",
+        f"| callout latency | {spread(c)} |",
+        f"| token tax per request | {ms(tax['ms_per_inbound'])} ({pct(tax['share_of_ttfb'])} of time to first byte) |",
+        f"| auth calls a cache removes | {UNKNOWN if aph is None else f'{aph:.0f} per hour'} |",
+        f"| inbound time to first byte | {spread(s['inbound'], 'ttfb_')} |",
         f"| distinct tokens | {s['tokens_distinct']} |",
         "",
         *kind_markdown(s),
         "",
+    ]
+    if s.get("notes"):
+        lines += ["## Notes", ""] + [f"- `{n['figure']}`: {n['reason']}" for n in s["notes"]] + [""]
+    lines += [
         "## Findings",
         "",
     ]

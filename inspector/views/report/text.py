@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.schema.units import human_seconds, ms
+from inspector.views.format import UNKNOWN, pct, spread
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan", "ok": "green"}
 SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●", "ok": "✔"}
@@ -24,21 +25,22 @@ def kpi_table(s: dict[str, Any]) -> Table:
         "flows", f"inbound {fl['inbound']}  callout {fl['callout']}  backend {fl['backend']}  other {fl['other']}"
     )
     t.add_row("over", human_seconds(s["span"]["seconds"]))
-    t.add_row("callouts per request", "-" if per is None else f"{per:.2f}")
+    t.add_row("callouts per request", UNKNOWN if per is None else f"{per:.2f}")
     t.add_row("redundant fetches", f"{c['redundant']} of {c['total']} ({c['redundant_share'] * 100:.0f} %)")
     t.add_row("identical fetches", str(c["identical"]))
     t.add_row("failed callouts", str(c["failed"]))
-    t.add_row("callout latency", f"p50 {ms(c['p50_ms'])}  p95 {ms(c['p95_ms'])}")
+    t.add_row("callout latency", spread(c))
     t.add_row(
         "token tax",
-        f"{ms(tax['ms_per_inbound'])} per request, {tax['share_of_ttfb'] * 100:.0f} % of time to first byte",
+        f"{ms(tax['ms_per_inbound'])} per request, {pct(tax['share_of_ttfb'])} of time to first byte",
     )
     aph = tax["avoidable_callouts_per_hour"]
-    t.add_row("auth calls a cache removes", "-" if aph is None else f"{aph:.0f} per hour")
-    t.add_row(
-        "inbound time to first byte", f"p50 {ms(s['inbound']['ttfb_p50_ms'])}  p95 {ms(s['inbound']['ttfb_p95_ms'])}"
-    )
+    t.add_row("auth calls a cache removes", UNKNOWN if aph is None else f"{aph:.0f} per hour")
+    t.add_row("inbound time to first byte", spread(s["inbound"], "ttfb_"))
     t.add_row("distinct tokens", str(s["tokens_distinct"]))
+    probes = (s.get("probes") or {}).get("total")
+    if probes:
+        t.add_row("connections without requests", f"{probes} (health checks; not inbound requests)")
     corr = s["correlation"]
     t.add_row(
         "hops correlated",
@@ -86,17 +88,21 @@ def kinds_table(s: dict[str, Any]) -> Table | None:
     return t
 
 
+def notes_renderable(s: dict[str, Any]) -> RenderableType:
+    """Why a figure shows "—" or carries a caveat (the report's notes)."""
+    notes = s.get("notes") or []
+    return Group(*(Text(f"  {n['figure']}: {n['reason']}", style="dim") for n in notes))
+
+
 def summary_renderable(s: dict[str, Any]) -> RenderableType:
+    parts: list[RenderableType] = [Text("tokentax summary", style="bold"), kpi_table(s)]
     kinds = kinds_table(s)
-    by_kind: list[RenderableType] = [] if kinds is None else [Text(""), Text("Auth calls by kind", style="bold"), kinds]
-    return Group(
-        Text("tokentax summary", style="bold"),
-        kpi_table(s),
-        *by_kind,
-        Text(""),
-        Text("Findings", style="bold"),
-        findings_renderable(s["findings"]),
-    )
+    if kinds is not None:
+        parts += [Text(""), Text("Auth calls by kind", style="bold"), kinds]
+    if s.get("notes"):
+        parts += [Text(""), Text("Notes", style="bold"), notes_renderable(s)]
+    parts += [Text(""), Text("Findings", style="bold"), findings_renderable(s["findings"])]
+    return Group(*parts)
 
 
 def status_line(s: dict[str, Any]) -> str:
@@ -105,7 +111,7 @@ def status_line(s: dict[str, Any]) -> str:
     per = c["per_inbound"]
     return (
         f"tokentax  in {r['inbound_per_s']:.1f}/s  callouts {r['callout_per_s']:.1f}/s  "
-        f"per-req {'-' if per is None else f'{per:.2f}'}  redundant {c['redundant']} "
+        f"per-req {UNKNOWN if per is None else f'{per:.2f}'}  redundant {c['redundant']} "
         f"({c['redundant_share'] * 100:.0f}%)  identical {c['identical']}  tax {ms(tax['ms_per_inbound'])}/req  "
         f"tokens {s['tokens_distinct']}  errors {s['errors']}  flows {sum(s['flows'].values())}"
     )

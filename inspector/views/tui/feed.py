@@ -202,7 +202,13 @@ class Feed:
             for ev in flows:
                 fh.write(E.encode(ev))
             fh.write(
-                E.encode(E.addon_event(time.time(), errors=self.addon_errors, dropped=self.addon_dropped + self.lost))
+                E.encode(
+                    E.addon_event(
+                        self.analyzer.now or time.time(),
+                        errors=self.addon_errors,
+                        dropped=self.addon_dropped + self.lost,
+                    )
+                )
             )
         return len(flows)
 
