@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from inspector.analyzer.kinds.fixes import fix_for
+from inspector.analyzer.severity import severity_by_cost
 from inspector.schema.units import ms, plural
 
 FINDING_OF_KIND = {
@@ -37,19 +38,11 @@ RULE = {
     "forward_auth": "a redundant decision call repeats one made for the same endpoint and credential within "
     "the decision window",
 }
-# Severity thresholds: tax per request (ms), share of time to first byte, avoidable calls per hour.
-CRITICAL = (50.0, 0.25, 36_000.0)
-WARNING = (5.0, 0.05, 600.0)
 
 
 def severity(row: dict[str, Any]) -> str:
-    figures = (row.get("ms_per_inbound"), row.get("share_of_ttfb"), row.get("avoidable_per_hour"))
-    vals = [float(v) if isinstance(v, (int, float)) else 0.0 for v in figures]
-    if any(v >= t for v, t in zip(vals, CRITICAL, strict=True)):
-        return "critical"
-    if any(v >= t for v, t in zip(vals, WARNING, strict=True)):
-        return "warning"
-    return "info"
+    """One rule for every kind (analyzer/severity.py): the cost to callers and the auth side."""
+    return severity_by_cost(row.get("ms_per_inbound"), row.get("share_of_ttfb"), row.get("avoidable_per_hour"))
 
 
 def _what_if(row: dict[str, Any]) -> str | None:
