@@ -71,128 +71,161 @@ def _kinds_word(s: dict[str, Any], field: str) -> str:
     return ", ".join(kinds) if kinds else "token"
 
 
-def findings(s: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    c_all = s["callouts"]
+Finding = dict[str, Any]
+
+
+def findings(s: dict[str, Any]) -> list[Finding]:
+    """Every finding the report supports, worst first. Each rule is its own function of the
+    report (the token rules read the token kind's figures, `_token_view`)."""
     c, tax = _token_view(s)
-    inbound = s["flows"]["inbound"]
     lifetimes = s.get("lifetimes") or []
     life = lifetimes[0]["seconds"] if lifetimes else None
+    candidates = [
+        _token_refetch(s, c, tax, life) if c["redundant"] else None,
+        _token_lifetime(lifetimes),
+        _shared_across_routes(s),
+        _identical_responses(c),
+        _callout_latency(s, c, tax),
+        _auth_failure(s),
+        _error_cached(s),
+        _stampede(s),
+        _gateway_identified(s),
+    ]
+    out = [f for f in candidates if f is not None] + kind_findings(s)
+    order = {sev: i for i, sev in enumerate(SEVERITIES)}
+    out.sort(key=lambda f: order[f["severity"]])
+    return out
 
-    if c["redundant"]:
-        out.append(_token_refetch(s, c, tax, life))
 
-    if life is not None:
-        src = lifetimes[0]["source"]
-        title = f"Service token lives {human_seconds(life)} ({src}: {life:.0f} s)"
-        ev = [f"{lt['count']} token(s) with lifetime {lt['seconds']:.0f} s from {lt['source']}" for lt in lifetimes]
-        out.append(_f("token-lifetime", "info", title, ev))
+def _token_lifetime(lifetimes: list[dict[str, Any]]) -> Finding | None:
+    if not lifetimes:
+        return None
+    life, src = lifetimes[0]["seconds"], lifetimes[0]["source"]
+    title = f"Service token lives {human_seconds(life)} ({src}: {life:.0f} s)"
+    ev = [
+        f"{lt['count']} {plural(lt['count'], 'token')} with lifetime {lt['seconds']:.0f} s from {lt['source']}"
+        for lt in lifetimes
+    ]
+    return _f("token-lifetime", "info", title, ev)
 
-    # Only service tokens: issued by a callout, not a bearer the gateway got from its caller.
+
+def _shared_across_routes(s: dict[str, Any]) -> Finding | None:
+    """Only service tokens: issued by a callout, not a bearer the gateway got from its caller."""
     shared = [
         t for t in s.get("tokens") or [] if len(t.get("routes") or []) >= 2 and t.get("source", "callout") == "callout"
     ]
-    if shared:
-        top = max(shared, key=lambda t: len(t["routes"]))
-        title = f"One token served {len(top['routes'])} backend routes: cache per key, not per route"
-        ev = [f"token {t['fingerprint']} used on: {', '.join(t['routes'][:6])}" for t in shared[:3]]
-        out.append(_f("token-shared-across-routes", "info", title, ev))
+    if not shared:
+        return None
+    top = max(shared, key=lambda t: len(t["routes"]))
+    title = f"One token served {len(top['routes'])} backend routes: cache per key, not per route"
+    ev = [f"token {t['fingerprint']} used on: {', '.join(t['routes'][:6])}" for t in shared[:3]]
+    return _f("token-shared-across-routes", "info", title, ev)
 
-    # The auth server's own behaviour: origin answers only (a relay repeats what it cached).
+
+def _identical_responses(c: dict[str, Any]) -> Finding | None:
+    """The auth server's own behaviour: origin answers only (a relay repeats what it cached)."""
     identical = c.get("identical_origin", c["identical"])
     ok = c.get("origin", c["ok"])
     if identical:
         title = (
-            f"The auth server returned an already-issued token {identical} times "
-            f"of {ok} successful fetches: reuse is safe"
+            f"The auth server returned an already-issued token {identical} "
+            f"{plural(identical, 'time')} of {ok} successful fetches: reuse is safe"
         )
         ev = ["an identical fetch returns a token fingerprint seen before: the server itself reuses it"]
-        out.append(_f("identical-token-responses", "info", title, ev))
-    elif ok >= 2 and c.get("auth_redundant", c["redundant"]):
-        out.append(
-            _f(
-                "identical-token-responses",
-                "info",
-                f"Every one of {ok} fetches returned a new token",
-                ["the auth server mints a token per call: each extra fetch also adds a live token to revoke"],
-            )
+        return _f("identical-token-responses", "info", title, ev)
+    if ok >= 2 and c.get("auth_redundant", c["redundant"]):
+        return _f(
+            "identical-token-responses",
+            "info",
+            f"Every one of {ok} fetches returned a new token",
+            ["the auth server mints a token per call: each extra fetch also adds a live token to revoke"],
         )
+    return None
 
-    if c["total"] and c["p50_ms"] is not None:
-        share = tax["share_of_ttfb"]
-        p50_in = s["inbound"]["ttfb_p50_ms"]
-        # it adds latency only where a request waited for a redundant call (on the path; unknown: any)
-        waited = c.get("tax_calls") if c.get("tax_calls") is not None else c["redundant"]
-        sev = "warning" if (c["p50_ms"] >= 100 or (share or 0.0) >= 0.2) and waited else "info"
-        if c["total"] == 1:
-            title = f"The single token callout (a startup fetch) took {ms(c['p50_ms'])}"
-        else:
-            title = (
-                f"Token callout takes {ms(c['p50_ms'])} p50, {ms(c['p95_ms'])} p95 "
-                f"(min {ms(c.get('min_ms'))}, max {ms(c.get('max_ms'))})"
-            )
-        if c["redundant"] and p50_in and share is not None:
-            title += f"; redundant callouts are {share * 100:.0f} % of inbound time to first byte"
-        ev = [f"inbound time to first byte: p50 {ms(p50_in)}, p95 {ms(s['inbound']['ttfb_p95_ms'])}"]
-        ev += [r for r in notes_for(s, "tax.share_of_ttfb") if BYPASS_CAUSE in r]
-        out.append(_f("callout-latency", sev, title, ev))
 
-    if c_all["failed"]:
-        kinds = ", ".join(f"{n}× {k}" for k, n in sorted(c_all["failures"].items(), key=lambda kv: -kv[1]))
-        word = _kinds_word(s, "failed")
-        title = f"{c_all['failed']} {word} {plural(c_all['failed'], 'callout')} failed ({kinds})"
-        after = s["aftermath"]
-        ev = [f"inbound requests that got an error: {s['inbound']['errors']} of {inbound}"]
-        if after["error_reused"]:
-            ev.append(f"{after['error_reused']} inbound errors came with no new callout (error reused)")
-        if after["bad_bearer_after_failure"]:
-            ev.append(f"{after['bad_bearer_after_failure']} backend calls carried an empty or garbage bearer")
-        if not after["error_reused"] and not after["bad_bearer_after_failure"]:
-            ev.append("the gateway retried the auth server on later requests: no error was cached")
-        sev = "critical" if c_all["failed"] >= max(1, c_all["total"] // 2) else "warning"
-        out.append(_f("auth-failure", sev, title, ev))
+def _callout_latency(s: dict[str, Any], c: dict[str, Any], tax: dict[str, Any]) -> Finding | None:
+    if not c["total"] or c["p50_ms"] is None:
+        return None
+    share = tax["share_of_ttfb"]
+    p50_in = s["inbound"]["ttfb_p50_ms"]
+    # it adds latency only where a request waited for a redundant call (on the path; unknown: any)
+    waited = c.get("tax_calls") if c.get("tax_calls") is not None else c["redundant"]
+    sev = "warning" if (c["p50_ms"] >= 100 or (share or 0.0) >= 0.2) and waited else "info"
+    if c["total"] == 1:
+        title = f"The single token callout (a startup fetch) took {ms(c['p50_ms'])}"
+    else:
+        title = (
+            f"Token callout takes {ms(c['p50_ms'])} p50, {ms(c['p95_ms'])} p95 "
+            f"(min {ms(c.get('min_ms'))}, max {ms(c.get('max_ms'))})"
+        )
+    if c["redundant"] and p50_in and share is not None:
+        title += f"; redundant callouts are {share * 100:.0f} % of inbound time to first byte"
+    ev = [f"inbound time to first byte: p50 {ms(p50_in)}, p95 {ms(s['inbound']['ttfb_p95_ms'])}"]
+    ev += [r for r in notes_for(s, "tax.share_of_ttfb") if BYPASS_CAUSE in r]
+    return _f("callout-latency", sev, title, ev)
 
+
+def _auth_failure(s: dict[str, Any]) -> Finding | None:
+    c_all = s["callouts"]
+    if not c_all["failed"]:
+        return None
+    kinds = ", ".join(f"{n}× {k}" for k, n in sorted(c_all["failures"].items(), key=lambda kv: -kv[1]))
+    word = _kinds_word(s, "failed")
+    title = f"{c_all['failed']} {word} {plural(c_all['failed'], 'callout')} failed ({kinds})"
+    after = s["aftermath"]
+    ev = [f"inbound requests that got an error: {s['inbound']['errors']} of {s['flows']['inbound']}"]
+    if after["error_reused"]:
+        ev.append(f"{after['error_reused']} inbound errors came with no new callout (error reused)")
+    if after["bad_bearer_after_failure"]:
+        ev.append(f"{after['bad_bearer_after_failure']} backend calls carried an empty or garbage bearer")
+    if not after["error_reused"] and not after["bad_bearer_after_failure"]:
+        ev.append("the gateway retried the auth server on later requests: no error was cached")
+    sev = "critical" if c_all["failed"] >= max(1, c_all["total"] // 2) else "warning"
+    return _f("auth-failure", sev, title, ev)
+
+
+def _error_cached(s: dict[str, Any]) -> Finding | None:
     after = s["aftermath"]
     reused, bad = after["error_reused"], after["bad_bearer_after_failure"]
-    if reused >= 2 or bad >= 1:
-        parts = []
-        if reused:
-            parts.append(f"{reused} inbound errors with no new callout")
-        if bad:
-            parts.append(f"{bad} backend calls with an empty or garbage bearer")
-        word = _kinds_word(s, "error_reused") if reused else "token"
-        title = "Gateway caches auth failures: " + ", ".join(parts) + f" after a failed {word} callout"
-        ev = ["a safe cache never stores an auth error; it retries the token endpoint instead"]
-        ev += list(after.get("examples") or [])
-        out.append(_f("error-cached", "critical", title, ev))
+    if reused < 2 and bad < 1:
+        return None
+    parts = []
+    if reused:
+        parts.append(f"{reused} inbound errors with no new callout")
+    if bad:
+        parts.append(f"{bad} backend {plural(bad, 'call')} with an empty or garbage bearer")
+    word = _kinds_word(s, "error_reused") if reused else "token"
+    title = "Gateway caches auth failures: " + ", ".join(parts) + f" after a failed {word} callout"
+    ev = ["a safe cache never stores an auth error; it retries the token endpoint instead"]
+    ev += list(after.get("examples") or [])
+    return _f("error-cached", "critical", title, ev)
 
+
+def _stampede(s: dict[str, Any]) -> Finding | None:
     st = s["stampedes"]
-    if st["count"]:
-        title = (
-            f"{st['count']} {_kinds_word(s, 'stampedes')} {plural(st['count'], 'stampede')}: "
-            f"up to {st['max_burst']} callouts for one key "
-            f"in flight at once"
-        )
-        ev = [
-            f"a stampede is {st['threshold']} or more concurrent callouts for the same token key",
-            "refresh single-flight: one fetch per key, the other callers wait for it",
-        ]
-        out.append(_f("stampede", "warning", title, ev))
+    if not st["count"]:
+        return None
+    title = (
+        f"{st['count']} {_kinds_word(s, 'stampedes')} {plural(st['count'], 'stampede')}: "
+        f"up to {st['max_burst']} callouts for one key in flight at once"
+    )
+    ev = [
+        f"a stampede is {st['threshold']} or more concurrent callouts for the same token key",
+        "refresh single-flight: one fetch per key, the other callers wait for it",
+    ]
+    return _f("stampede", "warning", title, ev)
 
+
+def _gateway_identified(s: dict[str, Any]) -> Finding | None:
     gws = s.get("gateway") or []
-    if gws:
-        out.append(
-            _f(
-                "gateway-identified",
-                "info",
-                f"Gateway looks like {gws[0]}",
-                [f"response headers match {', '.join(gws)}", "a hint from headers, not a proof"],
-            )
-        )
-    out += kind_findings(s)
-    order = {sev: i for i, sev in enumerate(SEVERITIES)}
-    out.sort(key=lambda f: order[f["severity"]])
-    return out
+    if not gws:
+        return None
+    return _f(
+        "gateway-identified",
+        "info",
+        f"Gateway looks like {gws[0]}",
+        [f"response headers match {', '.join(gws)}", "a hint from headers, not a proof"],
+    )
 
 
 def _token_refetch(s: dict[str, Any], c: dict[str, Any], tax: dict[str, Any], life: float | None) -> dict[str, Any]:
