@@ -517,17 +517,11 @@ class Analyzer:
         return self.kinds.snapshot(inbound, self.inbound_ttfb_ms, hours)
 
     def snapshot(self) -> dict[str, Any]:
-        cfg = self.cfg
+        """The `tokentax.report/1` document (inspector/schema/types.py `Report`): every view reads it."""
         now = self.now
         inbound = self.flows["inbound"]
-        callouts = self.flows["callout"]
         span = max(0.0, now - self.first_ts) if self.first_ts is not None else 0.0
         hours = span / 3600.0
-        ms_per_inbound = self.redundant_ms / inbound if inbound else 0.0
-        share = self.redundant_ms / self.inbound_ttfb_ms if self.inbound_ttfb_ms else 0.0
-        inbound_rate = inbound / span if span > 0 else 0.0
-        lifetimes = [{"seconds": lt, "source": src, "count": n} for (lt, src), n in self.lifetimes.most_common(5)]
-        route_rows = sorted(self.routes.values(), key=lambda r: (r.role, -r.count))
         path_known = inbound > 0 or bool(self.session.get("inbound"))
         snap: dict[str, Any] = {
             "schema": REPORT_SCHEMA,
@@ -540,65 +534,27 @@ class Analyzer:
             "events": self.events,
             "flows": dict(self.flows),
             "roles": {"inferred": bool(self.session.get("roles_inferred")), "by": dict(self.role_by)},
-            "rates": {
-                "window_s": cfg.rate_window_s,
-                "inbound_per_s": round(self.rates.rate("inbound", now, cfg.rate_window_s, self.first_ts), 3),
-                "callout_per_s": round(self.rates.rate("callout", now, cfg.rate_window_s, self.first_ts), 3),
-                "backend_per_s": round(self.rates.rate("backend", now, cfg.rate_window_s, self.first_ts), 3),
-                "series_end": int(now),
-                "series": {
-                    name: self.rates.series(name, now, cfg.series_s)
-                    for name in ("inbound", "callout", "redundant", "errors")
-                },
-            },
-            "callouts": {
-                "total": callouts,
-                "ok": self.callouts_ok,
-                "redundant": self.redundant,
-                "identical": self.identical,
-                "failed": self.callouts_failed,
-                "unreadable": self.callouts_unreadable,
-                "per_inbound": round(callouts / inbound, 3) if inbound else None,
-                "redundant_share": round(self.redundant / callouts, 4) if callouts else 0.0,
-                "per_hour": round(callouts / hours, 1) if hours > 0 else None,  # null below the window: notes.py
-                **self.callout_hist.summary(),  # min_ms, p50_ms, p95_ms, max_ms (exact below 10,000)
-                "failures": dict(self.callout_failures),
-                "by_kind": self._by_kind(inbound, hours),
-            },
+            "rates": self._rates_section(now),
+            "callouts": self._callouts_section(inbound, hours),
             "inbound": {
                 "total": inbound,
                 "errors": self.inbound_errors,
                 **self.ttfb_hist.summary("ttfb_"),
                 "ttfb_total_ms": round(self.inbound_ttfb_ms, 3),  # summable across proxies (share_of_ttfb)
             },
-            "tokens": [t.as_dict(now) for t in self.tokens.newest(cfg.top_tokens)],
+            "tokens": [t.as_dict(now) for t in self.tokens.newest(self.cfg.top_tokens)],
             "tokens_distinct": len(self.tokens),
-            "lifetimes": lifetimes,
+            "lifetimes": [{"seconds": lt, "source": src, "count": n} for (lt, src), n in self.lifetimes.most_common(5)],
             "keys": [k.as_row(path_known) for k in sorted(self.keys.values(), key=lambda k: -k.callouts)[:20]],
-            "tax": {
-                "total_ms": round(self.redundant_ms, 3),
-                "ms_per_inbound": round(ms_per_inbound, 3),
-                "share_of_ttfb": round(share, 4),
-                "avoidable_callouts_per_hour": round(self.ledger.auth_redundant() / hours, 1) if hours > 0 else None,
-                "caller_seconds_per_day": round(ms_per_inbound * inbound_rate * 86400 / 1000, 1),
-            },
+            "tax": self._tax_section(inbound, span),
             "correlation": dict(self.corr.counts),
             "aftermath": {
                 "error_reused": self.error_reused,
                 "bad_bearer_after_failure": self.bad_bearer_after_failure,
                 "examples": list(self.bad_bearer_examples),
             },
-            "stampedes": {"count": self.stampedes, "max_burst": self.max_burst, "threshold": cfg.stampede_min},
-            "routes": [
-                {
-                    "role": r.role,
-                    "route": r.route,
-                    "count": r.count,
-                    "errors": r.errors,
-                    **r.hist.summary(),
-                }
-                for r in route_rows[:100]
-            ],
+            "stampedes": {"count": self.stampedes, "max_burst": self.max_burst, "threshold": self.cfg.stampede_min},
+            "routes": self._routes_section(),
             "gateway": [g for g, _ in (self.gateways or self.gateways_other).most_common(3)],
             "errors": self.errors,
             "probes": {"total": sum(self.probes.values()), "by_reason": dict(self.probes)},
@@ -608,6 +564,58 @@ class Analyzer:
         known_unknowns(snap)  # null what the session cannot support, with the reason in snap["notes"]
         snap["findings"] = build_findings(snap)
         return snap
+
+    def _rates_section(self, now: float) -> dict[str, Any]:
+        cfg = self.cfg
+        return {
+            "window_s": cfg.rate_window_s,
+            **{
+                f"{role}_per_s": round(self.rates.rate(role, now, cfg.rate_window_s, self.first_ts), 3)
+                for role in ("inbound", "callout", "backend")
+            },
+            "series_end": int(now),
+            "series": {
+                name: self.rates.series(name, now, cfg.series_s)
+                for name in ("inbound", "callout", "redundant", "errors")
+            },
+        }
+
+    def _callouts_section(self, inbound: int, hours: float) -> dict[str, Any]:
+        callouts = self.flows["callout"]
+        return {
+            "total": callouts,
+            "ok": self.callouts_ok,
+            "redundant": self.redundant,
+            "identical": self.identical,
+            "failed": self.callouts_failed,
+            "unreadable": self.callouts_unreadable,
+            "per_inbound": round(callouts / inbound, 3) if inbound else None,
+            "redundant_share": round(self.redundant / callouts, 4) if callouts else 0.0,
+            "per_hour": round(callouts / hours, 1) if hours > 0 else None,  # null below the window: notes.py
+            **self.callout_hist.summary(),  # min_ms, p50_ms, p95_ms, max_ms (exact below 10,000)
+            "failures": dict(self.callout_failures),
+            "by_kind": self._by_kind(inbound, hours),
+        }
+
+    def _tax_section(self, inbound: int, span: float) -> dict[str, Any]:
+        """Time inbound requests spent in redundant calls; notes.py nulls what the session cannot support."""
+        hours = span / 3600.0
+        ms_per_inbound = self.redundant_ms / inbound if inbound else 0.0
+        share = self.redundant_ms / self.inbound_ttfb_ms if self.inbound_ttfb_ms else 0.0
+        inbound_rate = inbound / span if span > 0 else 0.0
+        return {
+            "total_ms": round(self.redundant_ms, 3),
+            "ms_per_inbound": round(ms_per_inbound, 3),
+            "share_of_ttfb": round(share, 4),
+            "avoidable_callouts_per_hour": round(self.ledger.auth_redundant() / hours, 1) if hours > 0 else None,
+            "caller_seconds_per_day": round(ms_per_inbound * inbound_rate * 86400 / 1000, 1),
+        }
+
+    def _routes_section(self) -> list[dict[str, Any]]:
+        rows = sorted(self.routes.values(), key=lambda r: (r.role, -r.count))[:100]
+        return [
+            {"role": r.role, "route": r.route, "count": r.count, "errors": r.errors, **r.hist.summary()} for r in rows
+        ]
 
     def _token_truth(self, snap: dict[str, Any], path_known: bool, hours: float) -> None:
         """The ledger's figures: on the request path or in the background, origin or relay."""
