@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import re
 import shutil
@@ -39,6 +38,8 @@ from inspector.lab.backend import BackendConfig
 from inspector.lab.common import free_port
 from inspector.lab.stack import LabConfig, LabStack
 from inspector.mitm.launch import Mitmdump
+from inspector.schema.events import encode
+from tests.support.captures import capture_events
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = HERE / "configs"
@@ -222,7 +223,7 @@ class Wire:
         self.capture = tmp / "session.jsonl"
         self.confdir = tmp / "mitmconf"
         self.mitm: Mitmdump | None = None
-        self._offset = 0  # where the next scenario's events start in the capture
+        self._seen = 0  # how many of the capture's events earlier scenarios took
         self._marks = itertools.count(1)
         self.user_token = ""
 
@@ -376,37 +377,32 @@ class Wire:
         A shortfall after that is left for the test's exact comparison to report."""
         end = time.monotonic() + 5.0
         while time.monotonic() < end:
-            data = self.capture.read_bytes()[self._offset :] if self.capture.exists() else b""
-            if data.count(b'"role":"callout"') >= answered:
+            fresh = capture_events(self.capture)[self._seen :]
+            if sum(1 for ev in fresh if ev.get("role") == "callout") >= answered:
                 return
             time.sleep(0.05)
 
     def _slice(self, out: Path) -> Path:
-        """This scenario's events: everything after the last marker up to a new one, awaited in the file."""
+        """This scenario's events: everything after the last marker up to a new one, awaited in the
+        capture (read as events: captures are lean v2 lines, not greppable), written as one session."""
         mark = f"/tokentax-mark-{next(self._marks)}"
         httpx.get(f"http://127.0.0.1:{self.ports['backend']}{mark}", trust_env=False, timeout=30)
-        needle = f'"path":"{mark}"'.encode()
-        found: list[bytes] = []
+        found: list[list[dict[str, Any]]] = []
 
         def marker_written() -> bool:
-            data = self.capture.read_bytes() if self.capture.exists() else b""
-            if needle not in data[self._offset :]:
+            events = capture_events(self.capture)
+            if not any(ev.get("path") == mark for ev in events[self._seen :]):
                 return False
-            found.append(data)
+            found.append(events)
             return True
 
         wait_for("capture marker", marker_written)
-        data = found[0]
-        header = data.split(b"\n", 1)[0] + b"\n"
-        lines = data[self._offset :].splitlines(True)
-        body = b""
-        for line in lines:
-            self._offset += len(line)
-            if needle in line:
-                break
-            if self._offset > len(header) and b'"type":"session"' not in line:
-                body += line
-        out.write_bytes(header + body)
+        events = found[0]
+        session = next(ev for ev in events if ev.get("type") == "session")
+        at = next(i for i in range(self._seen, len(events)) if events[i].get("path") == mark)
+        body = [ev for ev in events[self._seen : at] if ev.get("type") != "session"]
+        self._seen = at + 1
+        out.write_bytes(b"".join(encode(ev) for ev in (session, *body)))
         return out
 
 
@@ -427,7 +423,3 @@ _PREFIXES: list[Path] = []
 def remove_prefixes() -> None:
     while _PREFIXES:
         shutil.rmtree(_PREFIXES.pop(), ignore_errors=True)
-
-
-def json_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.test_demo import MARK, leftovers, marked_env
+from tests.support.captures import capture_events
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,7 @@ def await_exit(pids: list[int]) -> None:
 def await_traffic(cap: Path) -> None:
     """Until the demo's capture holds an inbound flow: the lab, mitmdump and loadgen are all up."""
     while True:
-        if cap.exists() and '"role":"inbound"' in cap.read_text(errors="replace").replace(" ", ""):
+        if any(ev.get("role") == "inbound" for ev in capture_events(cap)):
             return
         time.sleep(0.2)  # polling a file for a condition; the condition is what we wait for
 
