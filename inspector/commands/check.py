@@ -67,19 +67,16 @@ def load_budget(path: str):  # -> Budget
 
 
 def segment_files(captures: list[str]) -> list[Path]:
-    """Files to read, in order: each file as given, a directory's regular files by name."""
+    """Files to read, in order: each file as given; a directory's or glob's segments in the order
+    the rotating writer names them (inspector/capture/segments.py)."""
+    from inspector.capture.segments import session_files
+
     files: list[Path] = []
     for c in captures:
-        p = Path(c)
-        if p.is_dir():
-            inner = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith("."))
-            if not inner:
-                raise UserError(f"{c}: directory holds no capture segments")
-            files += inner
-        elif p.exists():
-            files.append(p)
-        else:
+        found = session_files(c)
+        if len(found) == 1 and not found[0].exists():
             raise UserError(f"{c}: no such capture file")
+        files += found
     return files
 
 
