@@ -50,7 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=duration("--auth-latency"),
         default=0.8,
         metavar="DURATION",
-        help="token endpoint latency, e.g. 50ms or 0.8s (default 0.8s, as in the real case)",
+        help="auth-side latency (auth server and forward-auth service), e.g. 50ms or 0.8s "
+        "(default 0.8s, as in the real case)",
     )
     p.add_argument("--auth-fail-first", default="0", metavar="N", help="the first N token requests fail (401)")
     p.add_argument(
@@ -121,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         "--gateway",
         args.gateway,
         "--auth-latency",
+        f"{args.auth_latency:g}s",
+        "--authz-latency",  # the forward-auth modes' decision calls cost as much as any auth call
         f"{args.auth_latency:g}s",
         "--token-mode",
         args.token_mode,

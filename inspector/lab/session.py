@@ -29,14 +29,13 @@ from inspector.mitm.children import child_kwargs
 from inspector.mitm.launch import Mitmdump
 from inspector.schema.errors import UserError
 
-# What each callout listener serves, by tokentax's kind names. TODO(kinds): the rules
-# reader (inspector/record/roles.py) rejects unknown keys today; once it accepts
-# `kind = ...` per [callout] entry, write these kinds into the rules file instead of
-# the comments rules_text() leaves there.
-LISTENER_KINDS = {
-    "auth": "token, exchange, introspection, jwks, userinfo (by shape)",
+# What each callout listener serves, by tokentax's kind names: a kind the rules file states
+# for every call on that listener, or None where the shape of each call tells (the auth
+# server serves several kinds on one listener).
+LISTENER_KINDS: dict[str, str | None] = {
+    "auth": None,  # token, exchange, introspection, jwks, userinfo: by shape
     "authz": "forward_auth",
-    "relay": "token (a relay: a cache in front of the auth server)",
+    "relay": "token",  # a relay: a cache in front of the auth server
 }
 
 
@@ -60,13 +59,16 @@ class SessionSpec:
 
 
 def rules_text(ports: dict[str, int]) -> str:
-    """The rules file: callout listeners (auth, authz, relay as present) and the backend listener."""
-    callouts = [name for name in ("auth", "authz", "relay") if name in ports]
-    lines = [f"# listener {ports[name]} ({name}): {LISTENER_KINDS[name]}" for name in callouts]
-    listed = ", ".join(f'"{ports[name]}"' for name in callouts)
-    return "\n".join(
-        [*lines, "[callout]", f"listeners = [{listed}]", "", "[backend]", f'listeners = ["{ports["backend"]}"]', ""]
-    )
+    """The rules file: one `[[callout]]` per callout listener present (auth, authz, relay),
+    with its `kind` where the listener serves only one, and the backend listener."""
+    lines: list[str] = []
+    for name in ("auth", "authz", "relay"):
+        if name not in ports:
+            continue
+        kind = LISTENER_KINDS[name]
+        lines += [f"# listener {ports[name]} ({name}): {kind or 'kind by shape'}", "[[callout]]"]
+        lines += [f'listeners = ["{ports[name]}"]', *([f'kind = "{kind}"'] if kind else []), ""]
+    return "\n".join([*lines, "[backend]", f'listeners = ["{ports["backend"]}"]', ""])
 
 
 class LabProcess:

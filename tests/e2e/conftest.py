@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import pytest
 
 from inspector.analyzer import Analyzer
 from inspector.capture.load import analyze_file
+from inspector.lab.loadgen import fetch_user_tokens
+from inspector.lab.secrets_file import read_users
 from inspector.lab.session import LabSession, SessionSpec
 
 
@@ -67,8 +70,24 @@ class StreamTap:
         return bytes(self.data)
 
 
-def send(url: str, n: int, concurrency: int = 1, traced: bool = True) -> list[int]:
-    """n GET requests through the gateway listener, `concurrency` at a time; returns statuses."""
+def user_bearers(session: LabSession) -> list[str]:
+    """One bearer per lab user, logged in directly at the auth server (not through the proxy,
+    so the logins are no callouts), with the passwords from the lab's secrets file."""
+    client_id, users = read_users(session.lab.info["secrets_file"])
+    return asyncio.run(fetch_user_tokens(session.direct["token_url"], client_id, users))
+
+
+def lab_stats(session: LabSession) -> dict[str, Any]:
+    """The lab servers' own counters (the control server, never behind the proxy)."""
+    return httpx.get(session.direct["stats_url"], timeout=30, trust_env=False).json()
+
+
+def send(url: str, n: int, concurrency: int = 1, traced: bool = True, bearers: Sequence[str] = ()) -> list[int]:
+    """n GET requests through the gateway listener, `concurrency` at a time; returns statuses.
+
+    With `bearers`, request i carries `Authorization: Bearer bearers[i % len(bearers)]`
+    (lab users' tokens, from `user_bearers`), as the gateway modes that check callers need.
+    """
     statuses: list[int] = []
     paths = ["/orders", "/orders/7", "/users/3", "/inventory"]
 
@@ -76,6 +95,8 @@ def send(url: str, n: int, concurrency: int = 1, traced: bool = True) -> list[in
         with httpx.Client(trust_env=False, timeout=30) as c:
             for i in range(start, n, concurrency):
                 headers = {"traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"} if traced else {}
+                if bearers:
+                    headers["authorization"] = f"Bearer {bearers[i % len(bearers)]}"
                 statuses.append(c.get(url + paths[i % len(paths)], headers=headers).status_code)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]

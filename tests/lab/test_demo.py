@@ -107,6 +107,25 @@ def test_poison_demo_error_cached(tmp_path: Path) -> None:
     assert "error-cached" in {f["id"] for f in rep["findings"]}
 
 
+@pytest.mark.parametrize(
+    ("mode", "kind", "finding"),
+    [
+        ("introspect", "introspection", "introspection-repeat"),
+        ("jwks-nocache", "jwks", "jwks-refetch"),
+        ("userinfo", "userinfo", "userinfo-repeat"),
+        ("exchange", "exchange", "exchange-refetch"),
+        ("forward-auth", "forward_auth", "forward-auth-repeat"),
+    ],
+)
+def test_demo_per_kind_shows_its_finding(tmp_path: Path, mode: str, kind: str, finding: str) -> None:
+    """The README's demo command for each kind of auth work runs and shows the kind's finding."""
+    _, rep, _ = demo(tmp_path, "--gateway", mode, "--duration", "3", "--auth-latency", "50ms", "--rate", "10")
+    row = rep["callouts"]["by_kind"][kind]
+    assert row["redundant"] > 0 and finding in {f["id"] for f in rep["findings"]}
+    # --auth-latency applies to the forward-auth service too: every kind's call costs it
+    assert row["p50_ms"] >= 50
+
+
 def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
     cap = tmp_path / "c.jsonl"
     proc = subprocess.Popen(

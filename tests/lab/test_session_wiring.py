@@ -8,7 +8,7 @@ from inspector.commands.lab import mitmdump_command
 from inspector.lab.gateway import STRATEGIES
 from inspector.lab.lab_cli import STRATEGY_CHOICES
 from inspector.lab.session import LabSession, SessionSpec, rules_text
-from inspector.record.roles import Listeners, parse_rules, role_by_listener
+from inspector.record.roles import Listeners, parse_rules, role_by_listener, rule_by_listener
 
 
 def test_cli_choices_and_gateway_strategies_are_one_list() -> None:
@@ -40,10 +40,19 @@ def test_session_opens_a_listener_per_upstream_and_names_them_in_the_rules(mode:
         session.stop()
 
 
-def test_rules_text_comments_what_kind_each_listener_serves() -> None:
-    text = rules_text({"gateway": 1, "auth": 2, "backend": 3, "authz": 4})
-    assert "# listener 4 (authz): forward_auth" in text
-    assert '[callout]\nlisteners = ["2", "4"]' in text
+def test_rules_text_states_the_kind_of_single_kind_listeners_and_leaves_the_auth_server_to_shape() -> None:
+    ports = {"gateway": 1, "auth": 2, "backend": 3, "authz": 4, "relay": 5}
+    text = rules_text(ports)
+    assert '[[callout]]\nlisteners = ["4"]\nkind = "forward_auth"' in text
+    rules = parse_rules(text)  # the inspector's own reader: one rule per callout listener
+    kinds = {name: rule_by_listener(ports[name], None, rules) for name in ("auth", "authz", "relay", "backend")}
+    assert {n: (r.role, r.kind) for n, r in kinds.items() if r is not None} == {
+        "auth": ("callout", None),  # token, exchange, introspection, jwks, userinfo: by shape
+        "authz": ("callout", "forward_auth"),
+        "relay": ("callout", "token"),
+        "backend": ("backend", None),
+    }
+    assert role_by_listener(ports["gateway"], None, Listeners(), rules) is None  # inbound comes from the option
 
 
 def test_mitmdump_command_adds_the_extra_listeners() -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 FIXES: dict[str, dict[str | None, str]] = {
     "introspection": {
-        "Apache httpd": "mod_auth_openidc: set OIDCOAuthTokenIntrospectionInterval to a positive number of "
-        "seconds (remove -1), so an active result is cached until the token's exp",
+        "Apache httpd": "mod_auth_openidc: leave OIDCOAuthTokenIntrospectionInterval unset or positive (never -1), "
+        "so an active result is cached until the token's exp, and set OIDCCacheEncrypt On (with "
+        "OIDCCryptoPassphrase): in 2.4.12 cache keys are limited to 512 bytes, so a longer JWT bearer as the key "
+        "is never cached and every request is introspected",
         "Kong": "openid-connect / kong-oidc: turn on the introspection cache (cache_introspection, cache_ttl); "
         "lua-resty-openidc needs a lua_shared_dict for it",
         "Apache APISIX": "openid-connect plugin: set introspection_interval above 0 (e.g. 30) and keep its "
