@@ -109,6 +109,10 @@ class Analyzer:
         self.error_reused = 0  # inbound errors answered with no new callout after a failed one
         self.bad_bearer_after_failure = 0  # backend calls with empty/garbage bearer after a failure
         self.bad_bearer_examples: list[str] = []
+        # caller credential fp -> end of its last failed auth call and the kind: a gateway that
+        # caches a failure per caller (introspection, userinfo, exchange, forward-auth) poisons
+        # that caller only, while other callers' calls succeed in between
+        self.failed_for: OrderedDict[str, tuple[float, str]] = OrderedDict()
         # stampedes
         self.stampedes = 0
         self.max_burst = 0
@@ -231,9 +235,13 @@ class Analyzer:
         if failed:
             self.inbound_errors += 1
             # An error the gateway answered without a new callout, after its last callout failed.
+            caller = self.failed_for.get((ev.get("bearer") or {}).get("fp") or "")
             if self.last_callout_failed and self.last_callout_end <= ts and not self._callout_started_in(ts, end):
                 self.error_reused += 1
                 self.kinds.of(self.last_callout_kind).error_reused += 1
+            elif caller is not None and caller[0] <= ts and not self._callout_started_in(ts, end):
+                self.error_reused += 1  # this caller's failure was reused, while others' calls went on
+                self.kinds.of(caller[1]).error_reused += 1
         fp = (ev.get("bearer") or {}).get("fp")
         if fp:  # the caller's own bearer: if the gateway passes it on, it is no service token
             self.ledger.client_bearer(fp)
@@ -297,9 +305,24 @@ class Analyzer:
             st.stampedes += self.stampedes - stampedes0
         if self.max_burst > burst0:
             st.max_burst = max(st.max_burst, self.max_burst)
-        if sum(self.callout_failures.values()) > failures0:
+        failed_now = sum(self.callout_failures.values()) > failures0
+        if failed_now:
             label = self._failure_label(status, error, ev.get("token") or {})
             st.failures[label] += 1
+        self._remember_caller(ev, end, kind, failed_now)
+
+    def _remember_caller(self, ev: Event, end: float, kind: str, failed: bool) -> None:
+        """Per caller credential: did its last auth call fail (for error-cached per caller)."""
+        cred = _caller_fp(ev.get("key") or {})
+        if not cred:
+            return
+        if failed:
+            self.failed_for[cred] = (end, kind)
+            self.failed_for.move_to_end(cred)
+            if len(self.failed_for) > 10_000:
+                self.failed_for.popitem(last=False)
+        else:
+            self.failed_for.pop(cred, None)
 
     @staticmethod
     def _failure_label(status: int | None, error: Any, answer: Any) -> str:
@@ -347,6 +370,7 @@ class Analyzer:
         if end >= self.last_callout_end:
             self.last_callout_end = end
             self.last_callout_failed = bad
+        self._remember_caller(ev, end, kind, bad)
         if bad:
             answer = ev.get(kind)
             label = self._failure_label(status, error, answer)
@@ -642,3 +666,13 @@ class Analyzer:
             snap["tax"]["total_ms"] = None  # unknown, not 0: tax.redundant_ms has the time spent in them
             snap.setdefault("notes", []).append({"figure": "callouts.background", "reason": why})
             snap["notes"].append({"figure": "tax.total_ms", "reason": why})
+
+
+def _caller_fp(key: dict[str, Any]) -> str:
+    """The caller's own credential a per-caller auth call carries, as a fingerprint ("" when none):
+    the introspected token, userinfo's bearer, the exchanged subject token, a forwarded bearer."""
+    for name in ("token_fp", "bearer_fp", "subject_fp"):
+        fp = key.get(name)
+        if isinstance(fp, str) and fp:
+            return fp
+    return ""

@@ -296,7 +296,11 @@ def forwarded_credential(rqh: dict[str, str], fpr: Fingerprinter) -> dict[str, A
     for name in ("authorization", "cookie"):
         v = rqh.get(name)
         if v:
-            return {"cred_fp": fpr.fp(v.strip()), "cred": name}
+            out = {"cred_fp": fpr.fp(v.strip()), "cred": name}
+            scheme, _, token = v.strip().partition(" ")
+            if name == "authorization" and scheme.lower() == "bearer" and token.strip():
+                out["bearer_fp"] = fpr.fp(token.strip())  # the caller's bearer: joins its inbound request
+            return out
     return {}
 
 

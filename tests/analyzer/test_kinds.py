@@ -177,3 +177,31 @@ def test_exchange_key_separates_subjects() -> None:
     b["token"]["fp"] = "xtok2"
     row = run([a, b])["callouts"]["by_kind"]["exchange"]
     assert (row["total"], row["redundant"]) == (2, 0)
+
+
+@pytest.mark.parametrize("kind", ["introspection", "userinfo", "exchange", "forward_auth"])
+def test_a_failure_cached_for_one_caller_is_poisoning_while_others_are_served(kind: str) -> None:
+    """A gateway that caches a failed decision per caller: caller A's auth call fails once and A
+    gets 503 from then on with no new call, while caller B's calls go on and succeed in between."""
+    from tests.support.kinds_factory import inbound, kind_callout
+
+    cred = {"introspection": "token_fp", "userinfo": "bearer_fp", "exchange": "subject_fp", "forward_auth": "bearer_fp"}
+    a, b = {"fp": "userA", "kind": "opaque"}, {"fp": "userB", "kind": "opaque"}
+
+    def call(ts: float, who: dict, status: int) -> dict:
+        ev = kind_callout(kind, ts + 0.001, 50, status=status)
+        ev["key"] = {**ev["key"], cred[kind]: who["fp"]}
+        if kind == "userinfo":
+            ev["bearer"] = {**ev["bearer"], "fp": who["fp"]}
+        return ev
+
+    evs = [call(T0, a, 500), inbound(T0, 60, status=503, bearer=a)]
+    for i in range(1, 5):
+        t = T0 + i
+        evs += [call(t, b, 200), inbound(t, 60, bearer=b)]  # B: served, a new call each time
+        evs += [inbound(t + 0.5, 5, status=503, bearer=a)]  # A: the cached failure, no call
+    snap = run(evs)
+    row = snap["callouts"]["by_kind"][kind]
+    assert row["failed"] == 1 and row["error_reused"] == 4
+    assert snap["aftermath"]["error_reused"] == 4
+    assert "error-cached" in ids(snap)
