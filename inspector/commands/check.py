@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from inspector.commands.args import INBOUND_HELP, RULES_HELP, examples, format_choices
 from inspector.schema.errors import UserError
 
 SEVERITY_CHOICES = ("info", "warning", "critical")
@@ -23,7 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Analyze a capture and hold its figures against a budget (TOML, docs/budgets.md). "
         "Exit 0: every budget holds; 1: a budget is broken, a figure is unknown, or a finding at or "
         "above --fail-on fired; 2: bad input. Without --budget the default budget applies: no "
-        "error-cached, and the token tax under 20 %% of time to first byte.",
+        "error-cached, and the token tax under 20 % of time to first byte.",
+        epilog=examples(
+            "tokentax check session.jsonl --junit check.xml",
+            "tokentax check captures/ --budget tokentax-budget.toml --fail-on critical",
+        ),
     )
     p.add_argument(
         "captures",
@@ -41,11 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--junit", default="", metavar="OUT.xml", help="write JUnit XML here (one test case per budget and finding)"
     )
-    p.add_argument("--format", "-f", choices=("text", "md"), default="text")
-    p.add_argument("-o", "--output", help="write the text/md result here instead of standard output")
+    p.add_argument("--format", "-f", choices=("text", "md"), default="text", help=format_choices(("text", "md")))
+    p.add_argument("-o", "--output", metavar="FILE", help="write the text/md result here instead of standard output")
     p.add_argument("-v", "--verbose", action="store_true", help="text: also list the budgets that hold")
-    p.add_argument("--inbound", default="", help="listener ports/specs that faced clients (raw flow files)")
-    p.add_argument("--rules", default="", help="role rules TOML (raw flow files)")
+    p.add_argument("--inbound", default="", metavar="SPEC", help=INBOUND_HELP)
+    p.add_argument("--rules", default="", metavar="FILE", help=RULES_HELP)
     p.set_defaults(func=run)
 
 

@@ -42,10 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Ctrl+C stops it.",
         epilog=examples(
             "tokentax record            (a proxy on 127.0.0.1:8080: HTTPS_PROXY=http://127.0.0.1:8080)",
-            "tokentax record -o gw.jsonl --inbound 8081 -- "
-            "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082",
             "tokentax record -o gw.jsonl --inbound 8081 --run 'pytest tests/integration' -- "
-            "--mode reverse:http://gateway:8000@8081",
+            "--mode reverse:http://gateway:8000@8081 --mode reverse:https://idp.example@8082",
         ),
     )
     p.add_argument(
