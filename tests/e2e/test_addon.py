@@ -184,7 +184,7 @@ def test_addon_error_is_counted_and_never_raised(caplog) -> None:
         addon.error(Broken())
         assert addon.errors == 2
         assert addon.analyzer.snapshot()["events"] == 0
-        addon._tick(0)  # the periodic addon event carries the count to the summary
+        addon._tick()  # the periodic addon event carries the count to the summary
         assert addon.analyzer.snapshot()["addon"]["errors"] == 2
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "addon error #1 in response: RuntimeError" in logged
