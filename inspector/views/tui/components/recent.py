@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 
 from inspector.schema.events import Event
@@ -72,6 +72,18 @@ def _mini_bar(inbound: Event, hops: list[Event], scale_s: float, width: int) -> 
     for k in kinds:
         t.append("█" if k else "░", STYLE.get(k, OVERHEAD))
     return t
+
+
+class RecentRequests:
+    """The list, laid out at the width it is rendered at (not the width the pane had when the
+    data was read, which is 0 or a guess before the first layout: the bars changed length
+    from one run to the next)."""
+
+    def __init__(self, feed: Hops, clock: Clock, order: str = "slowest") -> None:
+        self.feed, self.clock, self.order = feed, clock, order
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield recent_renderable(self.feed, self.clock, options.max_width, self.order)
 
 
 def recent_renderable(feed: Hops, clock: Clock, width: int, order: str = "slowest") -> RenderableType:
