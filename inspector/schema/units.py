@@ -1,5 +1,7 @@
-"""How durations are read and written everywhere: parsed as people type them on a command
-line (`50ms`, `0.8s`, `2`, `1m`, `1h`) and spelled in titles, reports and the TUI.
+"""How durations, counts and rates are read and written everywhere: durations parsed as
+people type them on a command line (`50ms`, `0.8s`, `2`, `1m`, `1h`); durations, counts
+("16 897"), counted nouns ("1 backend call") and rates ("16 897 calls/h") spelled one way
+in finding titles, reports and the TUI.
 
 Pure and shared by the analyzer (finding titles carry figures) and every view and
 command, so all of them accept the same spellings and print the same units.
@@ -52,8 +54,34 @@ def human_seconds(seconds: float) -> str:
     return f"{m} min {sec} s" if sec else f"{m} min"
 
 
-def plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
+def plural(n: float, word: str) -> str:
+    """`word` for one, its plural otherwise: the last word takes -s, or -es after s, x, z,
+    ch, sh ("fetch" -> "fetches"), or -ies after a consonant and y ("proxy" -> "proxies")."""
+    if n == 1:
+        return word
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if len(word) > 1 and word.endswith("y") and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def count(n: float | None) -> str:
+    """A count as every screen and report writes it: whole, thousands set apart by a space
+    ("16 897"); a float is rounded. None (unknown) is "-"."""
+    if n is None:
+        return "-"
+    return f"{round(n):,}".replace(",", " ")
+
+
+def counted(n: float, word: str) -> str:
+    """A count and its noun, in agreement: "1 backend call", "16 897 backend calls"."""
+    return f"{count(n)} {plural(round(n), word)}"
+
+
+def per_hour(x: float | None, unit: str = "calls") -> str:
+    """A rate per hour: "16 897 calls/h". None (unknown) is "-"."""
+    return "-" if x is None else f"{count(x)} {unit}/h"
 
 
 def ms(value: float | None) -> str:

@@ -14,7 +14,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.text import Text
 
 from inspector.schema.events import Event
-from inspector.views.format import Clock, ms
+from inspector.views.format import Clock, counted, ms
 
 ORDERS = ("slowest", "newest")
 SCAN = 2_000  # newest held flows looked at for inbound requests
@@ -106,7 +106,7 @@ def recent_renderable(feed: Hops, clock: Clock, width: int, order: str = "slowes
         path = Text(f"{r.get('method') or '-'} {r.get('path') or '-'}")
         path.truncate(path_w, overflow="ellipsis", pad=True)
         total = (r.get("timing") or {}).get("total")
-        auth = f"{n_auth} auth call" + ("" if n_auth == 1 else "s")
+        auth = counted(n_auth, "auth call")
         lines.append(
             Text.assemble(
                 (clock.time(r.get("ts"), millis=True), "dim"),
