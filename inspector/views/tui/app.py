@@ -320,6 +320,12 @@ class TokentaxApp(App[int]):
         self._refresh_waterfall()
 
     def _refresh_waterfall(self) -> None:
+        if self._active_tab() != "timing":
+            # Hidden: nothing to draw. Its height follows its content, so each new request it
+            # showed asked for a layout of the whole screen (about 50 ms at 160x45, profiled in
+            # bench/tui.py): it is drawn when the Timing tab is shown instead.
+            self._waterfall_key = None
+            return
         ev = self._selected
         inbound, how = self._inbound_for(ev)
         latest = False
@@ -445,6 +451,7 @@ class TokentaxApp(App[int]):
         self._refresh_tab(force=True)
         tab = self._active_tab()
         if tab == "timing":
+            self._refresh_waterfall()
             self._refresh_recent(force=True)
         # The arrow keys work at once after any tab switch: focus goes to the tab's own pane
         # (unless the user is typing in the filter).

@@ -119,3 +119,16 @@ async def test_g_groups_the_list_by_request_and_back(tmp_path: Path) -> None:
 def test_loose_label_counts_in_words() -> None:
     assert loose_label(1).startswith("── 1 hop under no inbound request")
     assert loose_label(3).startswith("── 3 hops under no inbound request")
+
+
+def test_only_the_newest_flows_are_grouped_and_a_label_says_so() -> None:
+    from inspector.views.tui.grouping import left_out_label
+
+    feed = file_feed("synthetic.jsonl", analyzer_of(scenario()))
+    g = group(feed, scan=4)  # /b, /a, the ambiguous callout, the stray backend call
+    assert g.left_out == feed.flows_held - 4
+    assert g.rows[-1] == (LABEL, "end")
+    assert [feed.event_at(k)["path"] for k, m in g.rows if k != LABEL and m == ""] == ["/b", "/a"]
+    assert left_out_label(12345, 2000) == (
+        "── 12 345 older held flows are not grouped (the newest 2 000 are): g for the flat list ──"
+    )

@@ -38,7 +38,7 @@ from inspector.schema.events import Event
 from inspector.views.format import Clock, ms
 from inspector.views.tui.feed import Feed, MultiFeed
 from inspector.views.tui.filtering import Matcher, matches
-from inspector.views.tui.grouping import LABEL, MARK_WIDTH, Grouped, group, loose_label
+from inspector.views.tui.grouping import LABEL, MARK_WIDTH, Grouped, group, left_out_label, loose_label
 
 # (name, title, width; None = a share of what is left). The order on screen.
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
@@ -70,8 +70,8 @@ KIND_SHORT = {
     "forward_auth": "fwd-auth",
 }
 NUMERIC = {"status", "total"}
-# Grouped, the rows are laid out again from the whole ring (about 15 ms for 10,000 flows):
-# at most this often, so a live list stays within its frame budget and rows move less.
+# Grouped, the rows are laid out again from the newest flows (grouping.SCAN): at most this
+# often, so a live list stays within its frame budget and rows move less.
 GROUP_EVERY_S = 1.0
 
 
@@ -472,7 +472,9 @@ class FlowList(ScrollView, can_focus=True):
         st = self._load_styles()
         base = st["base"]
         if self.is_label(row):
-            text = fit(loose_label(self._groups.loose), width)
+            g = self._groups
+            last = g.rows[row][1] == "end"
+            text = fit(left_out_label(g.left_out, g.scan) if last else loose_label(g.loose), width)
             return Strip([Segment(text, base + st.get("dim", Style.null()))]).adjust_cell_length(width, base)
         if ev is None or k is None:
             return Strip.blank(width, base)
@@ -553,8 +555,8 @@ class FlowList(ScrollView, can_focus=True):
             self.cursor_k = None
         else:
             row = max(0, min(self._rows - 1, row))
-            if self.is_label(row):  # the label of the hops under no request: step over it
-                row = row + step if 0 <= row + step < self._rows else row - step
+            if self.is_label(row):  # a label row (hops under no request, flows left out): step over it
+                row = row + step if 0 <= row + step < self._rows and not self.is_label(row + step) else row - step
             self.cursor_k = self.k_of_row(row)
             height = self.scrollable_content_region.height
             if row < self.scroll_y:
