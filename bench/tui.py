@@ -13,6 +13,8 @@ paint that follows it (p50, p95, max; goal: p95 frame <= 50 ms), RSS at start an
 CPU use of the TUI process, and, last, a one-line summary with the ratios
 received/sent and p95 frame/budget.
 
+`--grouped` shows the flows list grouped by inbound request (key `g`).
+
 `--sources N` runs N producers, each at rate/N, and attaches one app to all of them
 (`tokentax attach A B ...`: one reader per stream, one timer, figures summed).
 """
@@ -125,7 +127,7 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-async def consume(rate: float, seconds: float, sources: int = 1) -> int:
+async def consume(rate: float, seconds: float, sources: int = 1, grouped: bool = False) -> int:
     from inspector.live.stream_client import StreamClient
     from inspector.views.tui.app import TokentaxApp
     from inspector.views.tui.components.flow_list import FlowList
@@ -207,6 +209,8 @@ async def consume(rate: float, seconds: float, sources: int = 1) -> int:
                 if t.name == "refresh":
                     t._callback = timed_tick
             app.query_one(FlowList).focus()
+            if grouped:  # the flows list grouped by inbound request (key g)
+                app.query_one(FlowList).set_grouped(True)
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             wall0 = time.monotonic()
             lines = [await asyncio.wait_for(proc.stdout.readline(), seconds + 120) for proc in procs]  # type: ignore[union-attr]
@@ -276,6 +280,7 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=5000.0, help="flow events per second (default 5000)")
     p.add_argument("--seconds", type=float, default=60.0, help="how long to send (default 60)")
     p.add_argument("--sources", type=int, default=1, help="streams to attach to, each sending rate/N (default 1)")
+    p.add_argument("--grouped", action="store_true", help="the flows list grouped by inbound request (key g)")
     p.add_argument("--produce", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.rate <= 0 or args.seconds <= 0 or args.sources < 1:
@@ -283,7 +288,7 @@ def main() -> int:
     if args.produce:
         asyncio.run(produce(args.rate, args.seconds))
         return 0
-    return asyncio.run(consume(args.rate, args.seconds, args.sources))
+    return asyncio.run(consume(args.rate, args.seconds, args.sources, args.grouped))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 from inspector.analyzer.kinds.findings import kind_findings
 from inspector.analyzer.notes import BYPASS_CAUSE, notes_for
 from inspector.analyzer.severity import severity_by_cost
-from inspector.schema.units import human_seconds, ms, plural
+from inspector.schema.units import count, counted, human_seconds, ms, per_hour, plural
 from inspector.schema.vocab import FINDING_IDS, SEVERITIES
 
 __all__ = ["FINDING_IDS", "SEVERITIES", "findings"]
@@ -101,9 +101,9 @@ def _token_lifetime(lifetimes: list[dict[str, Any]]) -> Finding | None:
     if not lifetimes:
         return None
     life, src = lifetimes[0]["seconds"], lifetimes[0]["source"]
-    title = f"Service token lives {human_seconds(life)} ({src}: {life:.0f} s)"
+    title = f"Service token lives {human_seconds(life)} ({src}: {count(life)} s)"
     ev = [
-        f"{lt['count']} {plural(lt['count'], 'token')} with lifetime {lt['seconds']:.0f} s from {lt['source']}"
+        f"{counted(lt['count'], 'token')} with lifetime {count(lt['seconds'])} s from {lt['source']}"
         for lt in lifetimes
     ]
     return _f("token-lifetime", "info", title, ev)
@@ -128,8 +128,8 @@ def _identical_responses(c: dict[str, Any]) -> Finding | None:
     ok = c.get("origin", c["ok"])
     if identical:
         title = (
-            f"The auth server returned an already-issued token {identical} "
-            f"{plural(identical, 'time')} of {ok} successful fetches: reuse is safe"
+            f"The auth server returned an already-issued token {counted(identical, 'time')} "
+            f"of {counted(ok, 'successful fetch')}: reuse is safe"
         )
         ev = ["an identical fetch returns a token fingerprint seen before: the server itself reuses it"]
         return _f("identical-token-responses", "info", title, ev)
@@ -137,7 +137,7 @@ def _identical_responses(c: dict[str, Any]) -> Finding | None:
         return _f(
             "identical-token-responses",
             "info",
-            f"Every one of {ok} fetches returned a new token",
+            f"Every one of {count(ok)} fetches returned a new token",
             ["the auth server mints a token per call: each extra fetch also adds a live token to revoke"],
         )
     return None
@@ -169,15 +169,15 @@ def _auth_failure(s: dict[str, Any]) -> Finding | None:
     c_all = s["callouts"]
     if not c_all["failed"]:
         return None
-    kinds = ", ".join(f"{n}× {k}" for k, n in sorted(c_all["failures"].items(), key=lambda kv: -kv[1]))
+    kinds = ", ".join(f"{count(n)}× {k}" for k, n in sorted(c_all["failures"].items(), key=lambda kv: -kv[1]))
     word = _kinds_word(s, "failed")
-    title = f"{c_all['failed']} {word} {plural(c_all['failed'], 'callout')} failed ({kinds})"
+    title = f"{count(c_all['failed'])} {word} {plural(c_all['failed'], 'callout')} failed ({kinds})"
     after = s["aftermath"]
-    ev = [f"inbound requests that got an error: {s['inbound']['errors']} of {s['flows']['inbound']}"]
+    ev = [f"inbound requests that got an error: {count(s['inbound']['errors'])} of {count(s['flows']['inbound'])}"]
     if after["error_reused"]:
-        ev.append(f"{after['error_reused']} inbound errors came with no new callout (error reused)")
+        ev.append(f"{counted(after['error_reused'], 'inbound error')} came with no new callout (error reused)")
     if after["bad_bearer_after_failure"]:
-        ev.append(f"{after['bad_bearer_after_failure']} backend calls carried an empty or garbage bearer")
+        ev.append(f"{counted(after['bad_bearer_after_failure'], 'backend call')} carried an empty or garbage bearer")
     if not after["error_reused"] and not after["bad_bearer_after_failure"]:
         ev.append("the gateway retried the auth server on later requests: no error was cached")
     sev = "critical" if c_all["failed"] >= max(1, c_all["total"] // 2) else "warning"
@@ -191,9 +191,9 @@ def _error_cached(s: dict[str, Any]) -> Finding | None:
         return None
     parts = []
     if reused:
-        parts.append(f"{reused} inbound errors with no new callout")
+        parts.append(f"{counted(reused, 'inbound error')} with no new callout")
     if bad:
-        parts.append(f"{bad} backend {plural(bad, 'call')} with an empty or garbage bearer")
+        parts.append(f"{counted(bad, 'backend call')} with an empty or garbage bearer")
     word = _kinds_word(s, "error_reused") if reused else "token"
     title = "Gateway caches auth failures: " + ", ".join(parts) + f" after a failed {word} callout"
     ev = ["a safe cache never stores an auth error; it retries the token endpoint instead"]
@@ -206,8 +206,8 @@ def _stampede(s: dict[str, Any]) -> Finding | None:
     if not st["count"]:
         return None
     title = (
-        f"{st['count']} {_kinds_word(s, 'stampedes')} {plural(st['count'], 'stampede')}: "
-        f"up to {st['max_burst']} callouts for one key in flight at once"
+        f"{count(st['count'])} {_kinds_word(s, 'stampedes')} {plural(st['count'], 'stampede')}: "
+        f"up to {counted(st['max_burst'], 'callout')} for one key in flight at once"
     )
     ev = [
         f"a stampede is {st['threshold']} or more concurrent callouts for the same token key",
@@ -233,9 +233,9 @@ def _token_refetch(s: dict[str, Any], c: dict[str, Any], tax: dict[str, Any], li
 
     `c` and `tax` are the token kind's figures (`_token_view`)."""
     per_req, share = tax.get("ms_per_inbound"), tax.get("share_of_ttfb")
-    per_hour = tax.get("avoidable_callouts_per_hour")
+    avoidable = tax.get("avoidable_callouts_per_hour")
     on_path = c.get("tax_calls")
-    sev = severity_by_cost(per_req, share, per_hour)
+    sev = severity_by_cost(per_req, share, avoidable)
     per = c.get("per_inbound")
     per_txt = f", {per:.2f} callouts per inbound request" if per is not None else ""
     relayed, origin = c.get("relayed") or 0, c.get("origin")
@@ -243,26 +243,34 @@ def _token_refetch(s: dict[str, Any], c: dict[str, Any], tax: dict[str, Any], li
         hop = c.get("relay_hit_mean_ms")
         title = (
             f"Token served by a cache in front of the auth server (the loopback pattern): "
-            f"the auth server saw {origin} {plural(origin, 'fetch')}"
+            f"the auth server saw {counted(origin, 'fetch')}"
         )
         if hop is not None:
             title += f"; the remaining per-request hop costs {ms(hop)}"
-        head = f"{relayed} of {c['total']} token callouts were answered by a relay ({', '.join(c.get('relays') or [])})"
+        head = (
+            f"{count(relayed)} of {counted(c['total'], 'token callout')} {'was' if relayed == 1 else 'were'} "
+            f"answered by a relay ({', '.join(c.get('relays') or [])})"
+        )
     elif on_path == 0:
         title = (
-            f"{c['redundant']} of {c['total']} token callouts were redundant, none on a request's path: "
+            f"{count(c['redundant'])} of {counted(c['total'], 'token callout')} "
+            f"{'was' if c['redundant'] == 1 else 'were'} redundant, none on a request's path: "
             f"background fetches, no token tax"
         )
         head = "no inbound request waited for these fetches: they load the auth server, not the callers"
     else:
-        title = f"{c['redundant']} of {c['total']} token callouts were redundant{per_txt}"
+        title = (
+            f"{count(c['redundant'])} of {counted(c['total'], 'token callout')} "
+            f"{'was' if c['redundant'] == 1 else 'were'} redundant{per_txt}"
+        )
         if per_req is not None:
             title += f": {ms(per_req)} token tax per request"
         head = "a redundant fetch is one made while a token for the same key was still valid, in its first half of life"
     ev = [head]
     if on_path is not None:
         ev.append(
-            f"on a request's path: {c.get('on_path')} callouts ({on_path} redundant); background: {c.get('background')}"
+            f"on a request's path: {counted(c.get('on_path') or 0, 'callout')} ({count(on_path)} redundant); "
+            f"background: {count(c.get('background'))}"
         )
     if tax.get("total_ms") is not None and share is not None and on_path:
         ev.append(
@@ -270,20 +278,26 @@ def _token_refetch(s: dict[str, Any], c: dict[str, Any], tax: dict[str, Any], li
             f"{share * 100:.0f} % of inbound time to first byte"
         )
     if c.get("nested"):
-        ev.append(f"{c['nested']} callouts from a relay to the auth server ran inside another callout: counted once")
+        ev.append(
+            f"{counted(c['nested'], 'callout')} from a relay to the auth server ran inside another callout: "
+            "counted once"
+        )
     if c.get("proactive"):
-        ev.append(f"{c['proactive']} proactive refreshes (in the last half of a valid token's life) are not redundant")
+        ev.append(
+            f"{counted(c['proactive'], 'proactive refresh')} (in the last half of a valid token's life) "
+            f"{'is' if c['proactive'] == 1 else 'are'} not redundant"
+        )
     if life is not None and not relayed:
         ev.append(
             f"the token lives {human_seconds(life)}: a cache keyed on the token key with a TTL a little "
             f"under that would remove these calls"
         )
     ev += notes_for(s, "callouts.per_inbound", "tax.ms_per_inbound", "tax.share_of_ttfb")
-    if per_hour is not None:
-        ev.append(f"auth-server calls a cache would remove: {per_hour:.0f} per hour at the observed rate")
+    if avoidable is not None:
+        ev.append(f"auth-server calls a cache would remove: {per_hour(avoidable)} at the observed rate")
     for k in (s.get("keys") or [])[:3]:
         if k["redundant"]:
-            ev.append(f"key {k['key']}: {k['callouts']} callouts, {k['redundant']} redundant")
+            ev.append(f"key {k['key']}: {counted(k['callouts'], 'callout')}, {count(k['redundant'])} redundant")
     ev.append(
         f"severity by cost: {sev} (docs/findings.md: ms per request, share of time to first byte, calls per hour)"
     )

@@ -1,5 +1,7 @@
-"""How durations are read and written everywhere: parsed as people type them on a command
-line (`50ms`, `0.8s`, `2`, `1m`, `1h`) and spelled in titles, reports and the TUI.
+"""How durations, counts and rates are read and written everywhere: durations parsed as
+people type them on a command line (`50ms`, `0.8s`, `2`, `1m`, `1h`); durations, counts
+("16 897"), counted nouns ("1 backend call") and rates ("16 897 calls/h") spelled one way
+in finding titles, reports and the TUI.
 
 Pure and shared by the analyzer (finding titles carry figures) and every view and
 command, so all of them accept the same spellings and print the same units.
@@ -27,6 +29,9 @@ _UNITS: dict[str, float] = {
 _DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*([a-zµ]*)$")
 
 
+UNKNOWN = "—"  # how a figure the session cannot give is written, everywhere (null in JSON)
+
+
 def parse_duration(text: str) -> float:
     """Seconds as a float; UserError naming the bad text for anything else (negative, no number, unknown unit)."""
     raw = text.strip().lower() if isinstance(text, str) else ""
@@ -52,11 +57,37 @@ def human_seconds(seconds: float) -> str:
     return f"{m} min {sec} s" if sec else f"{m} min"
 
 
-def plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
+def plural(n: float, word: str) -> str:
+    """`word` for one, its plural otherwise: the last word takes -s, or -es after s, x, z,
+    ch, sh ("fetch" -> "fetches"), or -ies after a consonant and y ("proxy" -> "proxies")."""
+    if n == 1:
+        return word
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if len(word) > 1 and word.endswith("y") and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def count(n: float | None) -> str:
+    """A count as every screen and report writes it: whole, thousands set apart by a space
+    ("16 897"); a float is rounded. None (unknown) is "—", never 0."""
+    if n is None:
+        return UNKNOWN
+    return f"{round(n):,}".replace(",", " ")
+
+
+def counted(n: float, word: str) -> str:
+    """A count and its noun, in agreement: "1 backend call", "16 897 backend calls"."""
+    return f"{count(n)} {plural(round(n), word)}"
+
+
+def per_hour(x: float | None, unit: str = "calls") -> str:
+    """A rate per hour: "16 897 calls/h". None (unknown) is "—"."""
+    return UNKNOWN if x is None else f"{count(x)} {unit}/h"
 
 
 def ms(value: float | None) -> str:
     if value is None:
-        return "—"  # unknown, not zero: the report's notes say why
+        return UNKNOWN  # unknown, not zero: the report's notes say why
     return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"

@@ -9,11 +9,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from inspector.schema.units import human_seconds, ms
+from inspector.schema.units import UNKNOWN, count, counted, human_seconds, ms, per_hour, plural
 
-__all__ = ["Clock", "ms", "human_seconds", "count", "pct", "rate", "left", "dash", "spread", "UNKNOWN"]
-
-UNKNOWN = "—"  # a figure the session cannot give (null in JSON); the report's notes say why
+__all__ = [
+    "Clock",
+    "ms",
+    "human_seconds",
+    "count",
+    "counted",
+    "per_hour",
+    "plural",
+    "pct",
+    "rate",
+    "left",
+    "dash",
+    "spread",
+    "UNKNOWN",
+]
 
 
 class Clock:
@@ -43,12 +55,6 @@ def dash(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def count(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    return f"{n:,}".replace(",", " ") if isinstance(n, int) else f"{n:,.0f}".replace(",", " ")
-
-
 def pct(share: float | None) -> str:
     return UNKNOWN if share is None else f"{share * 100:.0f} %"
 
@@ -61,7 +67,7 @@ def spread(d: dict[str, Any], prefix: str = "") -> str:
 def rate(per_s: float | None) -> str:
     if per_s is None:
         return "-"
-    return f"{per_s:.1f}/s" if per_s < 100 else f"{per_s:.0f}/s"
+    return f"{per_s:.1f}/s" if per_s < 100 else f"{count(per_s)}/s"
 
 
 def left(seconds: float | None) -> str:

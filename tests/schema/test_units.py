@@ -30,3 +30,16 @@ def test_parse_duration_rejects_with_one_line(text: str) -> None:
     with pytest.raises(UserError) as err:
         parse_duration(text)
     assert repr(text) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_counts_rates_and_plurals_one_style() -> None:
+    from inspector.schema.units import count, counted, per_hour, plural
+
+    assert count(16897) == "16 897" and count(16897.4) == "16 897" and count(42.0) == "42" and count(None) == "—"
+    assert count(1_234_567) == "1 234 567" and count(0) == "0"
+    assert per_hour(16897.2) == "16 897 calls/h" and per_hour(None) == "—"
+    assert counted(1, "backend call") == "1 backend call" and counted(2, "backend call") == "2 backend calls"
+    assert counted(1, "token") == "1 token" and counted(12000, "token") == "12 000 tokens"
+    assert counted(0, "fetch") == "0 fetches" and counted(3, "JWKS fetch") == "3 JWKS fetches"
+    assert plural(2, "refetch") == "refetches" and plural(2, "proxy") == "proxies" and plural(2, "key") == "keys"
+    assert plural(1, "fetch") == "fetch" and plural(2, "proactive refresh") == "proactive refreshes"

@@ -10,7 +10,7 @@ from typing import Any
 
 from inspector.analyzer.kinds.fixes import fix_for
 from inspector.analyzer.severity import severity_by_cost
-from inspector.schema.units import ms, plural
+from inspector.schema.units import count, counted, ms, per_hour, plural
 
 FINDING_OF_KIND = {
     "introspection": "introspection-repeat",
@@ -49,7 +49,7 @@ def _what_if(row: dict[str, Any]) -> str | None:
     w = row.get("what_if")
     if not isinstance(w, dict) or not w:
         return None
-    parts = [f"{label.replace('_', ' ')}: {n} of {row['total']}" for label, n in w.items()]
+    parts = [f"{label.replace('_', ' ')}: {count(n)} of {count(row['total'])}" for label, n in w.items()]
     return "calls a cache would have removed: " + ", ".join(parts)
 
 
@@ -75,28 +75,33 @@ def kind_findings(s: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             cost = f"{ms(row.get('redundant_ms'))} spent in them (no inbound requests seen)"
         if r:
-            title = f"{r} of {n} {plural(n, noun)} were redundant: {cost}"
+            title = f"{count(r)} of {counted(n, noun)} {'was' if r == 1 else 'were'} redundant: {cost}"
         else:
-            title = f"{unknown} JWKS {plural(unknown, 'refetch')} for tokens with an unknown kid"
+            title = f"{count(unknown)} JWKS {plural(unknown, 'refetch')} for tokens with an unknown kid"
         ev = [RULE[kind]]
         ev.append(f"time in redundant calls: {ms(row.get('redundant_ms'))}; {noun} p50 {ms(row.get('p50_ms'))}")
         if row.get("avoidable_per_hour") is not None:
-            ev.append(f"auth-side calls a cache would remove: {row['avoidable_per_hour']:.0f} per hour at this rate")
+            ev.append(f"auth-side calls a cache would remove: {per_hour(row['avoidable_per_hour'])} at this rate")
         wi = _what_if(row)
         if wi:
             ev.append(wi)
         if kind == "forward_auth":
             ev.append(f"decision window: {row.get('window_s', 60):g} s (tokentax_forward_auth_window)")
         if kind == "introspection" and row.get("active_without_exp"):
-            ev.append(f"{row['active_without_exp']} active answers had no exp: they cannot make a call redundant")
+            n_exp = row["active_without_exp"]
+            ev.append(
+                f"{counted(n_exp, 'active answer')} had no exp: {'it' if n_exp == 1 else 'they'} "
+                "cannot make a call redundant"
+            )
         if kind == "jwks":
             if unknown:
                 ev.append(
-                    f"{unknown} {plural(unknown, 'refetch')} came with a bearer whose kid no key set held: anyone "
+                    f"{counted(unknown, 'refetch')} came with a bearer whose kid no key set held: anyone "
                     "can trigger these, one auth-server call per forged token (rate-limit unknown-kid refetches)"
                 )
             if row.get("new_kid"):
-                ev.append(f"{row['new_kid']} fetches brought a new kid (a rotation): legitimate, not counted")
+                n_kid = row["new_kid"]
+                ev.append(f"{counted(n_kid, 'fetch')} brought a new kid (a rotation): legitimate, not counted")
         product, fix = fix_for(kind, gateways)
         if fix:
             ev.append(f"fix ({product}): {fix}" if product else f"fix: {fix}")

@@ -38,7 +38,7 @@ from inspector.views.tui.components.flow_list import FlowHeader, FlowList
 from inspector.views.tui.components.headline import Headline, findings_label
 from inspector.views.tui.components.kpi import KpiStrip
 from inspector.views.tui.components.rates import Rates
-from inspector.views.tui.components.recent import ORDERS, latest_inbound, recent_renderable
+from inspector.views.tui.components.recent import ORDERS, RecentRequests, latest_inbound
 from inspector.views.tui.components.sources import TOTAL, SourcesTable
 from inspector.views.tui.components.status import StatusBar
 from inspector.views.tui.components.tokens import TokensTable
@@ -97,6 +97,7 @@ class TokentaxApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit_now"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"),
         Binding("o", "recent_order", "Slowest/newest", show=False, id="recent_order"),
+        Binding("g", "toggle_group", "Group", show=False, id="group"),
         Binding("1", "tab('flows')", "Flows", show=False, id="tab_flows"),
         Binding("2", "tab('tokens')", "Auth calls", show=False, id="tab_auth"),
         Binding("3", "tab('timing')", "Timing", show=False, id="tab_timing"),
@@ -319,6 +320,12 @@ class TokentaxApp(App[int]):
         self._refresh_waterfall()
 
     def _refresh_waterfall(self) -> None:
+        if self._active_tab() != "timing":
+            # Hidden: nothing to draw. Its height follows its content, so each new request it
+            # showed asked for a layout of the whole screen (about 50 ms at 160x45, profiled in
+            # bench/tui.py): it is drawn when the Timing tab is shown instead.
+            self._waterfall_key = None
+            return
         ev = self._selected
         inbound, how = self._inbound_for(ev)
         latest = False
@@ -353,9 +360,7 @@ class TokentaxApp(App[int]):
         if not force and now - self._recent_at < 1.0:
             return
         self._recent_at = now
-        body = self.main("#recent", Static)
-        width = body.size.width or self.size.width - 4
-        body.update(recent_renderable(self.feed, self.clock, width, self.recent_order))
+        self.main("#recent", Static).update(RecentRequests(self.feed, self.clock, self.recent_order))
 
     def action_recent_order(self) -> None:
         self.recent_order = ORDERS[(ORDERS.index(self.recent_order) + 1) % len(ORDERS)]
@@ -410,6 +415,17 @@ class TokentaxApp(App[int]):
         self.paused = not self.paused
         self._tick()
 
+    def action_toggle_group(self) -> None:
+        """The flows list grouped by inbound request (its callouts and backend hops under it), or flat."""
+        fl = self.main(FlowList)
+        fl.set_grouped(not fl.grouped)
+        self.main(FlowHeader).refresh()
+        self.main(TabbedContent).active = "flows"
+        if fl.grouped:
+            self._say("flows grouped by inbound request, hops under the request that caused them (g: flat list)")
+        else:
+            self._say("flows listed as they ended (g: group by inbound request)")
+
     def action_focus_filter(self) -> None:
         self.main(TabbedContent).active = "flows"
         self.main("#filter", Input).focus()
@@ -435,6 +451,7 @@ class TokentaxApp(App[int]):
         self._refresh_tab(force=True)
         tab = self._active_tab()
         if tab == "timing":
+            self._refresh_waterfall()
             self._refresh_recent(force=True)
         # The arrow keys work at once after any tab switch: focus goes to the tab's own pane
         # (unless the user is typing in the filter).
@@ -578,6 +595,9 @@ class TokentaxApp(App[int]):
             "Pause / resume display", "Freeze the screen; events keep being ingested", self.action_toggle_pause
         )
         yield SystemCommand("Filter flows", "Focus the mitmproxy filter expression", self.action_focus_filter)
+        yield SystemCommand(
+            "Group flows by request", "Each inbound request with its hops under it, or flat", self.action_toggle_group
+        )
         yield SystemCommand("Save capture", "Write the flows the TUI holds as a JSONL capture", self.action_save)
         for ext, label in EXPORT_FORMATS:
             yield SystemCommand(

@@ -4,7 +4,7 @@
 
 What `tokentax demo` runs, driven here instead of by hand: the lab's naive gateway
 (0.8 s auth latency) behind mitmdump with the addon, the load generator at 5 requests
-a second as a child, and the TUI attached to the live stream, headless at 160x45. Once
+a second as a child, and the TUI attached to the live stream, headless at 120x36. Once
 the proxy's summary has counted enough requests (polled, with a deadline) it selects an
 inbound request whose callout and backend hops are both correlated, shows the Timing
 tab (the waterfall), and exports the SVG; rsvg-convert turns it into the PNG (with the
@@ -30,7 +30,7 @@ from tests.support.procs import ROOT
 from tests.views.tui.make_screenshot import svg_to_png
 
 OUT = ROOT / "docs" / "demo.png"
-SIZE = (160, 45)
+SIZE = (120, 36)  # a normal terminal
 MIN_REQUESTS = 150  # about 30 s of load: enough for the rates and the sparklines to have a shape
 DEADLINE_S = 120.0
 

@@ -1,4 +1,5 @@
-"""Regenerate docs/tui.png from the committed capture (not a test):
+"""Regenerate docs/tui.png (120x36, a callout selected) and docs/tui-80x24.png (the first
+screen in a newcomer's 80x24 terminal) from the committed capture (not a test):
 
     uv run python tests/views/tui/make_screenshot.py
 
@@ -22,14 +23,18 @@ from tests.support.procs import ROOT
 from tests.support.tui import file_app
 
 OUT = ROOT / "docs" / "tui.png"
+OUT_SMALL = ROOT / "docs" / "tui-80x24.png"
+SIZE = (120, 36)  # a normal terminal
+SMALL = (80, 24)
 
 
-async def shoot() -> str:
+async def shoot(size: tuple[int, int] = SIZE, select: bool = True) -> str:
     app = file_app()
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        fl = app.query_one(FlowList)
-        fl.select_row(next(r for r in range(fl.row_count) if fl.event_of_row(r)["role"] == "callout"))
+        if select:
+            fl = app.query_one(FlowList)
+            fl.select_row(next(r for r in range(fl.row_count) if fl.event_of_row(r)["role"] == "callout"))
         await pilot.pause()
         return app.export_screenshot(title="tokentax open tests/data/naive_gateway.jsonl")
 
@@ -47,6 +52,7 @@ def svg_to_png(svg: str, out: Path) -> None:
 
 def main() -> None:
     svg_to_png(asyncio.run(shoot()), OUT)
+    svg_to_png(asyncio.run(shoot(SMALL, select=False)), OUT_SMALL)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ async def test_live_flows_kpis_and_reattach(live_stack: LiveStack, tmp_path: Pat
             assert value in str(app.query_one(f"#kpi-{kid}", Kpi).render())
         assert app.feed.lost == 0
         text = screen_text(app)
-        assert f"live 127.0.0.1:{live_stack.stream_port}" in text and "● live" in text
+        assert f"live stream 127.0.0.1:{live_stack.stream_port}" in text and "● live" in text
 
         await live_stack.kill()
         await until(lambda: app.feed.state == "disconnected", "the TUI to notice the proxy died", step=pilot.pause)

@@ -259,3 +259,21 @@ async def test_a_mitmdump_restart_is_marked(tmp_path: Path) -> None:
         await pilot.pause()
         text = screen_text(app)
         assert "↻" in text and "since attach" in text and "whole proxy run" in text
+
+
+async def test_tokens_table_fits_120_columns(tmp_path: Path) -> None:
+    """The last column (time left) shows at 120 columns: the long key gives way, with an ellipsis."""
+    from textual.widgets import DataTable
+
+    app = file_app(out_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        table = app.query_one("#tokens-table", DataTable)
+        row = [str(c) for c in table.get_row_at(0)]
+        assert row[1].endswith("…") and row[-1].startswith("10 h")
+        widths = sum(col.get_render_width(table) for col in table.columns.values())
+        assert widths <= 120
+        lines = screen_text(app).splitlines()
+        row_line = next(line for line in lines if line.lstrip().startswith(row[0]))
+        assert row_line.rstrip().endswith("10 h 39 min")  # on screen, not cut off

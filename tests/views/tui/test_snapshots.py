@@ -118,3 +118,17 @@ def test_normal_timing_recent(snap_compare) -> None:
 
 def test_normal_auth_calls(snap_compare) -> None:
     assert snap_compare(file_app(), terminal_size=NORMAL, press=["2"])
+
+
+def test_normal_grouped_by_request(snap_compare) -> None:
+    """g: each inbound request with its token callout and backend call indented under it."""
+
+    async def before(pilot: Pilot) -> None:
+        await pilot.press("g")
+        await pilot.pause()
+        pilot.app.query_one(FlowList).select_row(1)
+        await pilot.pause()
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(file_app(), terminal_size=NORMAL, run_before=before)

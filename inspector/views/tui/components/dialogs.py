@@ -16,7 +16,7 @@ from inspector.views.tui.config import config_path
 from inspector.views.tui.filtering import help_rows
 
 BINDING_IDS = (
-    "pause", "filter", "save", "export", "help", "quit", "quit_now", "interrupt", "recent_order",
+    "pause", "filter", "save", "export", "help", "quit", "quit_now", "interrupt", "recent_order", "group",
     "tab_flows", "tab_auth", "tab_timing", "tab_findings", "tab_sources",
 )  # fmt: skip
 
@@ -28,6 +28,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("1 2 3 4", "Flows, Auth calls, Timing, Findings tabs (the tab's pane takes the arrow keys)"),
     ("↑ ↓ PgUp PgDn Home End", "move the selection in the flows list (or click a row)"),
     ("escape", "in the flows list: clear the selection and follow the newest flows"),
+    ("g", "group the flows by inbound request (its callouts and backend hops under it) / flat list"),
     ("o", "on the Timing tab: recent requests slowest first / newest first"),
     ("ctrl+p", "command palette: every action, Change theme (remembered), Screenshot"),
     ("?", "this help"),

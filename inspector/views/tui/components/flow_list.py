@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,7 @@ from inspector.schema.events import Event
 from inspector.views.format import Clock, ms
 from inspector.views.tui.feed import Feed, MultiFeed
 from inspector.views.tui.filtering import Matcher, matches
+from inspector.views.tui.grouping import LABEL, MARK_WIDTH, Grouped, group, left_out_label, loose_label
 
 # (name, title, width; None = a share of what is left). The order on screen.
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
@@ -68,6 +70,9 @@ KIND_SHORT = {
     "forward_auth": "fwd-auth",
 }
 NUMERIC = {"status", "total"}
+# Grouped, the rows are laid out again from the newest flows (grouping.SCAN): at most this
+# often, so a live list stays within its frame budget and rows move less.
+GROUP_EVERY_S = 1.0
 
 
 def columns(source_w: int = 0) -> tuple[tuple[str, str, int | None], ...]:
@@ -211,6 +216,8 @@ class FlowHeader(Static):
         if not lists:
             return header_text(self.size.width)
         fl = lists.first()
+        if fl.grouped:  # the rows start with a tree mark
+            return " " * MARK_WIDTH + header_text(fl.line_width - MARK_WIDTH, fl.source_w)
         return header_text(fl.line_width, fl.source_w)
 
 
@@ -257,11 +264,15 @@ class FlowList(ScrollView, can_focus=True):
         self._filter: Matcher | None = None
         self._matches: deque[int] = deque()
         self._rebuild = False
+        # Grouped by inbound request (toggle): the rows as inspector.views.tui.grouping lays them out
+        self.grouped = False
+        self._groups = Grouped()
+        self._grouped_at = 0.0
         self.cursor_k: int | None = None
         self._styles: dict[str, Style] | None = None
-        # Rendered rows by (append number, width, selected): a flow event never changes, so
-        # a row rendered once is reused while it scrolls down the screen.
-        self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
+        # Rendered rows by (append number, width, selected, tree mark): a flow event never
+        # changes, so a row rendered once is reused while it scrolls down the screen.
+        self._strips: LRUCache[tuple[int, int, bool, str | None], Strip] = LRUCache(1024)
 
     # -- data --------------------------------------------------------------------------
 
@@ -279,6 +290,15 @@ class FlowList(ScrollView, can_focus=True):
         self._rebuild = True
         self.sync()
 
+    def set_grouped(self, on: bool) -> None:
+        """Group the rows by inbound request (True) or list flows as they ended (False)."""
+        if on == self.grouped:
+            return
+        self.grouped = on
+        self._rebuild = True
+        self._strips.clear()
+        self.sync()
+
     def sync(self) -> int:
         """Take in the flows that arrived since the last call. Returns the rows added."""
         feed = self.feed
@@ -288,6 +308,10 @@ class FlowList(ScrollView, can_focus=True):
         new = seen - self._count
         if new <= 0 and not self._rebuild:
             return 0
+        if self.grouped:
+            if not self._rebuild and time.monotonic() - self._grouped_at < GROUP_EVERY_S:
+                return 0  # the new flows are taken in at the next layout
+            return self._sync_grouped(seen)
         ring = feed.ring
         added = 0
         rebuilt = self._rebuild
@@ -322,14 +346,62 @@ class FlowList(ScrollView, can_focus=True):
         self.refresh()
         return added
 
+    def _sync_grouped(self, seen: int) -> int:
+        """Lay the rows out again by request. New requests go on top and hops move under the
+        request that claims them, so the view is anchored on the selected row (or the top
+        row once scrolled), which keeps its place on screen."""
+        anchor = self.cursor_k
+        if anchor is None and self.scroll_y > 0:
+            anchor = self._first_k_from(int(self.scroll_y))
+        before = self.row_of(anchor) if anchor is not None else None
+        offset = before - self.scroll_y if before is not None else 0
+        flt = self._filter
+        self._grouped_at = time.monotonic()
+        self._groups = group(self.feed, (lambda ev: matches(flt, ev)) if flt is not None else None)
+        old_rows = self._rows
+        self._rows = len(self._groups.rows)
+        self._count = seen
+        self._rebuild = False
+        if self.cursor_k is not None and self.row_of(self.cursor_k) is None:
+            self.cursor_k = None
+            self.post_message(self.Highlighted(self, None))
+        self._set_virtual_rows(self._rows)
+        after = self.row_of(anchor) if anchor is not None else None
+        if after is not None:
+            self._scroll_y_to(after - offset)
+        self.refresh()
+        return max(0, self._rows - old_rows)
+
+    def _first_k_from(self, row: int) -> int | None:
+        """The append number of the first flow row at or below `row` (label rows hold none)."""
+        for r in range(row, self._rows):
+            k = self.k_of_row(r)
+            if k is not None:
+                return k
+        return None
+
+    def is_label(self, row: int) -> bool:
+        return self.grouped and 0 <= row < self._rows and self._groups.rows[row][0] == LABEL
+
+    def mark_of_row(self, row: int) -> str | None:
+        """The tree mark in front of a row when grouped (None in the flat list)."""
+        if not self.grouped or not 0 <= row < self._rows:
+            return None
+        return self._groups.rows[row][1]
+
     def k_of_row(self, row: int) -> int | None:
         if not 0 <= row < self._rows:
             return None
+        if self.grouped:
+            k = self._groups.rows[row][0]
+            return None if k == LABEL else k
         if self._filter is None:
             return self._count - 1 - row
         return self._matches[len(self._matches) - 1 - row]
 
     def row_of(self, k: int) -> int | None:
+        if self.grouped:
+            return self._groups.index.get(k)
         if self._filter is None:
             row = self._count - 1 - k
             return row if 0 <= row < self._rows else None
@@ -399,14 +471,20 @@ class FlowList(ScrollView, can_focus=True):
         ev = self.feed.event_at(k) if k is not None else None
         st = self._load_styles()
         base = st["base"]
+        if self.is_label(row):
+            g = self._groups
+            last = g.rows[row][1] == "end"
+            text = fit(left_out_label(g.left_out, g.scan) if last else loose_label(g.loose), width)
+            return Strip([Segment(text, base + st.get("dim", Style.null()))]).adjust_cell_length(width, base)
         if ev is None or k is None:
             return Strip.blank(width, base)
         selected = k == self.cursor_k
-        key = (k, width, selected)
+        mark = self.mark_of_row(row)
+        key = (k, width, selected, mark)
         cached = self._strips.get(key)
         if cached is not None:
             return cached
-        strip = self._render_row(ev, width, selected, st)
+        strip = self._render_row(ev, width, selected, st, mark)
         self._strips[key] = strip
         return strip
 
@@ -440,7 +518,9 @@ class FlowList(ScrollView, can_focus=True):
         st[key] = styles  # type: ignore[assignment]
         return styles
 
-    def _render_row(self, ev: Event, width: int, selected: bool, st: dict[str, Style]) -> Strip:
+    def _render_row(
+        self, ev: Event, width: int, selected: bool, st: dict[str, Style], mark: str | None = None
+    ) -> Strip:
         status = ev.get("status")
         tok = ev.get("token")
         if ev.get("error") or (isinstance(status, int) and status >= 500):
@@ -455,8 +535,12 @@ class FlowList(ScrollView, can_focus=True):
         segments: list[Segment] = []
         space = Segment(" ", base)
         restart = bool(self.feed.restart_note(ev))
-        for name, text in shown_cells(ev, self.clock, width, self.source_w, self._label):
-            if segments:
+        cells_w = width
+        if mark is not None:  # grouped: a tree mark, then the row, narrower by its width
+            segments.append(Segment(mark.ljust(MARK_WIDTH), styles["time"]))
+            cells_w -= MARK_WIDTH
+        for i, (name, text) in enumerate(shown_cells(ev, self.clock, cells_w, self.source_w, self._label)):
+            if i:
                 segments.append(space)
             if restart and name == "time":  # the first flow after a mitmdump restart
                 segments.append(Segment("↻" + text[1:], styles.get("_null", plain) + Style(color="yellow", bold=True)))
@@ -466,11 +550,13 @@ class FlowList(ScrollView, can_focus=True):
 
     # -- selection ---------------------------------------------------------------------
 
-    def _select_row(self, row: int | None) -> None:
+    def _select_row(self, row: int | None, step: int = 1) -> None:
         if row is None or self._rows == 0:
             self.cursor_k = None
         else:
             row = max(0, min(self._rows - 1, row))
+            if self.is_label(row):  # a label row (hops under no request, flows left out): step over it
+                row = row + step if 0 <= row + step < self._rows and not self.is_label(row + step) else row - step
             self.cursor_k = self.k_of_row(row)
             height = self.scrollable_content_region.height
             if row < self.scroll_y:
@@ -482,18 +568,18 @@ class FlowList(ScrollView, can_focus=True):
 
     def action_cursor(self, delta: int) -> None:
         row = self.cursor_row
-        self._select_row(0 if row is None else row + delta)
+        self._select_row(0 if row is None else row + delta, 1 if delta >= 0 else -1)
 
     def action_page(self, delta: int) -> None:
         page = max(1, self.scrollable_content_region.height - 1)
         row = self.cursor_row
-        self._select_row((0 if row is None else row) + delta * page)
+        self._select_row((0 if row is None else row) + delta * page, 1 if delta >= 0 else -1)
 
     def action_first(self) -> None:
         self._select_row(0)
 
     def action_last(self) -> None:
-        self._select_row(self._rows - 1)
+        self._select_row(self._rows - 1, -1)
 
     def _scroll_y_to(self, y: float) -> None:
         self.set_scroll(None, max(0, min(self.max_scroll_y, y)))

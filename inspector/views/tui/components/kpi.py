@@ -93,7 +93,7 @@ def kpi_values(r: dict[str, Any]) -> dict[str, tuple[str, str]]:
             "warn" if identical else "",
         ),
         "tax": tax_cell,
-        "avoidable": (UNKNOWN if aph is None else f"{fmt.count(aph)} calls/h", "bad" if aph else ""),
+        "avoidable": (UNKNOWN if aph is None else fmt.per_hour(aph), "bad" if aph else ""),
         # Summed over several proxies, distinct tokens are an upper bound (each counts its own).
         "tokens": (
             UNKNOWN if tokens is None else ("≤ " if r.get("combined") else "") + fmt.count(int(tokens)),

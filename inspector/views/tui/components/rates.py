@@ -12,6 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
+from inspector.views.format import count
+
 SERIES = (("inbound", "inbound"), ("callout", "callouts"))
 
 
@@ -43,4 +45,6 @@ class Rates(Vertical):
                 spark.data = data
             peak = max(data) if data else 0
             span = f"last {seconds // 60} min" if seconds >= 120 else f"last {seconds} s"
-            self.query_one(f"#peak-{name}", Label).update(f"peak {peak:g}/s · {span}", layout=False)
+            self.query_one(f"#peak-{name}", Label).update(
+                f"peak {count(peak) if float(peak).is_integer() else f'{peak:g}'}/s · {span}", layout=False
+            )

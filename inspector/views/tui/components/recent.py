@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 
 from inspector.schema.events import Event
-from inspector.views.format import Clock, ms
+from inspector.views.format import Clock, counted, ms
 
 ORDERS = ("slowest", "newest")
 SCAN = 2_000  # newest held flows looked at for inbound requests
@@ -74,6 +74,18 @@ def _mini_bar(inbound: Event, hops: list[Event], scale_s: float, width: int) -> 
     return t
 
 
+class RecentRequests:
+    """The list, laid out at the width it is rendered at (not the width the pane had when the
+    data was read, which is 0 or a guess before the first layout: the bars changed length
+    from one run to the next)."""
+
+    def __init__(self, feed: Hops, clock: Clock, order: str = "slowest") -> None:
+        self.feed, self.clock, self.order = feed, clock, order
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield recent_renderable(self.feed, self.clock, options.max_width, self.order)
+
+
 def recent_renderable(feed: Hops, clock: Clock, width: int, order: str = "slowest") -> RenderableType:
     reqs = recent_inbound(feed, order)
     title = Text.assemble(
@@ -94,7 +106,7 @@ def recent_renderable(feed: Hops, clock: Clock, width: int, order: str = "slowes
         path = Text(f"{r.get('method') or '-'} {r.get('path') or '-'}")
         path.truncate(path_w, overflow="ellipsis", pad=True)
         total = (r.get("timing") or {}).get("total")
-        auth = f"{n_auth} auth call" + ("" if n_auth == 1 else "s")
+        auth = counted(n_auth, "auth call")
         lines.append(
             Text.assemble(
                 (clock.time(r.get("ts"), millis=True), "dim"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from inspector.views.format import count, counted
 from inspector.views.tui.feed import FILE, Feed, MultiFeed
 
 STATE_STYLE = {
@@ -70,7 +71,7 @@ def status_text(feed: Feed | MultiFeed, paused: bool, note: str = "") -> Text:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+    return counted(n, word)
 
 
 def _tail(t: Text, feed: Feed | MultiFeed) -> None:
@@ -86,12 +87,12 @@ def _tail(t: Text, feed: Feed | MultiFeed) -> None:
         t.append("  │ ", "dim")
         why = []
         if feed.addon_dropped:
-            why.append(f"{feed.addon_dropped} dropped by the proxy's stream queue")
+            why.append(f"{count(feed.addon_dropped)} dropped by the proxy's stream queue")
         if feed.lost:
-            why.append(f"{feed.lost} lost on the way here")
+            why.append(f"{count(feed.lost)} lost on the way here")
         t.append(f"⚠ {_plural(lost, 'flow')} missing: " + ", ".join(why), "bold red")
     if feed.addon_errors:
-        t.append(f"  ⚠ addon errors {feed.addon_errors}", "bold red")
+        t.append(f"  ⚠ {counted(feed.addon_errors, 'addon error')}", "bold red")
 
 
 class StatusBar(Static):
