@@ -34,7 +34,7 @@ def test_loopback_gateway_origin_once_small_tax_and_diff_relieves_auth_server(la
     assert (c["total"], c["origin"], c["relayed"], c["nested"], c["auth_calls"]) == (21, 1, 20, 1, 1)
     assert c["by_kind"]["token"]["origin"] == 1 and c["by_kind"]["token"]["relayed"] == 20
     assert (c["redundant"], c["tax_calls"], c["background"], c["auth_redundant"]) == (19, 19, 0, 0)
-    assert tax["avoidable_callouts_per_hour"] == 0.0
+    assert tax["avoidable_callouts_per_hour"] is None  # a sub-minute session: withheld, not 0 (docs/findings.md)
     # a small tax: the relay hop's own cost, a fraction of the naive gateway's 20 ms auth call
     naive_tax = naive.snap["tax"]["ms_per_inbound"]
     assert 0 < tax["ms_per_inbound"] < naive_tax / 2, (tax, naive_tax)
