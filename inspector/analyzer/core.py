@@ -9,6 +9,7 @@ figures as the live session. Memory is bounded: rings, LRUs and histograms only.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from inspector.analyzer.tokens import KeyTable, TokenTable
 from inspector.schema.events import ADDON, FLOW, SESSION, Event
 
 REPORT_SCHEMA = "tokentax.report/1"
+_NO_TIMING: dict[str, Any] = {}  # read-only: a flow without timings
 FAILED_BEARERS = ("empty", "garbage")
 
 
@@ -86,7 +88,9 @@ class Analyzer:
         self.ledger = TokenLedger()  # on the request path or not, origin or relay, nested (ledger.py)
         self.corr.on_match = self.ledger.matched
         self.routes: dict[tuple[str, str], RouteStats] = {}
-        self._route_of: dict[tuple, RouteStats] = {}  # raw (role, method, host, port, path) -> its route
+        # (role, method, host, port, path template) -> its route; the templates themselves are
+        # memoised in routes.template (bounded LRU), so this holds one entry per route, not per path
+        self._route_of: dict[tuple, RouteStats] = {}
         # callouts
         self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
         self.callouts_unreadable = 0
@@ -139,6 +143,19 @@ class Analyzer:
             self.capture_error = str(ev.get("capture_error", "") or "")
             self._clock(ev.get("ts"))
 
+    def ingest_many(self, events: Iterable[Event]) -> None:
+        """`ingest` each event in order, with less overhead per event: the offline readers' path
+        (capture/load.py). The figures are those of ingesting one by one (tests/analyzer/test_batch.py)."""
+        flow = self._flow
+        one = self.ingest
+        for ev in events:
+            if ev.get("type") == FLOW:
+                ev = clean_flow(ev)
+                if ev is not None:
+                    flow(ev)
+            else:
+                one(ev)
+
     def _clock(self, ts: Any) -> None:
         if isinstance(ts, (int, float)) and ts > self.now:
             self.now = float(ts)
@@ -165,12 +182,13 @@ class Analyzer:
         if failed:
             self.errors += 1
             self.rates.add("errors", ts)
-        timing = ev.get("timing") or {}
+        timing = ev.get("timing") or _NO_TIMING
         total = timing.get("total") or 0.0
-        raw_route = (role, ev.get("method"), ev.get("host"), ev.get("port"), ev.get("path"))
-        rs = self._route_of.get(raw_route)
+        path = ev.get("path")
+        route_key = (role, ev.get("method"), ev.get("host"), ev.get("port"), template(path) if path else "")
+        rs = self._route_of.get(route_key)
         if rs is None:
-            rs = self._route_stats(*raw_route)
+            rs = self._route_stats(*route_key)
         route = rs.route
         rs.count += 1
         if failed or (status is not None and status >= 400):
@@ -182,7 +200,8 @@ class Analyzer:
             for g in ev.get("gateway") or ():
                 counter[g] += 1
 
-        trace = (ev.get("trace") or {}).get("id")
+        tr = ev.get("trace")
+        trace = tr.get("id") if tr else None
         if role == "inbound":
             self._inbound(ev, ts, end, timing, trace, failed or (status is not None and status >= 400))
         elif role == "callout":
@@ -199,11 +218,9 @@ class Analyzer:
             self.corr.add_hop(Hop(ev.get("id", ""), role, ts, end, trace))
             self._backend(ev, ts, route)
 
-    def _route_stats(
-        self, role: str, method: str | None, host: str | None, port: int | None, path: str | None
-    ) -> RouteStats:
-        """The route a raw (method, host, port, path) belongs to; memoised, bounded."""
-        route = f"{method or '-'} {host}:{port}{template(path) if path else ''}"
+    def _route_stats(self, role: str, method: str | None, host: str | None, port: int | None, tpl: str) -> RouteStats:
+        """The route of (method, host, port, path template); memoised, bounded."""
+        route = f"{method or '-'} {host}:{port}{tpl}"
         rs = self.routes.get((role, route))
         if rs is None:
             if len(self.routes) >= self.cfg.max_routes:
@@ -213,7 +230,7 @@ class Analyzer:
                 rs = self.routes[(role, route)] = RouteStats(role, route)
         if len(self._route_of) >= 50_000:
             self._route_of.clear()
-        self._route_of[(role, method, host, port, path)] = rs
+        self._route_of[(role, method, host, port, tpl)] = rs
         return rs
 
     def _inbound(self, ev: Event, ts: float, end: float, timing: dict, trace: str | None, failed: bool) -> None:
@@ -266,7 +283,13 @@ class Analyzer:
     ) -> None:
         """A token or exchange callout: the token rule judges it; its kind's counters take the difference."""
         st = self.kinds.of(kind)
-        before = (self.redundant, self.identical, self.callouts_failed, self.callouts_unreadable, self.callouts_ok)
+        r0, i0, f0, u0, ok0 = (
+            self.redundant,
+            self.identical,
+            self.callouts_failed,
+            self.callouts_unreadable,
+            self.callouts_ok,
+        )
         stampedes0, failures0 = self.stampedes, sum(self.callout_failures.values())
         burst0 = self.max_burst
         key = key_text(ev.get("key"))
@@ -274,18 +297,11 @@ class Analyzer:
         st.total += 1
         if total:
             st.hist.add(total)
-        d = [
-            a - b
-            for a, b in zip(
-                (self.redundant, self.identical, self.callouts_failed, self.callouts_unreadable, self.callouts_ok),
-                before,
-            )
-        ]
-        st.redundant += d[0]
-        st.identical += d[1]
-        st.failed += d[2]
-        st.unreadable += d[3]
-        st.ok += d[4]
+        st.redundant += self.redundant - r0
+        st.identical += self.identical - i0
+        st.failed += self.callouts_failed - f0
+        st.unreadable += self.callouts_unreadable - u0
+        st.ok += self.callouts_ok - ok0
         if self.stampedes > stampedes0:
             st.stampedes += self.stampedes - stampedes0
         if self.max_burst > burst0:

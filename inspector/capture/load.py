@@ -102,12 +102,10 @@ def analyze_file(
 
     opts.progress = on_progress
     try:
-        ingest = analyzer.ingest
         with offline_gc():
             for f, (disk, plain) in zip(files, sizes, strict=True):
                 scale = disk / plain if plain else 1.0
-                for ev in load_events(f, opts):
-                    ingest(ev)
+                analyzer.ingest_many(load_events(f, opts))
                 before += disk
     finally:
         if progress is not None:
