@@ -141,15 +141,19 @@ def _well_formed(ev: Event) -> bool:
         if j is not None and (type(j) is not dict or type(j.get("exp")) not in _N or type(j.get("iat")) not in _N):
             return False
     gw = g("gateway")
-    if gw is not None and (type(gw) is not list or not all(type(x) is str for x in gw)):
-        return False
+    if gw is not None:
+        if type(gw) is not list:
+            return False
+        if not (len(gw) == 1 and type(gw[0]) is str) and not all(type(x) is str for x in gw):
+            return False  # (one name is the usual list: checked without a generator)
     return True
 
 
 def clean_flow(ev: Event) -> Event | None:
     """The flow event with ill-typed optional fields dropped, or None if its ts is no time."""
     ts = ev["ts"]
-    if not (_is_num(ts) and TS_MIN <= ts <= TS_MAX):
+    t = type(ts)
+    if not ((t is float and math.isfinite(ts)) or t is int) or not TS_MIN <= ts <= TS_MAX:
         return None
     if _well_formed(ev):
         return ev

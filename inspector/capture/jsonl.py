@@ -55,7 +55,9 @@ def read_events(
             progress(read)
         if pending_error is not None:
             raise UserError(f"{name}: line {pending_error[0]}: {pending_error[1]}")
-        if first:
+        if raw[:1] == b"[" and not first:  # a v2 flow record (most lines): no session line to look for
+            pass
+        elif first:
             if not raw.strip():
                 continue
             first = False
