@@ -91,6 +91,7 @@ class Analyzer:
         # (role, method, host, port, path template) -> its route; the templates themselves are
         # memoised in routes.template (bounded LRU), so this holds one entry per route, not per path
         self._route_of: dict[tuple, RouteStats] = {}
+        self._key_texts: dict[int, tuple[dict, str]] = {}  # id(key dict) -> (it, key_text(it))
         # callouts
         self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
         self.callouts_unreadable = 0
@@ -143,16 +144,20 @@ class Analyzer:
             self.capture_error = str(ev.get("capture_error", "") or "")
             self._clock(ev.get("ts"))
 
-    def ingest_many(self, events: Iterable[Event]) -> None:
+    def ingest_many(self, events: Iterable[Event], cleaned: bool = False) -> None:
         """`ingest` each event in order, with less overhead per event: the offline readers' path
-        (capture/load.py). The figures are those of ingesting one by one (tests/analyzer/test_batch.py)."""
+        (capture/load.py). The figures are those of ingesting one by one (tests/analyzer/test_batch.py).
+        `cleaned`: the caller promises every flow event is as `sanitize.clean_flow` returns it (the
+        capture readers with LoadOptions.clean vet lean records shape by shape, which is cheaper)."""
         flow = self._flow
         one = self.ingest
         for ev in events:
             if ev.get("type") == FLOW:
-                ev = clean_flow(ev)
-                if ev is not None:
-                    flow(ev)
+                if not cleaned:
+                    ev = clean_flow(ev)
+                    if ev is None:
+                        continue
+                flow(ev)
             else:
                 one(ev)
 
@@ -217,6 +222,21 @@ class Analyzer:
         elif role == "backend":
             self.corr.add_hop(Hop(ev.get("id", ""), role, ts, end, trace))
             self._backend(ev, ts, route)
+
+    def _key_text(self, key: dict[str, Any] | None) -> str:
+        """key_text, memoised by identity: a lean capture's reader shares one dict per distinct
+        key between events (interned values; events are read-only). The memo holds the dict,
+        so its id is not reused while cached; bounded."""
+        if key is None:
+            return key_text(key)
+        hit = self._key_texts.get(id(key))
+        if hit is not None and hit[0] is key:
+            return hit[1]
+        text = key_text(key)
+        if len(self._key_texts) >= 256:
+            self._key_texts.clear()
+        self._key_texts[id(key)] = (key, text)
+        return text
 
     def _route_stats(self, role: str, method: str | None, host: str | None, port: int | None, tpl: str) -> RouteStats:
         """The route of (method, host, port, path template); memoised, bounded."""
@@ -292,7 +312,7 @@ class Analyzer:
         )
         stampedes0, failures0 = self.stampedes, sum(self.callout_failures.values())
         burst0 = self.max_burst
-        key = key_text(ev.get("key"))
+        key = self._key_text(ev.get("key"))
         self._callout(ev, ts, end, total, status, error, hop, key=f"exchange {key}" if kind == "exchange" else key)
         st.total += 1
         if total:
@@ -385,7 +405,7 @@ class Analyzer:
         key: str | None = None,
     ) -> None:
         if key is None:
-            key = key_text(ev.get("key"))
+            key = self._key_text(ev.get("key"))
         ks = self.keys.get(key)
         ks.callouts += 1
         self.callout_starts.append(ts)
