@@ -153,11 +153,12 @@ class Analyzer:
         one = self.ingest
         for ev in events:
             if ev.get("type") == FLOW:
-                if not cleaned:
-                    ev = clean_flow(ev)
-                    if ev is None:
-                        continue
-                flow(ev)
+                if cleaned:
+                    flow(ev)
+                else:
+                    f = clean_flow(ev)
+                    if f is not None:
+                        flow(f)
             else:
                 one(ev)
 
