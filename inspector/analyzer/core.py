@@ -172,9 +172,10 @@ class Analyzer:
 
     def _flow(self, ev: Event) -> None:
         self.events += 1
+        g = ev.get
         role = ev["role"]
         ts = float(ev["ts"])
-        end = ev.get("end") or ts
+        end = g("end") or ts
         if self.first_ts is None or ts < self.first_ts:
             self.first_ts = ts
         if end > self.now:
@@ -182,16 +183,16 @@ class Analyzer:
         self.flows[role] += 1
         self.rates.add(role, ts)
         self.recent.append(ev)
-        status = ev.get("status")
-        error = ev.get("error")
+        status = g("status")
+        error = g("error")
         failed = error is not None or (status is not None and status >= 500)
         if failed:
             self.errors += 1
             self.rates.add("errors", ts)
-        timing = ev.get("timing") or _NO_TIMING
+        timing = g("timing") or _NO_TIMING
         total = timing.get("total") or 0.0
-        path = ev.get("path")
-        route_key = (role, ev.get("method"), ev.get("host"), ev.get("port"), template(path) if path else "")
+        path = g("path")
+        route_key = (role, g("method"), g("host"), g("port"), template(path) if path else "")
         rs = self._route_of.get(route_key)
         if rs is None:
             rs = self._route_stats(*route_key)
@@ -203,10 +204,10 @@ class Analyzer:
             rs.hist.add(total)
         if role in ("inbound", "other"):
             counter = self.gateways if role == "inbound" else self.gateways_other
-            for g in ev.get("gateway") or ():
-                counter[g] += 1
+            for name in g("gateway") or ():
+                counter[name] += 1
 
-        tr = ev.get("trace")
+        tr = g("trace")
         trace = tr.get("id") if tr else None
         if role == "inbound":
             self._inbound(ev, ts, end, timing, trace, failed or (status is not None and status >= 400))
@@ -221,7 +222,7 @@ class Analyzer:
             if self.last_callout_end == end:
                 self.last_callout_kind = kind
         elif role == "backend":
-            self.corr.add_hop(Hop(ev.get("id", ""), role, ts, end, trace))
+            self.corr.add_hop(Hop(g("id", ""), role, ts, end, trace))
             self._backend(ev, ts, route)
 
     def _key_text(self, key: dict[str, Any] | None) -> str:

@@ -103,7 +103,10 @@ class TokenLedger:
         self.calls_at[ep] += 1
         if hop.redundant:
             self.redundant_at[ep] += 1
-            self.redundant_at_kind.setdefault(hop.kind, Counter())[ep] += 1
+            at_kind = self.redundant_at_kind.get(hop.kind)
+            if at_kind is None:
+                at_kind = self.redundant_at_kind[hop.kind] = Counter()
+            at_kind[ep] += 1
         self._add(hop, 1)
         if token_kind:
             self.recent.append(hop)
