@@ -36,6 +36,7 @@ from inspector.capture.load import analyze_file
 from inspector.record.flow_record import RecordContext, flow_event
 from inspector.record.roles import parse_listeners
 from inspector.schema import events as E
+from inspector.schema.lean import LeanEncoder
 from inspector.views.report.render import render
 
 T0 = 1_800_000_000.0
@@ -141,13 +142,16 @@ def record_events(flows: Iterator[http.HTTPFlow]) -> Iterator[E.Event]:
         yield flow_event(f, ctx)
 
 
-def write_big_jsonl(path: Path, n_events: int) -> None:
-    """n_events events: the record layer's events for 1,000 requests, repeated with fresh ids and times."""
+def write_big_jsonl(path: Path, n_events: int, lean: bool = False) -> None:
+    """n_events events: the record layer's events for 1,000 requests, repeated with fresh ids and times.
+    `lean`: line format v2, as the addon writes it (inspector/schema/lean.py); else v1."""
     base = list(record_events(session_flows(1000)))
     session, flows = base[0], base[1:]
     period = 1000 / RATE
+    enc = LeanEncoder() if lean else None
+    encode = enc.encode if enc is not None else E.encode
     with open(path, "wb") as fh:
-        fh.write(E.encode(session))
+        fh.write(encode(session))
         written, rnd = 1, 0
         buf: list[bytes] = []
         while written < n_events:
@@ -165,7 +169,7 @@ def write_big_jsonl(path: Path, n_events: int) -> None:
                     ev2["token"] = dict(ev["token"], fp=f"{rnd:04x}{ev['token']['fp'][4:]}")
                 if "bearer" in ev:
                     ev2["bearer"] = dict(ev["bearer"], fp=f"{rnd:04x}{ev['bearer']['fp'][4:]}")
-                buf.append(E.encode(ev2))
+                buf.append(encode(ev2))
                 written += 1
                 if len(buf) >= 10_000:
                     fh.write(b"".join(buf))
@@ -188,21 +192,34 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000, help="events in the big JSONL capture")
     ap.add_argument("--flows", type=int, default=20_000, help="HTTP flows in the side-by-side session")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--big-format", choices=("v1", "v2", "both"), default="both", help="line format of the big capture")
+    ap.add_argument("--big-only", action="store_true", help="only the big report, not the side-by-side session")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tokentax-bench-") as tmp:
-        big = Path(tmp) / "big.jsonl"
-        t = time.perf_counter()
-        write_big_jsonl(big, args.events)
-        print(
-            f"generated {args.events:,} events ({big.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s"
-        )
-        secs, n, snap = timed_report(big)
-        print(
-            f"tokentax report on {n:,} flow events: {secs:.1f} s, {n / secs:,.0f} events/s "
-            f"(callouts {snap['callouts']['total']:,}, redundant {snap['callouts']['redundant']:,})"
-        )
-        big.unlink()
+        formats = ("v1", "v2") if args.big_format == "both" else (args.big_format,)
+        report_s: dict[str, float] = {}
+        for fmt in formats:  # v2 is what the addon writes; v1 is what older captures hold
+            big = Path(tmp) / f"big-{fmt}.jsonl"
+            t = time.perf_counter()
+            write_big_jsonl(big, args.events, lean=fmt == "v2")
+            print(
+                f"generated {args.events:,} events, line format {fmt} ({big.stat().st_size / 1e6:.0f} MB) "
+                f"in {time.perf_counter() - t:.1f} s"
+            )
+            cpu0 = time.process_time()
+            secs, n, snap = timed_report(big)
+            cpu = time.process_time() - cpu0  # on a shared machine, what this process itself spent
+            report_s[fmt] = secs
+            print(
+                f"tokentax report on {n:,} flow events ({fmt}): {secs:.1f} s wall, {cpu:.1f} s CPU, "
+                f"{n / secs:,.0f} events/s (callouts {snap['callouts']['total']:,}, "
+                f"redundant {snap['callouts']['redundant']:,})"
+            )
+            big.unlink()
+        if args.big_only:
+            print("summary: " + ", ".join(f"report {args.events:,} events {f}: {s:.1f} s" for f, s in report_s.items()))
+            return
 
         mitm, jsonl = Path(tmp) / "s.mitm", Path(tmp) / "s.jsonl"
         requests = max(1, args.flows // 3)

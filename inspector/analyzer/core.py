@@ -9,6 +9,7 @@ figures as the live session. Memory is bounded: rings, LRUs and histograms only.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from inspector.analyzer.tokens import KeyTable, TokenTable
 from inspector.schema.events import ADDON, FLOW, PROBE, SESSION, Event
 
 REPORT_SCHEMA = "tokentax.report/1"
+_NO_TIMING: dict[str, Any] = {}  # read-only: a flow without timings
 FAILED_BEARERS = ("empty", "garbage")
 
 
@@ -88,7 +90,10 @@ class Analyzer:
         self.ledger = TokenLedger()  # on the request path or not, origin or relay, nested (ledger.py)
         self.corr.on_match = self.ledger.matched
         self.routes: dict[tuple[str, str], RouteStats] = {}
-        self._route_of: dict[tuple, RouteStats] = {}  # raw (role, method, host, port, path) -> its route
+        # (role, method, host, port, path template) -> its route; the templates themselves are
+        # memoised in routes.template (bounded LRU), so this holds one entry per route, not per path
+        self._route_of: dict[tuple, RouteStats] = {}
+        self._key_texts: dict[int, tuple[dict, str]] = {}  # id(key dict) -> (it, key_text(it))
         # callouts
         self.callouts_ok = self.callouts_failed = self.redundant = self.identical = 0
         self.callouts_unreadable = 0
@@ -149,6 +154,24 @@ class Analyzer:
             self.capture_error = str(ev.get("capture_error", "") or "")
             self._clock(ev.get("ts"))
 
+    def ingest_many(self, events: Iterable[Event], cleaned: bool = False) -> None:
+        """`ingest` each event in order, with less overhead per event: the offline readers' path
+        (capture/load.py). The figures are those of ingesting one by one (tests/analyzer/test_batch.py).
+        `cleaned`: the caller promises every flow event is as `sanitize.clean_flow` returns it (the
+        capture readers with LoadOptions.clean vet lean records shape by shape, which is cheaper)."""
+        flow = self._flow
+        one = self.ingest
+        for ev in events:
+            if ev.get("type") == FLOW:
+                if cleaned:
+                    flow(ev)
+                else:
+                    f = clean_flow(ev)
+                    if f is not None:
+                        flow(f)
+            else:
+                one(ev)
+
     def _clock(self, ts: Any) -> None:
         if isinstance(ts, (int, float)) and ts > self.now:
             self.now = float(ts)
@@ -159,9 +182,10 @@ class Analyzer:
 
     def _flow(self, ev: Event) -> None:
         self.events += 1
+        g = ev.get
         role = ev["role"]
         ts = float(ev["ts"])
-        end = ev.get("end") or ts
+        end = g("end") or ts
         if self.first_ts is None or ts < self.first_ts:
             self.first_ts = ts
         if end > self.now:
@@ -170,18 +194,19 @@ class Analyzer:
         self.role_by[ev.get("role_by") or "?"] += 1
         self.rates.add(role, ts)
         self.recent.append(ev)
-        status = ev.get("status")
-        error = ev.get("error")
+        status = g("status")
+        error = g("error")
         failed = error is not None or (status is not None and status >= 500)
         if failed:
             self.errors += 1
             self.rates.add("errors", ts)
-        timing = ev.get("timing") or {}
+        timing = g("timing") or _NO_TIMING
         total = timing.get("total") or 0.0
-        raw_route = (role, ev.get("method"), ev.get("host"), ev.get("port"), ev.get("path"))
-        rs = self._route_of.get(raw_route)
+        path = g("path")
+        route_key = (role, g("method"), g("host"), g("port"), template(path) if path else "")
+        rs = self._route_of.get(route_key)
         if rs is None:
-            rs = self._route_stats(*raw_route)
+            rs = self._route_stats(*route_key)
         route = rs.route
         rs.count += 1
         if failed or (status is not None and status >= 400):
@@ -190,10 +215,11 @@ class Analyzer:
             rs.hist.add(total)
         if role in ("inbound", "other"):
             counter = self.gateways if role == "inbound" else self.gateways_other
-            for g in ev.get("gateway") or ():
-                counter[g] += 1
+            for name in g("gateway") or ():
+                counter[name] += 1
 
-        trace = (ev.get("trace") or {}).get("id")
+        tr = g("trace")
+        trace = tr.get("id") if tr else None
         if role == "inbound":
             self._inbound(ev, ts, end, timing, trace, failed or (status is not None and status >= 400))
         elif role == "callout":
@@ -207,14 +233,27 @@ class Analyzer:
             if self.last_callout_end == end:
                 self.last_callout_kind = kind
         elif role == "backend":
-            self.corr.add_hop(Hop(ev.get("id", ""), role, ts, end, trace))
+            self.corr.add_hop(Hop(g("id", ""), role, ts, end, trace))
             self._backend(ev, ts, route)
 
-    def _route_stats(
-        self, role: str, method: str | None, host: str | None, port: int | None, path: str | None
-    ) -> RouteStats:
-        """The route a raw (method, host, port, path) belongs to; memoised, bounded."""
-        route = f"{method or '-'} {host}:{port}{template(path) if path else ''}"
+    def _key_text(self, key: dict[str, Any] | None) -> str:
+        """key_text, memoised by identity: a lean capture's reader shares one dict per distinct
+        key between events (interned values; events are read-only). The memo holds the dict,
+        so its id is not reused while cached; bounded."""
+        if key is None:
+            return key_text(key)
+        hit = self._key_texts.get(id(key))
+        if hit is not None and hit[0] is key:
+            return hit[1]
+        text = key_text(key)
+        if len(self._key_texts) >= 256:
+            self._key_texts.clear()
+        self._key_texts[id(key)] = (key, text)
+        return text
+
+    def _route_stats(self, role: str, method: str | None, host: str | None, port: int | None, tpl: str) -> RouteStats:
+        """The route of (method, host, port, path template); memoised, bounded."""
+        route = f"{method or '-'} {host}:{port}{tpl}"
         rs = self.routes.get((role, route))
         if rs is None:
             if len(self.routes) >= self.cfg.max_routes:
@@ -224,7 +263,7 @@ class Analyzer:
                 rs = self.routes[(role, route)] = RouteStats(role, route)
         if len(self._route_of) >= 50_000:
             self._route_of.clear()
-        self._route_of[(role, method, host, port, path)] = rs
+        self._route_of[(role, method, host, port, tpl)] = rs
         return rs
 
     def _inbound(self, ev: Event, ts: float, end: float, timing: dict, trace: str | None, failed: bool) -> None:
@@ -281,26 +320,25 @@ class Analyzer:
     ) -> None:
         """A token or exchange callout: the token rule judges it; its kind's counters take the difference."""
         st = self.kinds.of(kind)
-        before = (self.redundant, self.identical, self.callouts_failed, self.callouts_unreadable, self.callouts_ok)
+        r0, i0, f0, u0, ok0 = (
+            self.redundant,
+            self.identical,
+            self.callouts_failed,
+            self.callouts_unreadable,
+            self.callouts_ok,
+        )
         stampedes0, failures0 = self.stampedes, sum(self.callout_failures.values())
         burst0 = self.max_burst
-        key = key_text(ev.get("key"))
+        key = self._key_text(ev.get("key"))
         self._callout(ev, ts, end, total, status, error, hop, key=f"exchange {key}" if kind == "exchange" else key)
         st.total += 1
         if total:
             st.hist.add(total)
-        d = [
-            a - b
-            for a, b in zip(
-                (self.redundant, self.identical, self.callouts_failed, self.callouts_unreadable, self.callouts_ok),
-                before,
-            )
-        ]
-        st.redundant += d[0]
-        st.identical += d[1]
-        st.failed += d[2]
-        st.unreadable += d[3]
-        st.ok += d[4]
+        st.redundant += self.redundant - r0
+        st.identical += self.identical - i0
+        st.failed += self.callouts_failed - f0
+        st.unreadable += self.callouts_unreadable - u0
+        st.ok += self.callouts_ok - ok0
         if self.stampedes > stampedes0:
             st.stampedes += self.stampedes - stampedes0
         if self.max_burst > burst0:
@@ -400,7 +438,7 @@ class Analyzer:
         key: str | None = None,
     ) -> None:
         if key is None:
-            key = key_text(ev.get("key"))
+            key = self._key_text(ev.get("key"))
         ks = self.keys.get(key)
         ks.callouts += 1
         self.callout_starts.append(ts)

@@ -103,7 +103,10 @@ class TokenLedger:
         self.calls_at[ep] += 1
         if hop.redundant:
             self.redundant_at[ep] += 1
-            self.redundant_at_kind.setdefault(hop.kind, Counter())[ep] += 1
+            at_kind = self.redundant_at_kind.get(hop.kind)
+            if at_kind is None:
+                at_kind = self.redundant_at_kind[hop.kind] = Counter()
+            at_kind[ep] += 1
         self._add(hop, 1)
         if token_kind:
             self.recent.append(hop)
@@ -188,8 +191,15 @@ class TokenLedger:
     def _relays_to(self, outer: str, inner: str) -> bool:
         return inner in self.relays.get(outer, ())
 
+    def _may_nest(self, endpoint: str) -> bool:
+        """Whether `endpoint` is a known relay or a relay's origin: else no callout to it nests or holds one."""
+        relays = self.relays
+        return bool(relays) and (endpoint in relays or any(endpoint in o for o in relays.values()))
+
     def _nesting(self, hop: CalloutHop) -> None:
         """Mark `hop` or recent callouts nested where one is an origin call inside a call to its relay."""
+        if not self._may_nest(hop.endpoint):
+            return  # the walk below could only find pairs `_relays_to` rejects (the hot path: no relays)
         for other in reversed(self.recent):
             if other.end < hop.start - 1.0:
                 break  # arrival order is end order, give or take: older ones ended earlier still

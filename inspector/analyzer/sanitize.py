@@ -12,6 +12,7 @@ as is, and anything else is copied without its ill-typed fields.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from inspector.schema.events import Event
@@ -141,15 +142,19 @@ def _well_formed(ev: Event) -> bool:
         if j is not None and (type(j) is not dict or type(j.get("exp")) not in _N or type(j.get("iat")) not in _N):
             return False
     gw = g("gateway")
-    if gw is not None and (type(gw) is not list or not all(type(x) is str for x in gw)):
-        return False
+    if gw is not None:
+        if type(gw) is not list:
+            return False
+        if not (len(gw) == 1 and type(gw[0]) is str) and not all(type(x) is str for x in gw):
+            return False  # (one name is the usual list: checked without a generator)
     return True
 
 
 def clean_flow(ev: Event) -> Event | None:
     """The flow event with ill-typed optional fields dropped, or None if its ts is no time."""
     ts = ev["ts"]
-    if not (_is_num(ts) and TS_MIN <= ts <= TS_MAX):
+    t = type(ts)
+    if not ((t is float and math.isfinite(ts)) or t is int) or not TS_MIN <= ts <= TS_MAX:
         return None
     if _well_formed(ev):
         return ev
@@ -173,3 +178,57 @@ def clean_flow(ev: Event) -> Event | None:
 def count(v: Any) -> int:
     """A counter field of an addon event: a whole number, 0 when it is anything else."""
     return int(v) if _is_num(v) and 0 <= v < 2**63 else 0
+
+
+# -- shape by shape (lean captures) ---------------------------------------------------------
+
+_N2 = (int, float)
+
+
+def _never(a: list, R: dict) -> bool:
+    return False
+
+
+def shape_vet(layout: list[tuple[str, tuple]]) -> Callable[[list, dict], bool]:
+    """For a lean capture's shape (inspector/schema/lean.py `shape_layout`): a test of one flow
+    record's leaves and interned values that passes exactly when `clean_flow` would return the
+    event unchanged (`_well_formed` and a real ts), compiled once per shape. Constants of the
+    shape are checked here, once; leaves in the generated code; interned values by `_ok`."""
+    env: dict[str, Any] = {"_N": _N, "_N2": _N2, "TS_MIN": TS_MIN, "TS_MAX": TS_MAX, "_ok": _ok, "S": []}
+
+    def leaf(e: str, spec: Spec) -> str:
+        if spec is str or spec is int:
+            return f"(type({e}) is {spec.__name__} or {e} is None)"
+        if spec is NUM:
+            return f"(type({e}) in _N)"
+        if spec is TIME:
+            return f"({e} is None or (type({e}) in _N2 and TS_MIN <= {e} <= TS_MAX))"
+        env["S"].append(spec)
+        return f"({e} is None or _ok({e}, S[{len(env['S']) - 1}]))"
+
+    def cond(src: tuple, spec: Spec) -> str:
+        how = src[0]
+        if how == "const":
+            v = src[1]
+            return "True" if v is None or _ok(v, spec) else "False"
+        if how == "leaf":
+            return leaf(f"a[{src[1]}]", spec)
+        if how == "ref":
+            return leaf(f"R[a[{src[1]}]]", spec)
+        if type(spec) is not dict:  # a nested dict where this field is no dict
+            return "False"
+        sub = dict(src[1])
+        return " and ".join([cond(sub[k], s) for k, s in spec.items() if k in sub] or ["True"])
+
+    top = dict(layout)
+    ts = top.get("ts")  # must be a real time (clean_flow drops the event otherwise)
+    if ts is None or ts[0] == "dict" or (ts[0] == "const" and not _ok(ts[1], TIME)):
+        return _never
+    parts = []
+    if ts[0] != "const":
+        e = f"a[{ts[1]}]" if ts[0] == "leaf" else f"R[a[{ts[1]}]]"
+        parts.append(f"(type({e}) in _N2 and TS_MIN <= {e} <= TS_MAX)")
+    parts += [cond(top[k], spec) for k, spec in FLOW_FIELDS.items() if k in top]
+    src = "def vet(a, R):\n    return " + (" and ".join(parts) or "True") + "\n"
+    exec(src, env)
+    return env["vet"]

@@ -119,10 +119,18 @@ class Issuances:
         self.at.insert(i, issued_at)
         self.valid.insert(i, valid_until)
         self.pmax.insert(i, valid_until)
-        run = self.pmax[i - 1] if i else self.floor_valid
-        for j in range(i, len(self.at)):
-            run = max(run, self.valid[j])
-            self.pmax[j] = run
+        pmax = self.pmax
+        if i:
+            if pmax[i - 1] > valid_until:
+                pmax[i] = pmax[i - 1]
+        elif self.floor_valid > valid_until:
+            pmax[i] = self.floor_valid
+        # Later running maxima only rise to valid_until; they are sorted, so stop at the first
+        # one already there (events out of order insert mid-list; this was a full rescan).
+        for j in range(i + 1, len(pmax)):
+            if pmax[j] >= valid_until:
+                break
+            pmax[j] = valid_until
         if len(self.at) > self.LIMIT:
             half = self.LIMIT // 2
             self.floor_at = self.at[half - 1]

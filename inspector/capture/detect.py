@@ -27,6 +27,7 @@ class LoadOptions:
     warn: Callable[[str], None] | None = None
     progress: Callable[[int], None] | None = None  # bytes of the (uncompressed) input read so far
     notes: list[str] = field(default_factory=list)  # what the reader wants the user to know
+    clean: bool = False  # flow events as analyzer/sanitize.clean_flow leaves them (for ingest_many)
 
 
 def _open(path: Path) -> tuple[IO[bytes], bool]:
@@ -100,11 +101,11 @@ def load_events(path: str | Path, opts: LoadOptions | None = None) -> Iterator[E
         elif kind == MITM:
             from inspector.capture.flowfile import read_flow_file
 
-            yield from read_flow_file(fh, path, opts)
+            yield from _cleaned(read_flow_file(fh, path, opts), opts.clean)
         else:
             from inspector.capture.har import read_har
 
-            yield from read_har(fh, path, opts)
+            yield from _cleaned(read_har(fh, path, opts), opts.clean)
     finally:
         fh.close()
 
@@ -112,7 +113,15 @@ def load_events(path: str | Path, opts: LoadOptions | None = None) -> Iterator[E
 def _jsonl(fh: IO[bytes], path: Path, opts: LoadOptions) -> Iterator[E.Event]:
     from inspector.capture.jsonl import read_events
 
-    return read_events(fh, str(path), opts.warn, opts.progress)
+    return read_events(fh, str(path), opts.warn, opts.progress, clean=opts.clean)
+
+
+def _cleaned(it: Iterator[E.Event], clean: bool) -> Iterator[E.Event]:
+    if not clean:
+        return it
+    from inspector.analyzer.sanitize import clean_flow
+
+    return (ev for ev in (clean_flow(e) if e.get("type") == E.FLOW else e for e in it) if ev is not None)
 
 
 def _guard(path: Path, it: Iterator[E.Event]) -> Iterator[E.Event]:

@@ -41,12 +41,35 @@ def _decode_v1(raw: bytes) -> E.Event:
 
 
 def read_events(
-    fh: IO[bytes], name: str, warn: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None
+    fh: IO[bytes],
+    name: str,
+    warn: Callable[[str], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    clean: bool = False,
 ) -> Iterator[E.Event]:
+    """The capture's events. `clean`: every flow event as the analyzer's `clean_flow` leaves it
+    (ill-typed fields dropped, a flow with no real time skipped): for `Analyzer.ingest_many(...,
+    cleaned=True)`. Lean records are then vetted shape by shape, which is cheaper."""
+    if clean:
+        from inspector.analyzer.sanitize import clean_flow, shape_vet
+
+        def lean() -> Callable[[bytes], Any]:
+            return LeanDecoder(vet=shape_vet, fallback=clean_flow).decode
+
+        def v1(raw: bytes) -> Any:
+            ev = _decode_v1(raw)
+            return clean_flow(ev) if ev.get("type") == E.FLOW else ev
+    else:
+
+        def lean() -> Callable[[bytes], Any]:
+            return LeanDecoder().decode
+
+        v1 = _decode_v1
+
     lineno = 0
     pending_error: tuple[int, str] | None = None
     read = 0
-    decode: Callable[[bytes], Any] = _decode_v1
+    decode: Callable[[bytes], Any] = v1
     first = True
     for raw in fh:
         lineno += 1
@@ -55,7 +78,9 @@ def read_events(
             progress(read)
         if pending_error is not None:
             raise UserError(f"{name}: line {pending_error[0]}: {pending_error[1]}")
-        if first:
+        if raw[:1] == b"[" and not first:  # a v2 flow record (most lines): no session line to look for
+            pass
+        elif first:
             if not raw.strip():
                 continue
             first = False
@@ -64,11 +89,11 @@ def read_events(
             except orjson.JSONDecodeError:
                 head = None
             if is_lean_header(head):
-                decode = LeanDecoder().decode
+                decode = lean()
         elif raw.startswith(_V2_SESSION):  # a writer appended a new session: fresh tables
-            decode = LeanDecoder().decode
+            decode = lean()
         elif raw.startswith(_V1_SESSION):
-            decode = _decode_v1
+            decode = v1
         try:
             ev = decode(raw)
         except E.NewerSchemaError as exc:

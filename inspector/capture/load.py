@@ -101,13 +101,12 @@ def analyze_file(
         progress.update(task, completed=min(at, total) if total else at)
 
     opts.progress = on_progress
+    opts.clean = True  # the readers clean flow events (lean ones shape by shape): ingest_many skips it
     try:
-        ingest = analyzer.ingest
         with offline_gc():
             for f, (disk, plain) in zip(files, sizes, strict=True):
                 scale = disk / plain if plain else 1.0
-                for ev in load_events(f, opts):
-                    ingest(ev)
+                analyzer.ingest_many(load_events(f, opts), cleaned=True)
                 before += disk
     finally:
         if progress is not None:

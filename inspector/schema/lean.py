@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from inspector.schema.events import FLOW, EventError, check
+from inspector.schema.vocab import ROLES
 
 LEAN_VERSION = 2
 DEF = "def"
@@ -51,6 +52,7 @@ MAX_REFS = 4096
 
 _LEAF, _REF = 0, 1
 _SCALARS = (str, int, float, bool, type(None))
+_NUM = (int, float)
 
 
 class LeanEncoder:
@@ -139,12 +141,26 @@ def _skel(sig: tuple) -> list:
 # -- reading -----------------------------------------------------------------------------
 
 
-class LeanDecoder:
-    """Turns v2 lines (after the session line) back into v1-shaped event dicts."""
+# A shape's layout, for a reader that vets flow records shape by shape (`LeanDecoder(vet=...)`):
+# a list of (key, spec) with spec ("leaf", i) = a[i], ("ref", i) = refs[a[i]], ("const", value)
+# or ("dict", layout) for a nested dict the shape builds.
+Layout = list[tuple[str, tuple]]
+Vet = Callable[[Layout], Callable[[list, dict], bool]]
 
-    def __init__(self) -> None:
+
+class LeanDecoder:
+    """Turns v2 lines (after the session line) back into v1-shaped event dicts.
+
+    `vet` (optional) compiles, once per shape, a test of a flow record's leaves (list, refs)
+    -> bool; a flow event that fails it is passed through `fallback`, whose result (None:
+    no event) is what `expand` returns. The analyzer uses this to type-check flow events
+    shape by shape instead of field by field (analyzer/sanitize.py)."""
+
+    def __init__(self, vet: Vet | None = None, fallback: Callable[[dict], dict | None] | None = None) -> None:
         self._shapes: dict[int, Callable[[list, dict], dict]] = {}
+        self._vets: dict[int, Callable[[list, dict], bool]] = {}
         self._refs: dict[int, Any] = {}
+        self._vet, self._fallback = vet, fallback
 
     def decode(self, line: bytes | str) -> dict[str, Any] | None:
         """The event of one line, or None for a def line. Raises EventError."""
@@ -164,7 +180,13 @@ class LeanDecoder:
                 raise EventError(f"refers to value {exc.args[0]!r}, which was not defined before") from None
             except (IndexError, TypeError):
                 raise EventError("a flow record that does not match its shape") from None
-            check(ev)
+            v = ev.get("v")
+            if not (v == 1 and type(v) is int and ev.get("type") == FLOW and ev.get("role") in ROLES):
+                check(ev)  # (the usual flow record passes the checks above; check() says what is wrong)
+            elif type(ev.get("ts")) not in _NUM:
+                check(ev)
+            if self._vet is not None and ev.get("type") == FLOW and not self._vets[obj[0]](obj, self._refs):
+                return self._fallback(ev) if self._fallback is not None else ev
             return ev
         if type(obj) is not dict:
             raise EventError("not a JSON object or array")
@@ -174,6 +196,8 @@ class LeanDecoder:
                 if type(sid) is not int:
                     raise EventError("a shape definition without an integer id")
                 self._shapes[sid] = compile_shape(obj.get("keys"))
+                if self._vet is not None:
+                    self._vets[sid] = self._vet(shape_layout(obj.get("keys")))
             elif "ref" in obj:
                 self._refs[obj["ref"]] = obj.get("val")
             else:
@@ -223,6 +247,28 @@ def compile_shape(skel: Any) -> Callable[[list, dict], dict]:
     ns: dict[str, Any] = {"C": consts}
     exec(src, ns)
     return ns["f"]
+
+
+def shape_layout(skel: Any) -> Layout:
+    """The layout of a shape that compile_shape accepted: where each key's value comes from."""
+    counter = [1]
+
+    def walk(sk: list) -> Layout:
+        out: Layout = []
+        for k, spec in sk:
+            if spec == _LEAF and type(spec) is int:
+                out.append((k, ("leaf", counter[0])))
+                counter[0] += 1
+            elif spec == _REF and type(spec) is int:
+                out.append((k, ("ref", counter[0])))
+                counter[0] += 1
+            elif type(spec) is dict:
+                out.append((k, ("const", spec["c"])))
+            else:
+                out.append((k, ("dict", walk(spec[0]))))
+        return out
+
+    return walk(skel)
 
 
 def is_lean_header(first: Any) -> bool:
