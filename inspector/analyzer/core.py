@@ -23,7 +23,7 @@ from inspector.analyzer.quantiles import Quantiles
 from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
-from inspector.analyzer.tokens import KeyTable, TokenTable
+from inspector.analyzer.tokens import KeyState, KeyTable, TokenTable
 from inspector.schema.events import ADDON, FLOW, PROBE, SESSION, Event
 
 REPORT_SCHEMA = "tokentax.report/1"
@@ -437,29 +437,11 @@ class Analyzer:
         hop: CalloutHop,
         key: str | None = None,
     ) -> None:
+        """A token-path callout: judged against its key's issuances, then its answer or failure."""
         if key is None:
             key = self._key_text(ev.get("key"))
         ks = self.keys.get(key)
-        ks.callouts += 1
-        self.callout_starts.append(ts)
-        if total:
-            self.callout_hist.add(total)
-        # redundant: a token for this key, issued before this fetch started, was still valid
-        # (and in the first half of its life; later, the fetch is a proactive refresh)
-        verdict = ks.judge(ts)
-        if verdict == "redundant":
-            ks.redundant += 1
-            self.redundant += 1
-            self.redundant_any_ms += total
-            self.rates.add("redundant", ts)
-        self.ledger.judged(hop, ks, verdict, total, ev.get("kind", "token") == "token")
-        # stampede: many callouts for one key in flight at once
-        burst = ks.in_flight_with(ts, end)
-        if burst >= self.cfg.stampede_min:
-            self.max_burst = max(self.max_burst, burst)
-            if ts - ks.last_burst_at > 1.0:
-                self.stampedes += 1
-                ks.last_burst_at = ts
+        self._judge_token_call(ev, ks, ts, end, total, hop)
         tok = ev.get("token") or {}
         fp = tok.get("fp")
         answered = error is None and status is not None and status < 400 and not tok.get("error")
@@ -468,25 +450,53 @@ class Analyzer:
             # failure, but no token facts either.
             self.callouts_unreadable += 1
             return
-        ok = answered
         if end >= self.last_callout_end:
             self.last_callout_end = end
-            self.last_callout_failed = not ok
-        if not ok:
-            self.callouts_failed += 1
-            ks.failed += 1
-            self.any_callout_failure = True
-            if error is not None:
-                kind = error.get("kind", "other")
-                self.callout_failures["timeout" if kind == "abandoned" else kind] += 1
-            elif tok.get("error"):
-                self.callout_failures[f"{status} {tok['error']}"] += 1
-            else:
-                self.callout_failures[str(status)] += 1
+            self.last_callout_failed = not answered
+        if not answered:
+            self._token_failure(ks, status, error, tok)
             return
         self.callouts_ok += 1
         assert fp is not None
         self.ledger.answered(hop, ks, fp, total)
+        self._token_answer(ks, key, fp, tok, ts, end)
+
+    def _judge_token_call(self, ev: Event, ks: KeyState, ts: float, end: float, total: float, hop: CalloutHop) -> None:
+        """Count the call; redundant when a token for its key, issued before it started, was still
+        valid and in the first half of its life (later, the call is a proactive refresh); stampede
+        when many calls for one key are in flight at once."""
+        ks.callouts += 1
+        self.callout_starts.append(ts)
+        if total:
+            self.callout_hist.add(total)
+        verdict = ks.judge(ts)
+        if verdict == "redundant":
+            ks.redundant += 1
+            self.redundant += 1
+            self.redundant_any_ms += total
+            self.rates.add("redundant", ts)
+        self.ledger.judged(hop, ks, verdict, total, ev.get("kind", "token") == "token")
+        burst = ks.in_flight_with(ts, end)
+        if burst >= self.cfg.stampede_min:
+            self.max_burst = max(self.max_burst, burst)
+            if ts - ks.last_burst_at > 1.0:
+                self.stampedes += 1
+                ks.last_burst_at = ts
+
+    def _token_failure(self, ks: KeyState, status: int | None, error: Any, tok: dict[str, Any]) -> None:
+        self.callouts_failed += 1
+        ks.failed += 1
+        self.any_callout_failure = True
+        if error is not None:
+            kind = error.get("kind", "other")
+            self.callout_failures["timeout" if kind == "abandoned" else kind] += 1
+        elif tok.get("error"):
+            self.callout_failures[f"{status} {tok['error']}"] += 1
+        else:
+            self.callout_failures[str(status)] += 1
+
+    def _token_answer(self, ks: KeyState, key: str, fp: str, tok: dict[str, Any], ts: float, end: float) -> None:
+        """A token answer: identical or new, its lifetime, and the issuance that makes later calls redundant."""
         if fp in self.issued_fps:
             self.identical += 1
             ks.identical += 1
