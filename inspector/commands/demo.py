@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from inspector.commands.args import duration, examples
 from inspector.schema.errors import UserError
-from inspector.schema.units import human_seconds
+from inspector.schema.units import ms
 
 if TYPE_CHECKING:
     from inspector.lab.session import LabSession
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         mitm_args=[] if headless else ["--set", "tokentax_summary=false"],
     )
     print(
-        f"tokentax demo: {args.gateway} gateway, auth latency {human_seconds(args.auth_latency)}, {rate:g} req/s"
+        f"tokentax demo: {args.gateway} gateway, auth latency {ms(args.auth_latency * 1000)}, {rate:g} req/s"
         + (f" for {duration:g} s" if duration < FOREVER_S else "")
         + "; starting the lab and mitmdump...",
         flush=True,

@@ -79,6 +79,7 @@ def test_naive_demo_about_one_callout_per_request_and_cleans_up(tmp_path: Path) 
     assert 0.95 <= rep["callouts"]["per_inbound"] <= 1.05
     assert "token-refetch" in {f["id"] for f in rep["findings"]}
     assert "tokentax summary" in proc.stdout and "token-refetch" in proc.stdout
+    assert "auth latency 50 ms" in proc.stdout.splitlines()[0]  # not "0 s": a sub-second latency in ms
     assert leftovers(tmp_path) == []
     for port in ports_of(proc.stdout):
         assert_free(port)
