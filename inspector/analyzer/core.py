@@ -695,6 +695,8 @@ class Analyzer:
         c.update(self.ledger.figures(path_known))
         # calls that reached an auth server, per hour: a relay's answers are not its load
         c["auth_calls_per_hour"] = round(c["auth_calls"] / hours, 1) if hours > 0 else None
+        inbound = snap["flows"]["inbound"]  # the auth server's load per request: no extrapolation needed
+        c["auth_calls_per_inbound"] = round(c["auth_calls"] / inbound, 3) if inbound else None
         token = c["by_kind"].get("token")
         if token is not None:  # origin and relay are token facts (a relay answers with a token issued elsewhere)
             for k in ("origin", "relayed", "relay_hit_mean_ms", "relays", "identical_origin", "proactive"):

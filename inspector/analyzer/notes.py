@@ -49,6 +49,8 @@ def known_unknowns(s: dict[str, Any]) -> list[dict[str, str]]:
     span = float((s.get("span") or {}).get("seconds") or 0.0)
     if not n_inbound:
         c["per_inbound"] = None
+        if "auth_calls_per_inbound" in c:
+            c["auth_calls_per_inbound"] = None
         tax["ms_per_inbound"] = None
         tax["share_of_ttfb"] = None
         tax["caller_seconds_per_day"] = None

@@ -53,14 +53,14 @@ def test_loopback_gateway_origin_once_small_tax_and_diff_relieves_auth_server(la
     rows = {r["name"]: r for r in d["figures"]}
     assert rows["tax_ms_per_request"]["verdict"] == "better"
     assert rows["tax_ms_per_request"]["after"] == tax["ms_per_inbound"]
-    assert rows["avoidable_auth_calls_per_hour"]["after"] == 0.0 and rows["avoidable_auth_calls_per_hour"]["before"] > 0
-    assert rows["auth_calls_per_hour"]["verdict"] == "better"
-    hours = (naive.snap["span"]["seconds"] / 3600, s["span"]["seconds"] / 3600)
-    assert rows["auth_calls_per_hour"]["before"] == round(20 / hours[0], 1)
-    assert rows["auth_calls_per_hour"]["after"] == round(1 / hours[1], 1)
+    # sub-minute sessions: per-hour figures are withheld (null), so the relief shows per request
+    assert rows["avoidable_auth_calls_per_hour"]["after"] is None
+    calls = rows["auth_calls_per_request"]
+    assert calls["before"] == 1.0 and calls["after"] == 0.05 and calls["verdict"] == "better"  # 20 -> 1 of 20
+    assert rows["auth_calls_per_hour"]["before"] is None and rows["auth_calls_per_hour"]["after"] is None
     assert main(["diff", str(naive.capture), str(loop.capture)]) == 0
     text = capsys.readouterr().out
-    assert "The token tax went down" in text and "auth calls per hour" in text
+    assert "The token tax went down" in text and "auth-server calls per request" in text
 
 
 def test_background_refresh_with_short_lived_tokens_no_tax_no_warning(lab_run) -> None:
@@ -72,7 +72,7 @@ def test_background_refresh_with_short_lived_tokens_no_tax_no_warning(lab_run) -
             # requests until the gateway has refreshed twice after its startup fetch (bounded by count)
             for i in range(5_000):
                 sent.append(client.get(s.gateway_url + PATHS[i % 4]).status_code)
-                if i % 10 == 9 and lab_stats(s)["auth"]["by_kind"]["token"] >= 3:
+                if i % 10 == 9 and lab_stats(s)["auth"]["by_kind"].get("token", 0) >= 3:
                     return
 
     r = lab_run("--gateway", "refresh", "--expires-in", "2", "--token-mode", "new", n=0, during=traffic)

@@ -39,6 +39,7 @@ from tests.hardening.servers import (
     addon_script,
     scripted_mitmdump,
 )
+from tests.support.captures import capture_events
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -73,7 +74,7 @@ class LabRun:
         return analyze_file(self.capture, show_progress=False).snapshot()
 
     def flows(self, role: str) -> list[dict[str, Any]]:
-        evs = [json.loads(line) for line in self.capture.read_bytes().splitlines() if line.strip()]
+        evs = capture_events(self.capture)
         return [e for e in evs if e.get("type") == "flow" and e.get("role") == role]
 
 
@@ -272,7 +273,7 @@ def test_stalled_stream_client_never_slows_the_proxy(fast_upstream: FastBackend,
     assert codes and set(codes) == {200}
     flows_seen = [e for e in healthy.events if e.get("type") == "flow"]
     assert len(flows_seen) == len(codes)  # the reading client lost nothing
-    evs = [json.loads(line) for line in cap.read_bytes().splitlines()]
+    evs = capture_events(cap)
     last_addon = [e for e in evs if e.get("type") == "addon"][-1]
     assert last_addon["dropped"] >= later["dropped"] > 0
     snap = analyze_file(cap, show_progress=False).snapshot()

@@ -48,6 +48,7 @@ from inspector.mitm.launch import SCRIPT
 from inspector.record.fingerprint import Fingerprinter, key_from_text
 from inspector.views.report.render import FORMATS, render
 from tests.hardening.servers import PlainMitmdump, StreamWatcher, ThreadedUvicorn
+from tests.support.captures import capture_events
 
 FP_KEY = "audit-fingerprint-key"
 LAB_CLIENT = "tokentax-gateway"
@@ -293,7 +294,7 @@ def test_every_secret_passed_the_proxy(audit: Audit) -> None:
     ]
     assert not missing
     # and tokentax saw the lab token: as its keyed fingerprint, on callouts and backend calls
-    evs = [json.loads(line) for line in audit.capture.read_bytes().splitlines()]
+    evs = capture_events(audit.capture)
     fps = {(e.get("token") or e.get("bearer") or {}).get("fp") for e in evs if e.get("type") == "flow"}
     assert audit.lab_token_fp in fps
     refresh = [e for e in evs if e.get("type") == "flow" and (e.get("token") or {}).get("refresh")]

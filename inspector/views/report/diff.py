@@ -36,6 +36,7 @@ FIGURES = (
     Figure("inbound_ttfb_p95_ms", "inbound time to first byte p95", "ms", "lower"),
     Figure("inbound_ttfb_max_ms", "inbound time to first byte max", "ms", "lower"),
     Figure("auth_calls_per_hour", "auth calls per hour", "/h", "lower"),
+    Figure("auth_calls_per_request", "auth-server calls per request", "", "lower"),
     Figure("avoidable_auth_calls_per_hour", "auth calls a cache removes per hour", "/h", "lower"),
     Figure("callout_min_ms", "callout latency min", "ms", "lower"),
     Figure("callout_p50_ms", "callout latency p50", "ms", "lower"),
@@ -60,6 +61,7 @@ def figures_of(s: dict[str, Any]) -> dict[str, float | None]:
         "inbound_ttfb_max_ms": inbound.get("ttfb_max_ms"),
         # calls that reached an auth server (a relay's answers are not its load), withheld like per_hour
         "auth_calls_per_hour": c.get("auth_calls_per_hour", c.get("per_hour")),
+        "auth_calls_per_request": c.get("auth_calls_per_inbound"),
         "avoidable_auth_calls_per_hour": tax["avoidable_callouts_per_hour"],
         "callout_min_ms": c.get("min_ms"),
         "callout_p50_ms": c["p50_ms"],
