@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inspector.schema.errors import UserError
-from inspector.schema.units import ms
+from inspector.schema.units import ms, with_unit
 from inspector.schema.vocab import FINDING_IDS, KINDS
 
 # Finding ids of the shared contract that other branches add to vocab.FINDING_IDS.
@@ -239,17 +239,7 @@ def default_budget() -> Budget:
 
 
 def fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "unknown"
-    if unit == "share":
-        return f"{value * 100:.1f} %"
-    if unit == "ms":
-        return ms(value)
-    if unit == "x":
-        return f"{value:.2f}"
-    if unit == "/h":
-        return f"{value:.0f}/h"
-    return f"{value:g}"
+    return "unknown" if value is None else with_unit(value, unit)
 
 
 def _get(d: Any, path: str) -> Any:

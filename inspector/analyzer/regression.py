@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspector.schema.units import ms
+from inspector.schema.units import with_unit
 from inspector.schema.vocab import SEVERITIES
 
 DEFAULT_TOLERANCE = 0.10
@@ -42,13 +42,7 @@ def _get(d: Any, path: str) -> Any:
 
 
 def _fmt(v: float, unit: str) -> str:
-    if unit == "ms":
-        return ms(v)
-    if unit == "share":
-        return f"{v * 100:.1f} %"
-    if unit == "x":
-        return f"{v:.2f}"
-    return f"{v:g}"
+    return with_unit(v, unit)
 
 
 def _per_kind(s: dict[str, Any]) -> dict[str, float] | None:

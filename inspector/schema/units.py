@@ -91,3 +91,20 @@ def ms(value: float | None) -> str:
     if value is None:
         return UNKNOWN  # unknown, not zero: the report's notes say why
     return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def with_unit(value: float, unit: str) -> str:
+    """A figure in its unit, as budgets, regressions and diffs print it: `ms` (milliseconds),
+    `share` (a fraction, printed as a percentage), `%` (already a percentage), `x` (a ratio),
+    `/h` (per hour); anything else as the bare number."""
+    if unit == "ms":
+        return ms(value)
+    if unit == "share":
+        return f"{value * 100:.1f} %"
+    if unit == "%":
+        return f"{value:.0f} %"
+    if unit == "x":
+        return f"{value:.2f}"
+    if unit == "/h":
+        return f"{value:.0f}/h"
+    return f"{value:g}"

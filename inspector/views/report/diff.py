@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.schema.units import ms
+from inspector.schema.units import UNKNOWN, ms, with_unit
 from inspector.views.report.kinds import kind_diff, kind_diff_lines
 
 DIFF_SCHEMA = "tokentax.diff/1"
@@ -139,17 +139,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 def fmt_value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"  # unknown in that session
-    if unit == "ms":
-        return ms(value)
-    if unit == "%":
-        return f"{value:.0f} %"
-    if unit == "/h":
-        return f"{value:.0f}/h"
-    if unit == "x":
-        return f"{value:.2f}"
-    return f"{value:g}"
+    return UNKNOWN if value is None else with_unit(value, unit)  # unknown in that session
 
 
 def fmt_delta(row: dict[str, Any]) -> str:
