@@ -12,6 +12,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from inspector.schema.units import plural
 from inspector.views.report.text import SEVERITY_MARK, SEVERITY_STYLE
 
 ORDER = ("critical", "warning", "info", "ok")
@@ -46,7 +47,7 @@ def headline_text(findings: list[dict[str, Any]], width: int = 0) -> Text:
     )
     others = len(findings) - 1
     if others > 0:
-        t.append(f"  (+{others} more: key 4)", "dim")
+        t.append(f"  (+{others} more {plural(others, 'finding')}: press 4)", "dim")
     if width:
         t.truncate(width, overflow="ellipsis")
     return t
