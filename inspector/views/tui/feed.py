@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,20 @@ RING = 10_000  # flow events the TUI holds (flows list, waterfall, save)
 
 FILE = "file"
 HANDOVER = 1024  # MultiFeed: each source's own ring, only to hand its new flows to the merged ring
+
+
+def newest_by_id(events: Sequence[E.Event], ids: Collection[str]) -> dict[str, E.Event]:
+    """The newest held event for each of `ids` (a flow id may repeat in a ring: the latest wins)."""
+    found: dict[str, E.Event] = {}
+    if not ids:
+        return found
+    for ev in reversed(events):
+        fid = ev.get("id")
+        if isinstance(fid, str) and fid in ids and fid not in found:
+            found[fid] = ev
+            if len(found) == len(ids):
+                break
+    return found
 
 
 class Feed:
@@ -173,16 +187,7 @@ class Feed:
 
     def find(self, ids: set[str]) -> dict[str, E.Event]:
         """Held flow events by id, newest first, stopping once all are found."""
-        found: dict[str, E.Event] = {}
-        if not ids:
-            return found
-        for ev in reversed(self.analyzer.recent):
-            fid = ev.get("id")
-            if fid in ids and fid not in found:
-                found[fid] = ev
-                if len(found) == len(ids):
-                    break
-        return found
+        return newest_by_id(self.analyzer.recent, ids)
 
     def correlation_of(self, flow_id: str) -> tuple[str, str] | None:
         """(inbound id, mode) of a correlated hop, from the local analyzer's correlator."""
@@ -372,13 +377,4 @@ class MultiFeed:
         return self.sources[i].save(path, [ev for ev in self.ring if ev.get("source") == name])
 
     def find(self, ids: set[str]) -> dict[str, E.Event]:
-        found: dict[str, E.Event] = {}
-        if not ids:
-            return found
-        for ev in reversed(self.ring):
-            fid = ev.get("id")
-            if fid in ids and fid not in found:
-                found[fid] = ev
-                if len(found) == len(ids):
-                    break
-        return found
+        return newest_by_id(self.ring, ids)
