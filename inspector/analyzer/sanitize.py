@@ -25,6 +25,7 @@ TIME = "time"  # a NUM within TS_MIN..TS_MAX
 Spec = Any
 FLOW_FIELDS: dict[str, Spec] = {
     "id": str,
+    "role_by": str,
     "end": TIME,
     "method": str,
     "host": str,
@@ -101,6 +102,7 @@ def _well_formed(ev: Event) -> bool:
     g = ev.get
     if not (
         type(g("id")) in _S
+        and type(g("role_by")) in _S
         and type(g("method")) in _S
         and type(g("host")) in _S
         and type(g("path")) in _S

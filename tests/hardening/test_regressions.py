@@ -140,3 +140,15 @@ async def test_stream_counts_no_drops_after_it_stopped(monkeypatch) -> None:
     server.publish(b"{}\n")
     assert server.dropped == dropped
     writer.close()
+
+
+def test_a_role_by_of_the_wrong_type_is_counted_as_unknown() -> None:
+    """Found by the fuzzer: `role_by` as a list made the per-rule role count raise (unhashable)."""
+    a = Analyzer()
+    ev = flow("inbound", 1000.0, 10)
+    ev["role_by"] = ["listener"]
+    a.ingest(ev)
+    snap = a.snapshot()
+    assert snap["flows"]["inbound"] == 1 and snap["roles"]["by"] == {"?": 1}
+    for fmt in FORMATS:
+        render(snap, fmt)
