@@ -181,6 +181,7 @@ class OtlpExporter:
         self._task: asyncio.Task | None = None
         self._client: httpx.AsyncClient | None = None
         self._last_warn = 0.0
+        self._closing = False  # close() asked the export task to flush what is queued and end
 
     # -- flow path: cheap, never waits ---------------------------------------------------
 
@@ -229,6 +230,8 @@ class OtlpExporter:
                 raise
             except Exception as exc:
                 self._warn(f"export failed: {type(exc).__name__}")
+            if self._closing:
+                return
 
     async def flush(self) -> None:
         """POST everything queued, `batch` traces per request, yielding between batches."""
@@ -266,9 +269,13 @@ class OtlpExporter:
     async def close(self, timeout_s: float = 5.0) -> None:
         """Stop the task and send what is queued, within a bounded time."""
         if self._task is not None:
-            self._task.cancel()
+            # Let the task finish its flush, a POST in flight included: cancelling it mid-POST
+            # lost the batch it had taken off the queue (found as a flaky trace test).
+            self._closing = True
+            if self._wake is not None:
+                self._wake.set()
             try:
-                await self._task
+                await asyncio.wait_for(self._task, timeout_s)  # cancels it only past the bound
             except (asyncio.CancelledError, Exception):
                 pass
             self._task = None

@@ -198,3 +198,44 @@ def test_callout_spans_carry_their_kind() -> None:
     assert kind_of(F.callout(1.0, 5, "aaaa", kind="introspection")) == "introspection"
     assert kind_of(F.callout(1.0, 5, "aaaa")) == "token"  # no kind: an old capture, read as token
     assert kind_of(F.backend(1.0, 5, "aaaa")) is None
+
+
+async def test_close_waits_for_a_post_in_flight_instead_of_losing_its_batch() -> None:
+    """Shutdown used to cancel the export task mid-POST: the batch it had taken off the queue
+    was lost, neither sent nor counted as dropped. A receiver that holds its answer until the
+    exporter is closing shows the batch arrives and is counted."""
+    import asyncio
+
+    from inspector.analyzer import Analyzer
+    from inspector.live.otlp import OtlpExporter
+    from tests.support.factory import naive_request
+
+    got: list[bytes] = []
+    arrived = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1])
+        got.append(await reader.readexactly(length))
+        arrived.set()
+        await release.wait()  # answer only once close() has begun
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    a = Analyzer()
+    ex = OtlpExporter(f"http://127.0.0.1:{port}/v1/traces", a, batch=1, flush_s=60)
+    ex.start()
+    for ev in naive_request(1000.0, 0, "fp1"):
+        a.ingest(ev)
+        ex.observe(ev)
+    await asyncio.wait_for(arrived.wait(), 30)  # the POST is in flight, its batch off the queue
+    closing = asyncio.create_task(ex.close(timeout_s=30))
+    await asyncio.sleep(0)  # close() has begun: it must wait for the answer, not cancel the POST
+    release.set()
+    await closing
+    server.close()
+    assert len(got) == 1 and ex.exported == 1 and ex.dropped == 0
