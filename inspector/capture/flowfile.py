@@ -54,9 +54,7 @@ def record_context(opts: LoadOptions) -> RecordContext:
     return RecordContext(inbound=parse_inbound(opts.inbound), rules=load_rules(opts.rules))
 
 
-def names_inbound(rules: R.Rules) -> bool:
-    """Whether the user's rules say which flows are inbound."""
-    return any(rule.role == "inbound" for rule in rules.rules)
+names_inbound = R.names_inbound  # re-exported for the HAR reader
 
 
 def roles_note(path: Path, opts: LoadOptions, rules: R.Rules | None = None) -> None:

@@ -53,6 +53,7 @@ SUMMARY_TICK_S = 0.5
 class TokenTax:
     def __init__(self) -> None:
         self.rctx = RecordContext()
+        self._infer_roles = True  # set in configure: no inbound listener named, no [inbound] rule
         self.analyzer = Analyzer()
         self.capture: CaptureWriter | None = None
         self.stream: StreamServer | None = None
@@ -132,6 +133,8 @@ class TokenTax:
                 self.rctx.rules = R.with_rules(
                     R.read_rules_file(o.tokentax_rules), R.parse_callout_listeners(o.tokentax_callout)
                 )
+            # decided once here, not per flow: no inbound listener and no [inbound] rule
+            self._infer_roles = not self.rctx.inbound and not R.names_inbound(self.rctx.rules)
             if "tokentax_forward_auth_window" in updated:
                 window = parse_seconds(o.tokentax_forward_auth_window, "tokentax_forward_auth_window")
                 self.analyzer.cfg = replace(self.analyzer.cfg, forward_auth_window_s=window)
@@ -180,7 +183,7 @@ class TokenTax:
                 source="live",
                 key_id=self.rctx.fpr.key_id,
                 inbound=o.tokentax_inbound,
-                roles_inferred=self._inferring(),
+                roles_inferred=self._infer_roles,
             )
             self._session["listen"] = listen_from_options(o)  # "host:port mode"; bound ones in running()
             self.analyzer.ingest(self._session)
@@ -305,11 +308,8 @@ class TokenTax:
 
     # -- flow hooks ----------------------------------------------------------------------
 
-    def _inferring(self) -> bool:
-        return not self.rctx.inbound and not any(r.role == "inbound" for r in self.rctx.rules.rules)
-
     def _emit(self, ev: E.Event) -> None:
-        if ev.get("type") == E.FLOW and self._inferring():
+        if self._infer_roles and ev.get("type") == E.FLOW:
             if self._infer is None:
                 self._infer = LiveContainment()
             ev = self._infer.classify(ev)

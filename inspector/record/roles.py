@@ -225,3 +225,8 @@ def read_rules_file(path: str) -> Rules:
         return parse_rules(text)
     except ValueError as exc:
         raise ValueError(f"rules file {path}: {exc}") from None
+
+
+def names_inbound(rules: Rules) -> bool:
+    """Whether the user's rules say which flows are inbound."""
+    return any(rule.role == "inbound" for rule in rules.rules)

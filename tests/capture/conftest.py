@@ -8,7 +8,6 @@ and a HAR is exported from that flow file with mitmdump itself.
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import subprocess
@@ -22,6 +21,7 @@ import httpx
 import pytest
 
 from inspector.lab.common import free_port
+from tests.support.procs import run_cli  # noqa: F401 - the capture tests import it from here
 
 from .servers import Stack
 
@@ -221,16 +221,3 @@ def servers() -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`tokentax ...` as a real process (python -m inspector), for what in-process tests cannot see."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        cwd=cwd or REPO,
-        env=env,
-    )

@@ -5,7 +5,6 @@ Each session is recorded once per test module (module-scoped fixtures call `reco
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from inspector.lab.session import LabSession, SessionSpec
+from tests.support.procs import run_cli as tokentax  # noqa: F401 - the gate tests call it tokentax
 
 REPO = Path(__file__).resolve().parents[2]
 MITMDUMP = str(Path(sys.executable).parent / "mitmdump")
@@ -54,16 +54,3 @@ def record(base: Path, *lab_args: str, n: int = 12) -> Recorded:
         for i in range(n):
             statuses.append(c.get(s.gateway_url + PATHS[i % len(PATHS)]).status_code)
     return Recorded(capture, raw, statuses)
-
-
-def tokentax(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`tokentax ...` as a real process: exit status, stdout and stderr as CI sees them."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        cwd=cwd or REPO,
-        env=env,
-    )

@@ -94,3 +94,17 @@ def start_mitmdump(*args: str) -> Child:
     line = read_line_until(proc, "tokentax: ready;")
     stream = line.split("stream ", 1)[1].split(",", 1)[0].strip()
     return Child(proc, {"stream": stream})
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`tokentax ...` as a real process (python -m inspector): exit status, stdout and stderr as a
+    user or CI sees them."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd or ROOT,
+        env=env,
+    )
