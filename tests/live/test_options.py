@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -118,5 +119,9 @@ def test_metrics_port_taken_is_one_line_and_the_proxy_runs() -> None:
             assert m.stream and m.stream != "off"  # the stream address is still parsed from the ready line
             ready = next(line for line in m.lines if "tokentax: ready" in line)
             assert ", metrics off" in ready
+            # the error goes to stderr, the ready line to stdout: two pipes read apart, so await it
+            guard = time.monotonic() + 30  # a hang guard, not a performance bound
+            while not any("cannot serve metrics" in line for line in m.lines) and time.monotonic() < guard:
+                time.sleep(0.01)
             errors = [line for line in m.lines if "cannot serve metrics" in line]
             assert len(errors) == 1 and f"127.0.0.1:{port}" in errors[0]
