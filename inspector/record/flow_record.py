@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from inspector.record import kinds as K
@@ -68,21 +69,23 @@ def _listener(client_conn: Any) -> tuple[int | None, str | None]:
     return port, (mode.full_spec if mode is not None else None)
 
 
+@lru_cache(maxsize=512)  # a handful of listeners, one label each: formatted once, not per flow
 def _listener_label(port: int | None, spec: str | None) -> str:
     if spec and spec != "regular":
         return spec if "@" in spec or port is None else f"{spec}@{port}"
     return f"{spec or 'regular'}@{port}" if port else (spec or "")
 
 
-def _role(flow: Any, ctx: RecordContext, port: int | None, spec: str | None) -> tuple[str | None, str, R.Rule | None]:
+def _role(
+    flow: Any, ctx: RecordContext, port: int | None, spec: str | None, host: str, req_port: int, path: str
+) -> tuple[str | None, str, R.Rule | None]:
     """The role a listener or a rule gives, and the rule (for its `kind`); (None, "", None) otherwise."""
     if ctx.inbound.matches(port, spec):
         return "inbound", "listener", None
     rule = R.rule_by_listener(port, spec, ctx.rules)
     if rule is not None:
         return rule.role, "listener", rule
-    req = flow.request
-    rule = R.rule_by_host_path(req.host, req.port, req.path.split("?", 1)[0], ctx.rules)
+    rule = R.rule_by_host_path(host, req_port, path, ctx.rules)
     if rule is not None:
         return rule.role, "rule", rule
     return None, "", None
@@ -93,40 +96,52 @@ _NEEDLES = (b"access_token", b'"error"', b'"active"', b'"keys"', b'"issuer"', b'
 
 
 def flow_event(flow: Any, ctx: RecordContext) -> Event:
-    """Build the event for a finished HTTP flow (response or error)."""
+    """Build the event for a finished HTTP flow (response or error).
+
+    Runs in mitmproxy's event loop for every flow: each request property (which decodes
+    bytes on every access) is read once, and callout-only work is skipped for other roles.
+    """
     req = flow.request
     resp = flow.response
     port, spec = _listener(flow.client_conn)
+    method = req.method
+    host = req.host
+    req_port = req.port
+    raw_path = req.path
+    path = raw_path.split("?", 1)[0]
+    clean_path = clean_text(path[:MAX_PATH])
+    clean_host = clean_text(host)
+    req_body = req.raw_content
     rqh = header_map(req.headers)
     rsh = header_map(resp.headers) if resp is not None else {}
-    form = T.parse_form_or_json(req.raw_content, rqh.get("content-type", "")) if req.method == "POST" else {}
-    path = req.path.split("?", 1)[0]
-    role, role_by, rule = _role(flow, ctx, port, spec)
+    form = T.parse_form_or_json(req_body, rqh.get("content-type", "")) if method == "POST" else {}
+    role, role_by, rule = _role(flow, ctx, port, spec, host, req_port, path)
     resp_obj = None
     body = None
-    if resp is not None and role in (None, "callout") and "json" in rsh.get("content-type", "json").lower():
+    maybe_callout = role is None or role == "callout"
+    if resp is not None and maybe_callout and "json" in rsh.get("content-type", "json").lower():
         body = resp.raw_content
         if body and rsh.get("content-encoding"):
             body = T.bounded_decode(body, rsh["content-encoding"])
         if body and any(n in body for n in _NEEDLES):  # only what can be an auth answer
             resp_obj = T.parse_json_object(body)
     bearer = T.bearer_facts(rqh.get("authorization"), ctx.fpr)
-    token_response = T.looks_like_token_response(resp_obj)
-    endpoint = f"{clean_text(req.host)}:{req.port}{clean_text(path[:MAX_PATH])}"
+    endpoint = f"{clean_host}:{req_port}{clean_path}"
     kind: str | None = None
     kind_by = ""
     discovered: list[str] = []
-    if role in (None, "callout") and K.looks_like_discovery(resp_obj):
+    if maybe_callout and K.looks_like_discovery(resp_obj):
         # Metadata, not auth work per request: it names the endpoints, and is no callout itself.
         assert resp_obj is not None
         discovered = ctx.discovery.register(resp_obj)
         role, role_by = "other", "shape"
-    elif role in (None, "callout"):
+    elif maybe_callout:
         if rule is not None and rule.kind:
             kind, kind_by = rule.kind, "rule"
         else:
-            kind, kind_by = K.shape_kind(req.method, path, endpoint, rqh, form, resp_obj, token_response, ctx.discovery)
-        if kind is None and req.method == "POST" and R.is_token_path(path, ctx.rules):
+            token_response = T.looks_like_token_response(resp_obj)
+            kind, kind_by = K.shape_kind(method, path, endpoint, rqh, form, resp_obj, token_response, ctx.discovery)
+        if kind is None and method == "POST" and R.is_token_path(path, ctx.rules):
             kind, kind_by = "token", "hint"
         if role is None and kind is not None:
             role, role_by = "callout", ("shape" if kind_by == "shape" else kind_by)
@@ -141,28 +156,28 @@ def flow_event(flow: Any, ctx: RecordContext) -> Event:
     timing = hop_timing(flow, reused)
     end = None
     if resp is not None:
-        end = resp.timestamp_end or resp.timestamp_start
+        end = resp.data.timestamp_end or resp.data.timestamp_start
     elif flow.error is not None:
         end = flow.error.timestamp
     ev: Event = {
         "v": SCHEMA_VERSION,
         "type": FLOW,
         "id": flow.id,
-        "ts": req.timestamp_start,
+        "ts": req.data.timestamp_start,
         "end": end,
         "role": role,
         "role_by": role_by,
         "listener": _listener_label(port, spec),
-        "method": clean_text(req.method),
+        "method": clean_text(method),
         "scheme": clean_text(req.scheme),
         # req.host, not pretty_host: the target either way in reverse and regular mode, and
         # pretty_host parses the Host header through IDNA (a quarter of the record cost).
-        "host": clean_text(req.host),
-        "port": req.port,
-        "path": clean_text(req.path.split("?", 1)[0][:MAX_PATH]),
+        "host": clean_host,
+        "port": req_port,
+        "path": clean_path,
         "status": resp.status_code if resp is not None else None,
         "timing": timing,
-        "size": {"req": len(req.raw_content or b""), "resp": len(resp.raw_content or b"") if resp is not None else 0},
+        "size": {"req": len(req_body or b""), "resp": len(resp.raw_content or b"") if resp is not None else 0},
     }
     if flow.error is not None:
         ev["error"] = error_facts(str(flow.error.msg))

@@ -41,15 +41,14 @@ for _product, _name, _needle in _SIGNS:
 def gateway_hints(headers: Mapping[str, str]) -> list[str]:
     """Products whose headers these are, in table order. Headers keyed by lower-case name."""
     found: list[tuple[int, str]] = []
-    for name, value in headers.items():
-        signs = _BY_NAME.get(name)
-        if signs is None:
-            continue
-        low = value.lower()
+    for name in _NAMES.intersection(headers):  # a few header names at most: C-level set work
+        signs = _BY_NAME[name]
+        low = headers[name].lower()
         for product, needle in signs:
             if (not needle or needle in low) and all(product != p for _, p in found):
                 found.append((_ORDER[product], product))
     return [p for _, p in sorted(found)]
 
 
+_NAMES = frozenset(_BY_NAME)
 _ORDER = {product: i for i, (product, _, _) in enumerate(_SIGNS)}
