@@ -36,6 +36,7 @@ from inspector.lab.auth import API_AUDIENCE, AuthConfig
 from inspector.lab.authorizer import AuthorizerConfig
 from inspector.lab.backend import BackendConfig
 from inspector.lab.common import free_port
+from inspector.analyzer.sanitize import clean_flow
 from inspector.lab.stack import LabConfig, LabStack
 from inspector.mitm.launch import Mitmdump
 from inspector.schema.events import encode
@@ -401,6 +402,9 @@ class Wire:
         session = next(ev for ev in events if ev.get("type") == "session")
         at = next(i for i in range(self._seen, len(events)) if events[i].get("path") == mark)
         body = [ev for ev in events[self._seen : at] if ev.get("type") != "session"]
+        # the addon's analyzer skips clean_flow for what the record layer built: it must be a no-op
+        unclean = [ev.get("id") for ev in body if ev.get("type") == "flow" and clean_flow(ev) is not ev]
+        assert not unclean, f"record-layer events that clean_flow would change: {unclean[:3]}"
         self._seen = at + 1
         out.write_bytes(b"".join(encode(ev) for ev in (session, *body)))
         return out
