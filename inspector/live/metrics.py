@@ -111,15 +111,19 @@ class AnalyzerCollector(Collector):
         analyzer: Analyzer,
         clock: Callable[[], float] = time.time,
         extra: Callable[[], Iterable[Metric]] | None = None,
+        before: Callable[[], None] | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.clock = clock
         self.extra = extra
+        self.before = before  # brings the analyzer up to date (the addon's pending batch)
 
     def describe(self) -> Iterable[Metric]:
         return []  # names are fixed; skip the registry's collect() at register time
 
     def collect(self) -> Iterator[Metric]:
+        if self.before is not None:
+            self.before()
         a = self.analyzer
         flows = CounterMetricFamily(
             "tokentax_flows", "HTTP flows seen, by role (inbound, callout, backend, other).", labels=["role"]

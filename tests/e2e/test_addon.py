@@ -189,3 +189,48 @@ def test_addon_error_is_counted_and_never_raised(caplog) -> None:
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "addon error #1 in response: RuntimeError" in logged
     assert "s3cr3t" not in logged  # the exception message could quote traffic: never logged
+
+
+def test_flows_wait_in_a_small_batch_yet_every_reader_sees_them_all(tmp_path: Path) -> None:
+    """Events are built a batch at a time (cheaper inside mitmdump), in the order the flows
+    finished; reading the analyzer, a tick or a probe flushes the batch first, and a flow
+    with big bodies is never held."""
+    from mitmproxy.test import taddons, tflow
+
+    from inspector.capture.jsonl import read_events
+    from inspector.mitm import addon as A
+
+    cap = tmp_path / "cap.jsonl"
+    addon = A.TokenTax()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, tokentax_stream="off", tokentax_save=str(cap))
+        flows = [tflow.tflow(resp=True) for _ in range(3)]
+        for f in flows:
+            addon.response(f)
+        assert len(addon._flows) == 3  # held, not built yet
+        assert addon.analyzer.flows.total() == 3  # the reader sees them all
+        assert addon._flows == []
+
+        for _ in range(A.FLOW_BATCH - 1):
+            addon.response(tflow.tflow(resp=True))
+        assert len(addon._flows) == A.FLOW_BATCH - 1
+        addon.response(tflow.tflow(resp=True))
+        assert addon._flows == []  # a full batch is built at once
+
+        small = tflow.tflow(resp=True)
+        big = tflow.tflow(resp=True)
+        big.response.content = b"x" * (A.BATCH_MAX_BYTES + 1)
+        addon.response(small)
+        addon.response(big)
+        assert addon._flows == []  # the big flow and what waited before it: built at once
+
+        last = tflow.tflow(resp=True)
+        addon.response(last)
+        addon._tick()
+        assert addon._flows == []
+        addon.capture.close()
+    with cap.open("rb") as fh:
+        ids = [ev["id"] for ev in read_events(fh, str(cap)) if ev.get("type") == "flow"]
+    assert ids[:3] == [f.id for f in flows]
+    assert ids[-3:] == [small.id, big.id, last.id]  # in the order the flows finished
+    assert len(ids) == len(set(ids)) == 3 + A.FLOW_BATCH + 3
