@@ -4,6 +4,8 @@ with the tokentax addon against without it, measured side by side.
     uv run python bench/overhead.py [--rounds 5] [--requests 3000] [--clients 4]
     uv run python bench/overhead.py --metrics             # addon + /metrics vs no addon
     uv run python bench/overhead.py --metrics-vs-addon    # addon + /metrics vs addon alone
+    uv run python bench/overhead.py --split               # also an empty script addon: what any
+                                                          # `-s` script costs vs what tokentax adds
 
 Runs alternate (without, with / with, without, ...) so drift on this shared machine hits
 both; each round gives a ratio with/without and the median ratio is printed last.
@@ -23,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -155,8 +158,13 @@ def drive_wrk(port: int, seconds: float, clients: int, core: str) -> float:
     raise SystemExit(f"wrk printed no Requests/sec: {out[-300:]}")
 
 
+# An addon that does nothing on each response: the cost of mitmproxy's script machinery alone.
+EMPTY_SCRIPT = "class Empty:\n    def response(self, flow):\n        pass\n\naddons = [Empty()]\n"
+
+
 def one_run(backend_port: int, variant: str, args: argparse.Namespace, pinned: bool = False) -> float:
-    """variant: 'none' (no addon), 'addon', or 'metrics' (addon with tokentax_metrics on).
+    """variant: 'none' (no addon), 'empty' (a script addon that does nothing), 'addon', or
+    'metrics' (addon with tokentax_metrics on).
 
     pinned: mitmdump on core 0 alone, wrk and the backend on core 1 (as a sidecar runs);
     otherwise today's shared setup, Python clients and everything on any core."""
@@ -173,7 +181,9 @@ def one_run(backend_port: int, variant: str, args: argparse.Namespace, pinned: b
         ]
     )
     metrics_port = 0
-    if variant != "none":
+    if variant == "empty":
+        cmd += ["-s", str(args.empty_script)]
+    elif variant != "none":
         cmd += [
             "-s",
             str(SCRIPT),
@@ -228,6 +238,11 @@ def main() -> None:
     )
     ap.add_argument("--setup", choices=("both", "pinned", "shared"), default="both")
     ap.add_argument("--wrk-seconds", type=float, default=5.0, help="length of one pinned wrk run")
+    ap.add_argument(
+        "--split",
+        action="store_true",
+        help="also run an empty script addon each round and split the ratio: script machinery, tokentax",
+    )
     args = ap.parse_args()
     if args.metrics_vs_addon:
         base_v, test_v, names, goal = "addon", "metrics", ("addon", "addon+metrics"), 0.98
@@ -243,6 +258,10 @@ def main() -> None:
     }
     if "pinned" in setups:
         ensure_wrk()
+    tmp = tempfile.TemporaryDirectory()
+    args.empty_script = Path(tmp.name) / "empty_addon.py"
+    args.empty_script.write_text(EMPTY_SCRIPT)
+    empty: dict[str, list[float]] = {k: [] for k in setups}
     try:
         ports = {k: int(b.stdout.readline()) for k, b in backends.items() if b.stdout is not None}
         ratios: dict[str, list[float]] = {k: [] for k in setups}
@@ -250,8 +269,11 @@ def main() -> None:
         addon: dict[str, list[float]] = {k: [] for k in setups}
         for r in range(args.rounds):
             for setup in setups:  # interleaved: setups alternate, and so do variants within each
-                order = (base_v, test_v) if r % 2 == 0 else (test_v, base_v)
+                order: tuple[str, ...] = (base_v, "empty", test_v) if args.split else (base_v, test_v)
+                order = order if r % 2 == 0 else order[::-1]
                 res = {v: one_run(ports[setup], v, args, pinned=setup == "pinned") for v in order}
+                if args.split:
+                    empty[setup].append(res["empty"])
                 base[setup].append(res[base_v])
                 addon[setup].append(res[test_v])
                 ratios[setup].append(res[test_v] / res[base_v])
@@ -265,6 +287,13 @@ def main() -> None:
                 f"{setup}: median {names[0]} {statistics.median(base[setup]):.1f} req/s, {names[1]} "
                 f"{statistics.median(addon[setup]):.1f} req/s"
             )
+        if args.split:
+            for setup in setups:
+                none_m, empty_m, addon_m = (statistics.median(x[setup]) for x in (base, empty, addon))
+                print(
+                    f"{setup}: empty script {empty_m:.1f} req/s; script machinery (empty/none) "
+                    f"{empty_m / none_m:.3f}, tokentax's own work (addon/empty) {addon_m / empty_m:.3f}"
+                )
         goals = {"pinned": goal, "shared": 0.93 if goal == 0.97 else goal}
         print(
             "ratios: "
@@ -272,6 +301,7 @@ def main() -> None:
             + f"  ({names[1]} / {names[0]}, median of {args.rounds})"
         )
     finally:
+        tmp.cleanup()
         for b in backends.values():
             b.kill()
 
