@@ -173,18 +173,50 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-# An addon that does nothing on each response: the cost of mitmproxy's script machinery alone.
-EMPTY_SCRIPT = "class Empty:\n    def response(self, flow):\n        pass\n\naddons = [Empty()]\n"
+# Both scripts below add up, in mitmdump's one thread, the CPU time of the garbage collector
+# (gc.callbacks) and count the flows, and write them at exit (to $TOKENTAX_BENCH_TIMES).
+_GC_TIMER = """
+import atexit, gc, os, time
 
-# With --split, the addon runs under this wrapper: the CPU time (of mitmdump's one thread) spent
-# inside each of its per-flow hooks and its ticker, summed and written at exit. Set beside
-# mitmdump's CPU time per request, measured in the same process at the same moment, it gives
-# tokentax's share with host noise cancelled. Two clock reads per call: about half a microsecond.
-TIMED_SCRIPT = """
-import atexit, os, time
+_spent = {"hooks": 0.0, "gc": 0.0, "flows": 0}
+_gc_start = [0.0]
+
+
+def _gc(phase, info):
+    if phase == "start":
+        _gc_start[0] = time.thread_time()
+    else:
+        _spent["gc"] += time.thread_time() - _gc_start[0]
+
+
+gc.callbacks.append(_gc)
+atexit.register(lambda: open(os.environ["TOKENTAX_BENCH_TIMES"], "w").write(
+    f"{_spent['hooks']} {_spent['gc']} {_spent['flows']}"))
+"""
+
+# An addon that does nothing but count responses: the cost of mitmproxy's script machinery alone.
+EMPTY_SCRIPT = (
+    _GC_TIMER
+    + """
+
+class Empty:
+    def response(self, flow):
+        _spent["flows"] += 1
+
+
+addons = [Empty()]
+"""
+)
+
+# With --split, the addon runs under this wrapper: the CPU time spent inside each of its
+# per-flow hooks and its ticker, summed. Set beside mitmdump's CPU time per request, measured
+# in the same process at the same moment, it gives tokentax's share with host noise cancelled;
+# the garbage collector's time per flow, against the empty script's, is the rest of its cost.
+# Two clock reads per call: about half a microsecond.
+TIMED_SCRIPT = (
+    _GC_TIMER
+    + """
 from inspector.mitm.addon import TokenTax
-
-_spent = [0.0, 0]
 
 
 def _timed(name):
@@ -195,25 +227,26 @@ def _timed(name):
         try:
             return inner(self, *args)
         finally:
-            _spent[0] += time.thread_time() - t0
-            _spent[1] += name == "response"
+            _spent["hooks"] += time.thread_time() - t0
+            _spent["flows"] += name == "response"
 
     return hook
 
 
 Timed = type("Timed", (TokenTax,), {n: _timed(n) for n in ("response", "error", "requestheaders", "client_disconnected", "_tick")})
-atexit.register(lambda: open(os.environ["TOKENTAX_BENCH_TIMES"], "w").write(f"{_spent[0]} {_spent[1]}"))
 addons = [Timed()]
 """
+)
 
 
 def one_run(
     backend_port: int, variant: str, args: argparse.Namespace, pinned: bool = False
-) -> tuple[float, float, float | None]:
+) -> tuple[float, float, tuple[float, float] | None]:
     """variant: 'none' (no addon), 'empty' (a script addon that does nothing), 'addon', or
     'metrics' (addon with tokentax_metrics on). Returns (requests per second, mitmdump's CPU
-    microseconds per request, the addon's own CPU microseconds per flow or None): the second is
-    what a saturated proxy pays per flow, the third is measured inside mitmdump (--split only).
+    microseconds per request, and (hook, garbage collector) CPU microseconds per flow measured
+    inside mitmdump, or None): the second is what a saturated proxy pays per flow; the third
+    comes from the empty script and, with --split, the addon.
 
     pinned: mitmdump on core 0 alone, wrk and the backend on core 1 (as a sidecar runs);
     otherwise today's shared setup, Python clients and everything on any core."""
@@ -275,12 +308,13 @@ def one_run(
             proc.wait(15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-    hook_us = None
-    if times.exists():  # written at exit by TIMED_SCRIPT: seconds spent in the hooks, flows seen
-        spent, flows = times.read_text().split()
-        hook_us = float(spent) / int(flows) * 1e6 if int(flows) else None
+    inside = None
+    if times.exists():  # written at exit by EMPTY_SCRIPT / TIMED_SCRIPT
+        hooks_s, gc_s, flows = times.read_text().split()
+        if int(flows):
+            inside = (float(hooks_s) / int(flows) * 1e6, float(gc_s) / int(flows) * 1e6)
         times.unlink()
-    return rps, cpu_us, hook_us
+    return rps, cpu_us, inside
 
 
 def main() -> None:
@@ -334,6 +368,7 @@ def main() -> None:
         cpu: dict[str, dict[str, list[float]]] = {k: {v: [] for v in variants} for k in setups}
         share: dict[str, list[float]] = {k: [] for k in setups}  # addon's own CPU / mitmdump's, per flow
         hook: dict[str, list[float]] = {k: [] for k in setups}
+        gc_us: dict[str, dict[str, list[float]]] = {k: {"empty": [], "addon": []} for k in setups}
         ratios: dict[str, list[float]] = {k: [] for k in setups}
         for r in range(args.rounds):
             for setup in setups:  # interleaved: setups alternate, and so do variants within each
@@ -343,8 +378,10 @@ def main() -> None:
                     rps[setup][v].append(got[0])
                     cpu[setup][v].append(got[1])
                     if got[2] is not None:
-                        hook[setup].append(got[2])
-                        share[setup].append(got[2] / got[1])
+                        gc_us[setup]["empty" if v == "empty" else "addon"].append(got[2][1])
+                        if v != "empty":
+                            hook[setup].append(got[2][0])
+                            share[setup].append(got[2][0] / got[1])
                 ratios[setup].append(rps[setup][test_v][-1] / rps[setup][base_v][-1])
                 print(
                     f"round {r + 1} {setup:6s}: "
@@ -364,11 +401,15 @@ def main() -> None:
                 f"{med(rps[setup][test_v]):.1f} req/s; mitmdump CPU per request {c[base_v]:.0f} us -> "
                 f"{c[test_v]:.0f} us (+{c[test_v] - c[base_v]:.0f} us per flow)"
             )
-            if args.split and share[setup]:
+            if args.split and share[setup] and gc_us[setup]["empty"]:
+                extra_gc = med(gc_us[setup]["addon"]) - med(gc_us[setup]["empty"])
+                inside = med(share[setup]) + extra_gc / c[test_v]
                 print(
-                    f"{setup}: tokentax's hooks inside mitmdump: {med(hook[setup]):.1f} us CPU per flow, "
-                    f"{med(share[setup]):.1%} of mitmdump's CPU per request (same process, same moment: "
-                    f"host noise cancels); a proxy that spends only that keeps {1 - med(share[setup]):.3f}"
+                    f"{setup}: inside mitmdump: tokentax's hooks {med(hook[setup]):.1f} us CPU per flow "
+                    f"({med(share[setup]):.1%} of mitmdump's CPU per request, same process and moment: host "
+                    f"noise cancels); garbage collector {med(gc_us[setup]['empty']):.1f} -> "
+                    f"{med(gc_us[setup]['addon']):.1f} us per flow ({extra_gc:+.1f}); together "
+                    f"{inside:.1%}, a ratio of {1 - inside:.3f}"
                 )
             if args.split:
                 e = c["empty"]

@@ -197,8 +197,24 @@ def shape_vet(layout: list[tuple[str, tuple]]) -> Callable[[list, dict], bool]:
     event unchanged (`_well_formed` and a real ts), compiled once per shape. Constants of the
     shape are checked here, once; leaves in the generated code; interned values by `_ok`."""
     env: dict[str, Any] = {"_N": _N, "_N2": _N2, "TS_MIN": TS_MIN, "TS_MAX": TS_MAX, "_ok": _ok, "S": []}
+    # An interned value (a token's claims, a cache key, a gateway list) is shared by every
+    # record that refers to it and never changes: checked once, by identity. The memo holds
+    # the value, so its id cannot be reused while it is cached; bounded.
+    memo: dict[tuple[int, int], tuple[Any, bool]] = {}
 
-    def leaf(e: str, spec: Spec) -> str:
+    def interned_ok(v: Any, i: int) -> bool:
+        hit = memo.get((id(v), i))
+        if hit is not None and hit[0] is v:
+            return hit[1]
+        ok = _ok(v, env["S"][i])
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[(id(v), i)] = (v, ok)
+        return ok
+
+    env["M"] = interned_ok
+
+    def leaf(e: str, spec: Spec, interned: bool = False) -> str:
         if spec is str or spec is int:
             return f"(type({e}) is {spec.__name__} or {e} is None)"
         if spec is NUM:
@@ -206,7 +222,8 @@ def shape_vet(layout: list[tuple[str, tuple]]) -> Callable[[list, dict], bool]:
         if spec is TIME:
             return f"({e} is None or (type({e}) in _N2 and TS_MIN <= {e} <= TS_MAX))"
         env["S"].append(spec)
-        return f"({e} is None or _ok({e}, S[{len(env['S']) - 1}]))"
+        i = len(env["S"]) - 1
+        return f"({e} is None or M({e}, {i}))" if interned else f"({e} is None or _ok({e}, S[{i}]))"
 
     def cond(src: tuple, spec: Spec) -> str:
         how = src[0]
@@ -216,7 +233,7 @@ def shape_vet(layout: list[tuple[str, tuple]]) -> Callable[[list, dict], bool]:
         if how == "leaf":
             return leaf(f"a[{src[1]}]", spec)
         if how == "ref":
-            return leaf(f"R[a[{src[1]}]]", spec)
+            return leaf(f"R[a[{src[1]}]]", spec, interned=True)
         if type(spec) is not dict:  # a nested dict where this field is no dict
             return "False"
         sub = dict(src[1])

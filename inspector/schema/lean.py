@@ -159,6 +159,9 @@ class LeanDecoder:
     def __init__(self, vet: Vet | None = None, fallback: Callable[[dict], dict | None] | None = None) -> None:
         self._shapes: dict[int, Callable[[list, dict], dict]] = {}
         self._vets: dict[int, Callable[[list, dict], bool]] = {}
+        # shape id -> its vet, for shapes whose v, type and role are constants that pass the
+        # checks: a record of such a shape that its vet passes is done (one lookup, one call)
+        self._quick: dict[int, Callable[[list, dict], bool]] = {}
         self._refs: dict[int, Any] = {}
         self._vet, self._fallback = vet, fallback
 
@@ -174,6 +177,9 @@ class LeanDecoder:
         if type(obj) is list:
             try:
                 ev = self._shapes[obj[0]](obj, self._refs)
+                quick = self._quick.get(obj[0])
+                if quick is not None and quick(obj, self._refs):
+                    return ev  # the checks below, and the vet, passed for this shape and record
             except KeyError as exc:
                 if obj and obj[0] not in self._shapes:
                     raise EventError(f"refers to shape {obj[0]!r}, which was not defined before") from None
@@ -196,8 +202,12 @@ class LeanDecoder:
                 if type(sid) is not int:
                     raise EventError("a shape definition without an integer id")
                 self._shapes[sid] = compile_shape(obj.get("keys"))
+                self._quick.pop(sid, None)  # a recycled slot: the old shape's fast path goes
                 if self._vet is not None:
-                    self._vets[sid] = self._vet(shape_layout(obj.get("keys")))
+                    layout = shape_layout(obj.get("keys"))
+                    self._vets[sid] = self._vet(layout)
+                    if _checked_flow_header(layout):
+                        self._quick[sid] = self._vets[sid]
             elif "ref" in obj:
                 self._refs[obj["ref"]] = obj.get("val")
             else:
@@ -208,6 +218,27 @@ class LeanDecoder:
             obj = dict(obj, v=1)  # session/addon lines: in memory, events are v1
         check(obj)
         return obj
+
+
+def _checked_flow_header(layout: Layout) -> bool:
+    """Whether every record of this shape passes `expand`'s v, type and role checks: they are
+    constants of the shape (as the writer makes them) with the values a flow event has. The
+    ts type, the one check left per record, is also the vet's first test."""
+    top = dict(layout)
+
+    def const(k: str) -> Any:
+        spec = top.get(k)
+        return spec[1] if spec is not None and spec[0] == "const" else None
+
+    v, role = const("v"), const("role")
+    return (
+        v == 1
+        and type(v) is int
+        and const("type") == FLOW
+        and type(role) is str
+        and role in ROLES
+        and top.get("ts", ("",))[0] in ("leaf", "ref")
+    )
 
 
 def compile_shape(skel: Any) -> Callable[[list, dict], dict]:

@@ -3,6 +3,7 @@ that ingesting event by event gives: byte for byte, as JSON and as rendered text
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import orjson
 from bench.synth import events as synth_events
 from inspector.analyzer import Analyzer
 from inspector.capture.detect import LoadOptions, load_events
+from inspector.capture.jsonl import read_events
 from inspector.capture.load import analyze_file
 from inspector.schema import events as E
 from inspector.schema.lean import LeanEncoder
@@ -123,3 +125,33 @@ def test_lean_and_v1_records_vetted_by_the_reader_same_report(tmp_path: Path) ->
         a = Analyzer()
         a.ingest_many(cleaned, cleaned=True)
         assert report_bytes(a) == expected
+
+
+def test_vetted_lean_reading_equals_clean_flow_when_interned_values_and_slots_change() -> None:
+    """The reader's fast path (a shape's constant v/type/role checked once, interned values vetted
+    once by identity) gives exactly what clean_flow gives event by event: when one shape sees good
+    and ill-typed interned values in turn, and when the writer recycles shape and value slots all
+    the time (tiny tables), so that a slot never keeps the verdict of what it held before."""
+    from inspector.analyzer.sanitize import clean_flow
+
+    synth = list(synth_events(600))
+    evs = [E.session_event(1_799_999_999.0, source="live", key_id="k"), *synth, *ill_typed()]
+    inbound = 0
+    for ev in synth:
+        if ev.get("role") == "inbound":  # one shape: its gateway list good, good, ..., then not
+            inbound += 1
+            ev["gateway"] = [inbound] if inbound % 5 == 0 else [f"gw{inbound % 3}"]
+    assert sum(1 for ev in evs if type(ev.get("gateway")) is list and type(ev["gateway"][0]) is int) >= 30
+    expected = []
+    for ev in evs:
+        if ev.get("type") == "flow":
+            ev = clean_flow(orjson.loads(E.encode(ev)))
+        if ev is not None:
+            expected.append(orjson.dumps(ev, option=orjson.OPT_SORT_KEYS))
+    for enc in (LeanEncoder(), LeanEncoder(max_shapes=3, max_refs=4)):
+        buf = b"".join(enc.encode(ev) for ev in evs)
+        got = [
+            orjson.dumps(ev, option=orjson.OPT_SORT_KEYS)
+            for ev in read_events(io.BytesIO(buf), "mem", warn=lambda _m: None, clean=True)
+        ]
+        assert got == expected

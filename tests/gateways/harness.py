@@ -31,12 +31,12 @@ from typing import Any
 import httpx
 
 from inspector.analyzer import Analyzer
+from inspector.analyzer.sanitize import clean_flow
 from inspector.capture.load import analyze_file
 from inspector.lab.auth import API_AUDIENCE, AuthConfig
 from inspector.lab.authorizer import AuthorizerConfig
 from inspector.lab.backend import BackendConfig
 from inspector.lab.common import free_port
-from inspector.analyzer.sanitize import clean_flow
 from inspector.lab.stack import LabConfig, LabStack
 from inspector.mitm.launch import Mitmdump
 from inspector.schema.events import encode
