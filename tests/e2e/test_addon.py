@@ -234,3 +234,17 @@ def test_flows_wait_in_a_small_batch_yet_every_reader_sees_them_all(tmp_path: Pa
     assert ids[:3] == [f.id for f in flows]
     assert ids[-3:] == [small.id, big.id, last.id]  # in the order the flows finished
     assert len(ids) == len(set(ids)) == 3 + A.FLOW_BATCH + 3
+
+
+def test_every_addon_option_is_in_the_readme() -> None:
+    """Docs match the code: each `tokentax_*` option the addon registers is named in the README."""
+    from mitmproxy.test import taddons
+
+    from inspector.mitm.addon import TokenTax
+
+    addon = TokenTax()
+    with taddons.context(addon) as tctx:
+        names = sorted(n for n in tctx.options.keys() if n.startswith("tokentax_"))
+    assert len(names) >= 10
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert [n for n in names if f"`{n}`" not in readme] == []
