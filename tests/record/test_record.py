@@ -246,3 +246,23 @@ def test_fingerprint_is_standard_hmac_sha256() -> None:
         for token in ("abc", "é" * 50, ""):
             expected = hmac.new(key, token.encode(), hashlib.sha256).hexdigest()[:12]
             assert Fingerprinter(key).fp(token) == expected
+
+
+def test_form_fields_read_as_urllib_reads_them() -> None:
+    """The direct split for unescaped bodies gives what parse_qs gives, on random forms."""
+    import random
+    from urllib.parse import parse_qs
+
+    from inspector.record.tokens import parse_form
+
+    rng = random.Random(7)
+    alphabet = "ab=&%+2x_.-é"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 14)))
+        expected = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items() if v}
+        assert parse_form(text) == expected, text
+    assert parse_form("grant_type=client_credentials&client_id=gw&scope=a&scope=b") == {
+        "grant_type": "client_credentials",
+        "client_id": "gw",
+        "scope": "a",
+    }
