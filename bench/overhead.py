@@ -233,7 +233,9 @@ def _timed(name):
     return hook
 
 
-Timed = type("Timed", (TokenTax,), {n: _timed(n) for n in ("response", "error", "requestheaders", "client_disconnected", "_tick")})
+# every hook with per-flow work, the ticker, and the batch flush scheduled after a hook
+_HOOKS = ("response", "error", "requestheaders", "client_disconnected", "_tick", "_scheduled_flush")
+Timed = type("Timed", (TokenTax,), {n: _timed(n) for n in _HOOKS})
 addons = [Timed()]
 """
 )

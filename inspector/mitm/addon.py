@@ -52,8 +52,9 @@ SUMMARY_TICK_S = 0.5
 # together, the record layer's and the analyzer's code and tables stay in the CPU caches
 # that mitmproxy's own work evicts between two flows. bench/overhead.py measured the
 # addon's cost per flow inside mitmdump at about a third of building each event at once.
-# Small, so one flush is a short pause; flushed on every tick, before any reader, and at
-# once for a flow with big bodies (the batch never holds much memory).
+# Small, so one flush is a short pause, and run just after the hook that filled the batch
+# (that flow's response is not held up by it); flushed on every tick, before any reader, and
+# soon for a flow with big bodies (the batch never holds much memory).
 FLOW_BATCH = 64
 BATCH_MAX_BYTES = 256 * 1024
 
@@ -64,6 +65,7 @@ class TokenTax:
         self._infer_roles = True  # set in configure: no inbound listener named, no [inbound] rule
         self._analyzer = Analyzer()
         self._flows: list[Any] = []  # finished flows whose events are not built yet, in order
+        self._flush_scheduled = False
         self.capture: CaptureWriter | None = None
         self.stream: StreamServer | None = None
         self.errors = 0
@@ -332,7 +334,24 @@ class TokenTax:
         size = len(req.raw_content or b"") + (len(resp.raw_content or b"") if resp is not None else 0)
         self._flows.append(flow)
         if len(self._flows) >= FLOW_BATCH or size > BATCH_MAX_BYTES:
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        """Flush once this hook has returned: the flow whose response completed the batch goes
+        out to its client first, and does not wait for the batch's events to be built."""
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside an event loop (a script, a test): now
             self._flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self._flush()
 
     def _flush(self) -> None:
         """Build, save, stream and ingest the events of the queued flows, in arrival order."""

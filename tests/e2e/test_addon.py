@@ -248,3 +248,28 @@ def test_every_addon_option_is_in_the_readme() -> None:
     assert len(names) >= 10
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert [n for n in names if f"`{n}`" not in readme] == []
+
+
+def test_a_full_batch_is_built_after_the_hook_that_filled_it_returns() -> None:
+    """Inside mitmproxy's event loop the flush is scheduled, not run in the hook: the flow whose
+    response completed the batch is not held up while the batch's events are built."""
+    import asyncio
+
+    from mitmproxy.test import taddons, tflow
+
+    from inspector.mitm import addon as A
+
+    addon = A.TokenTax()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, tokentax_stream="off")
+
+        async def fill() -> tuple[int, int]:
+            for _ in range(A.FLOW_BATCH):
+                addon.response(tflow.tflow(resp=True))
+            held = len(addon._flows)  # the hook that filled the batch has returned; nothing built yet
+            await asyncio.sleep(0)  # the loop runs the scheduled flush
+            return held, len(addon._flows)
+
+        held, after = asyncio.run(fill())
+    assert (held, after) == (A.FLOW_BATCH, 0)
+    assert addon.analyzer.flows.total() == A.FLOW_BATCH
