@@ -104,8 +104,10 @@ def test_jwt_authn_one_second_cache_refetches(wire: Wire, prefix_root: Path) -> 
     seen = [0]
 
     def after_a_refetch(i: int) -> None:
-        # every 4 requests, wait for Envoy's next background refetch (it runs once per cache_duration)
-        if i % 4 == 3:
+        # every 4 requests, wait for Envoy's next background refetch (it runs once per cache_duration);
+        # not after the last request: that refetch would race Envoy's stop, and one cut off there is
+        # an error flow, never redundant (CI saw 4 >= 5 fail so)
+        if i % 4 == 3 and i < 19:
             start = wire.counts().get("jwks", 0)
             wait_for("a jwks refetch", lambda: wire.counts().get("jwks", 0) > start)
             seen[0] += 1
