@@ -146,25 +146,6 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
     lab_secret = "lab-cs-" + secrets.token_urlsafe(24)
     oidc = OidcSecrets()
     upstream = ThreadedUvicorn(oidc_app(oidc))
-    oidc_port = free_port()
-    spec = SessionSpec(
-        lab_args=["--gateway", "naive", "--client-secret", lab_secret, "--auth-latency", "5ms", "--token-mode", "same"],
-        save=str(capture),
-        status="0.5",
-        mitm_args=[
-            "-w",
-            str(raw),
-            "--set",
-            f"hardump={har}",
-            "--mode",
-            f"reverse:{upstream.url}@{oidc_port}",
-            "--set",
-            "tokentax_metrics=127.0.0.1:0",
-            "--set",
-            f"tokentax_fingerprint_key={FP_KEY}",
-        ],
-    )
-    session = LabSession(spec)
     verbose_port = free_port()
     verbose = PlainMitmdump(
         [
@@ -186,8 +167,39 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
         listeners=1,
     )
     watcher = None
+    session: LabSession | None = None
     try:
         verbose.start()
+        # only now: verbose's mitmdump binds ports the kernel picks (its stream's), and one
+        # of them could be a port free_port had just handed out (CI saw "address already in use")
+        oidc_port = free_port()
+        spec = SessionSpec(
+            lab_args=[
+                "--gateway",
+                "naive",
+                "--client-secret",
+                lab_secret,
+                "--auth-latency",
+                "5ms",
+                "--token-mode",
+                "same",
+            ],
+            save=str(capture),
+            status="0.5",
+            mitm_args=[
+                "-w",
+                str(raw),
+                "--set",
+                f"hardump={har}",
+                "--mode",
+                f"reverse:{upstream.url}@{oidc_port}",
+                "--set",
+                "tokentax_metrics=127.0.0.1:0",
+                "--set",
+                f"tokentax_fingerprint_key={FP_KEY}",
+            ],
+        )
+        session = LabSession(spec)
         session.start()
         assert session.mitm is not None
         watcher = StreamWatcher(session.mitm.stream)
@@ -213,7 +225,8 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
         assert m, session.mitm.ready_line
         metrics = httpx.get(f"http://{m.group(1)}/metrics", trust_env=False, timeout=10).content
     finally:
-        session.stop()
+        if session is not None:
+            session.stop()
         verbose.stop()
         stream = watcher.close() if watcher is not None else b""
         upstream.stop()
