@@ -74,6 +74,8 @@ class GatewayStats(Watchable):
     unknown_kid_refetches: int = 0
     callouts: Counter[str] = field(default_factory=Counter)  # by kind
     callout_errors: Counter[str] = field(default_factory=Counter)  # by kind
+    # HTTP answers received, by kind: the gateway has them, so the proxy has finished those flows
+    callout_answers: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class Callouts:
         except ValueError:
             body = None
         answer = Answer(r.status_code, body, {k.lower(): v for k, v in r.headers.items()}, None)
+        self.stats.callout_answers[kind] += 1
         if not answer.ok:
             answer = Answer(answer.status, body, answer.headers, f"{what} answered {r.status_code}")
             return self._failed(kind, answer)

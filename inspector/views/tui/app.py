@@ -234,7 +234,9 @@ class TokentaxApp(App[int]):
         return f"mitmdump exited with status {status}" + (f": {why}" if why else "") + "; quit and start again"
 
     def _tick(self) -> None:
-        if not self._widgets_up or self._exit:
+        # Shutdown pops the screens before on_unmount clears _widgets_up: a tick can land
+        # in between (CI saw ScreenStackError there), so no screen means nothing to update.
+        if not self._widgets_up or self._exit or not self.screen_stack:
             return
         started = time.perf_counter()
         try:

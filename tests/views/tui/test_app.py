@@ -334,3 +334,16 @@ async def test_a_dead_mitmdump_child_is_said_in_the_header(make_app: MakeApp) ->
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "mitmdump exited with status 1: Error: something broke" in screen_text(app)
+
+
+async def test_a_tick_between_screen_teardown_and_unmount_is_a_no_op(make_app: MakeApp) -> None:
+    """Shutdown empties the screen stack before on_unmount clears the widgets flag; the
+    refresh timer can fire in that window (a CI run failed on it with ScreenStackError)."""
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        pass
+    assert app.screen_stack == []
+    app._widgets_up = True  # the window: screens gone, unmount not yet run
+    ticks = app.ticks
+    app._tick()
+    assert app.ticks == ticks
