@@ -340,7 +340,8 @@ def _kind(sec: Section, s: dict[str, Any]) -> list[dict[str, Any]]:
                 value = _ratio(total, inbound)
                 reason = "" if value is not None else "no inbound requests seen"
             elif key == "redundant_share":
-                value = _ratio(row.get("redundant", 0), total) if total else 0.0
+                value = _ratio(row.get("redundant", 0), total)
+                reason = "" if value is not None else f"no {sec.name} calls seen, so no share of them"
             elif key == "p95_ms":
                 value = row.get("p95_ms")
                 if value is None:
@@ -369,11 +370,13 @@ def _keys(sec: Section, s: dict[str, Any]) -> list[dict[str, Any]]:
         "redundant": sum(r.get("redundant", 0) or 0 for r in rows),
         "failed": sum(r.get("failed", 0) or 0 for r in rows),
     }
-    figures["redundant_share"] = _ratio(figures["redundant"], calls) if calls else 0.0
+    figures["redundant_share"] = _ratio(figures["redundant"], calls)
     out = []
     for key, limit in sec.limits.items():
         value = figures[key] if rows else None
         reason = "" if rows else f"no token key in the report matches {sec.name!r}"
+        if value is None and rows:
+            reason = f"the keys matching {sec.name!r} had no calls, so no share of them"
         r = _result(sec, key, KEY_LIMITS[key], limit, value, reason, f"key {sec.name}")
         r["evidence"] = [
             f"key {x.get('key')}: {x.get('callouts')} calls, {x.get('redundant')} redundant, {x.get('failed')} failed"

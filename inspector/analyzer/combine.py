@@ -226,7 +226,7 @@ class _Sum:
         return {
             **{k: self.calls[k] for k in COUNTERS},
             "per_inbound": round(callouts / inbound, 3) if inbound else None,
-            "redundant_share": round(self.calls["redundant"] / callouts, 4) if callouts else 0.0,
+            "redundant_share": round(self.calls["redundant"] / callouts, 4) if callouts else None,
             "p50_ms": None,
             "p95_ms": None,  # not summable: see combined.max_percentiles
             "min_ms": _min([(r.get("callouts") or {}).get("min_ms") for r in reports]),

@@ -672,7 +672,7 @@ class Analyzer:
             "failed": self.callouts_failed,
             "unreadable": self.callouts_unreadable,
             "per_inbound": round(callouts / inbound, 3) if inbound else None,
-            "redundant_share": round(self.redundant / callouts, 4) if callouts else 0.0,
+            "redundant_share": round(self.redundant / callouts, 4) if callouts else None,  # notes.py says why
             "per_hour": round(callouts / hours, 1) if hours > 0 else None,  # null below the window: notes.py
             **self.callout_hist.summary(),  # min_ms, p50_ms, p95_ms, max_ms (exact below 10,000)
             "failures": dict(self.callout_failures),

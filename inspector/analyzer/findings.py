@@ -38,7 +38,7 @@ def _token_view(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     tc = dict(c)
     for name in ("total", "ok", "redundant", "identical", "failed", "p50_ms", "p95_ms", "per_inbound"):
         tc[name] = row.get(name, 0 if name in ("total", "ok", "redundant", "identical", "failed") else None)
-    tc["redundant_share"] = round(redundant / total, 4) if total else 0.0
+    tc["redundant_share"] = round(redundant / total, 4) if total else None
     for name in (
         "on_path",
         "background",

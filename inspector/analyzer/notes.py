@@ -11,6 +11,7 @@ Rules (docs/findings.md states them too):
 - no inbound request identified: every per-request figure (callouts per request, token
   tax per request, its share of time to first byte, caller seconds per day) is null.
 - no time to first byte on any inbound request: the tax's share of it is null.
+- no auth call seen: the redundant share of auth calls is null (a share of none).
 - per-hour and per-day extrapolations need an observation window of at least
   `MIN_WINDOW_S` (60 s) and at least `MIN_CALLS` (3) callouts; below that they are null.
   A session with a single callout names it as a single startup fetch.
@@ -29,6 +30,10 @@ MIN_CALLS = 3
 NO_INBOUND = (
     "no inbound requests identified (no inbound listener, and none inferred): a per-request figure "
     "needs the requests it is divided by"
+)
+NO_CALLOUTS = (
+    "no auth calls seen, so no share of them is redundant or not (are the gateway's calls to its auth "
+    "server routed through the proxy?)"
 )
 BYPASS_CAUSE = "likely traffic bypassing the inbound listener"
 BYPASS = (
@@ -61,6 +66,9 @@ def known_unknowns(s: dict[str, Any]) -> list[dict[str, str]]:
         _note(notes, "tax.share_of_ttfb", "no inbound request had a time to first byte (none answered)")
 
     total = int(c.get("total") or 0)
+    if not total:
+        c["redundant_share"] = None
+        _note(notes, "callouts.redundant_share", NO_CALLOUTS)
     if span < MIN_WINDOW_S or total < MIN_CALLS:
         withheld = [k for k in ("avoidable_callouts_per_hour", "caller_seconds_per_day") if tax.get(k) is not None]
         for k in ("auth_calls_per_hour", "per_hour"):

@@ -111,6 +111,17 @@ def test_tax_with_no_inbound_requests_is_unknown_not_zero() -> None:
     assert r["status"] == UNKNOWN and "no inbound requests" in r["message"]
 
 
+def test_redundant_share_of_no_calls_is_unknown() -> None:
+    b = parse_budget("redundant_share = 0.1\n[kinds.introspection]\nredundant_share = 0.1\n")
+    s = naive_snapshot()
+    s["callouts"]["by_kind"]["introspection"] = {"total": 0, "redundant": 0}
+    s["callouts"]["redundant_share"] = None  # what a session without auth calls reports
+    res = {r["name"]: r for r in evaluate(b, s)}
+    assert res["redundant_share"]["status"] == UNKNOWN
+    kind = res["kind introspection redundant_share"]
+    assert kind["status"] == UNKNOWN and "no introspection calls seen" in kind["message"]
+
+
 def test_per_kind_budgets_need_by_kind() -> None:
     s = naive_snapshot()
     b = parse_budget("[kinds.introspection]\nauth_calls_per_request = 0.1\np95_ms = 50\n[kinds.token]\nredundant = 0\n")

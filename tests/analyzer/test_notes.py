@@ -41,6 +41,19 @@ def test_capture_without_inbound_hops_gives_null_tax_and_a_note() -> None:
     assert "| token tax per request | — (— of time to first byte) |" in md and "## Notes" in md
 
 
+def test_session_without_auth_calls_has_no_redundant_share() -> None:
+    """Inbound and backend hops only (auth calls not routed through the proxy): a share of
+    no calls is unknown, and nothing on screen or in a report says "0 %"."""
+    evs = [ev for i in range(10) for ev in F.naive_request(1000.0 + i * 4, i, "fp1") if ev["role"] != "callout"]
+    s = _run(evs)
+    assert s["flows"]["inbound"] == 10 and s["callouts"]["total"] == 0
+    assert s["callouts"]["redundant_share"] is None
+    assert "routed through the proxy" in _notes(s)["callouts.redundant_share"]
+    assert "| redundant fetches | 0 of 0 (—) |" in render(s, "md")
+    text = render(s, "text")
+    assert "0 of 0 (—)" in text and "0 of 0 (0 %)" not in text
+
+
 def test_bypassing_traffic_gives_the_caveat_in_notes_and_evidence() -> None:
     evs = [ev for i in range(10) for ev in F.naive_request(1000.0 + i * 10, i, "fp1")]
     # 8 more callout + backend pairs that no inbound request covers: clients went around the listener

@@ -69,7 +69,7 @@ def kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
     aph = tax["avoidable_callouts_per_hour"]
     return [
         ("callouts per request", UNKNOWN if per is None else f"{per:.2f}"),
-        ("redundant fetches", f"{c['redundant']} of {c['total']} ({c['redundant_share'] * 100:.0f} %)"),
+        ("redundant fetches", f"{c['redundant']} of {c['total']} ({pct(c['redundant_share'])})"),
         ("token tax per request", ms(tax["ms_per_inbound"])),
         ("share of time to first byte", pct(tax["share_of_ttfb"])),
         ("auth calls a cache removes", UNKNOWN if aph is None else f"{aph:.0f} per hour"),

@@ -59,7 +59,7 @@ def to_markdown(s: dict[str, Any]) -> str:
         "| figure | value |",
         "|---|---|",
         f"| callouts per inbound request | {UNKNOWN if per is None else f'{per:.2f}'} |",
-        f"| redundant fetches | {c['redundant']} of {c['total']} ({c['redundant_share'] * 100:.0f} %) |",
+        f"| redundant fetches | {c['redundant']} of {c['total']} ({pct(c['redundant_share'])}) |",
         f"| identical fetches | {c['identical']} |",
         f"| failed callouts | {c['failed']} |",
         f"| callout latency | {spread(c)} |",

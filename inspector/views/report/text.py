@@ -26,7 +26,7 @@ def kpi_table(s: dict[str, Any]) -> Table:
     )
     t.add_row("over", human_seconds(s["span"]["seconds"]))
     t.add_row("callouts per request", UNKNOWN if per is None else f"{per:.2f}")
-    t.add_row("redundant fetches", f"{c['redundant']} of {c['total']} ({c['redundant_share'] * 100:.0f} %)")
+    t.add_row("redundant fetches", f"{c['redundant']} of {c['total']} ({pct(c['redundant_share'])})")
     t.add_row("identical fetches", str(c["identical"]))
     t.add_row("failed callouts", str(c["failed"]))
     t.add_row("callout latency", spread(c))
@@ -112,6 +112,6 @@ def status_line(s: dict[str, Any]) -> str:
     return (
         f"tokentax  in {r['inbound_per_s']:.1f}/s  callouts {r['callout_per_s']:.1f}/s  "
         f"per-req {UNKNOWN if per is None else f'{per:.2f}'}  redundant {c['redundant']} "
-        f"({c['redundant_share'] * 100:.0f}%)  identical {c['identical']}  tax {ms(tax['ms_per_inbound'])}/req  "
+        f"({pct(c['redundant_share']).replace(' ', '')})  identical {c['identical']}  tax {ms(tax['ms_per_inbound'])}/req  "
         f"tokens {s['tokens_distinct']}  errors {s['errors']}  flows {sum(s['flows'].values())}"
     )
