@@ -43,3 +43,9 @@ def test_counts_rates_and_plurals_one_style() -> None:
     assert counted(0, "fetch") == "0 fetches" and counted(3, "JWKS fetch") == "3 JWKS fetches"
     assert plural(2, "refetch") == "refetches" and plural(2, "proxy") == "proxies" and plural(2, "key") == "keys"
     assert plural(1, "fetch") == "fetch" and plural(2, "proactive refresh") == "proactive refreshes"
+
+
+def test_milliseconds_group_thousands_like_counts() -> None:
+    from inspector.schema.units import ms
+
+    assert ms(59237.4) == "59 237 ms" and ms(812.6) == "813 ms" and ms(2.04) == "2.0 ms" and ms(None) == "—"

@@ -169,8 +169,8 @@ class TokentaxApp(App[int]):
                 if isinstance(self.feed, MultiFeed):
                     example = f"source:{self.feed.names[0].rsplit(':', 1)[-1]} ~m POST"
                 yield FilterInput(
-                    placeholder=f"filter, e.g. {example}   (/ to focus, enter applies, "
-                    "escape leaves, ? for the syntax)",
+                    # fits 80 columns whole: the keys are the point of the hint
+                    placeholder=f"filter: {example} · / focus · enter apply · esc leave · ? syntax",
                     id="filter",
                 )
                 yield Static("", id="filter-error")
