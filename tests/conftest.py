@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import socket
-
 import pytest
+
+from inspector.lab.common import free_port
 
 
 @pytest.fixture
 def unused_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, below the kernel's port-0 range (lab.common.free_port)."""
+    return free_port()

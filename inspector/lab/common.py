@@ -15,6 +15,7 @@ import errno
 import hashlib
 import hmac
 import json
+import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -143,9 +144,43 @@ def bind_loopback(port: int, what: str) -> socket.socket:
     return sock
 
 
+_PORT_FLOOR = 10_000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for port-0 binds and outgoing connections (Linux; else its default)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A port free right now on 127.0.0.1 (for listeners another process will open)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A port free right now on 127.0.0.1, for a listener another process opens soon after.
+
+    Picked below the kernel's ephemeral range: a port the kernel hands out for a port-0
+    bind (mitmdump's own stream listener, any test server) can then never take it
+    between this call and the owner's bind, which a CI run once lost 25 requests to.
+    Never the same port twice in one process, so two picks in a row cannot collide.
+    """
+    low, _ = _ephemeral_range()
+    if low - _PORT_FLOOR >= 1000:
+        rng = random.SystemRandom()
+        for _ in range(200):
+            port = rng.randrange(_PORT_FLOOR, low)
+            if port in _handed_out:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((LOOPBACK, port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room below: the kernel's pick
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
 

@@ -15,6 +15,7 @@ import pytest
 
 from inspector.commands.lab import addon_path, mitmdump_command, mitmdump_prefix
 from inspector.commands.main import build_parser
+from inspector.lab.common import free_port
 from inspector.lab.lab_cli import config_from_args
 from inspector.schema.errors import UserError
 
@@ -65,11 +66,7 @@ async def test_module_prints_one_ready_line_serves_and_exits_on_sigterm() -> Non
 
 
 async def test_module_pins_ports_and_gateway_urls() -> None:
-    ports = []
-    for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+    ports = [free_port(), free_port()]
     proc = await spawn(
         "-m",
         "inspector.lab",

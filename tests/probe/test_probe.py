@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from inspector.commands import main as cli
+from inspector.lab.common import free_port
 from inspector.probe.timing import (
     PHASES,
     SCHEMA,
@@ -92,11 +93,7 @@ def lab() -> Iterator[Lab]:
 
 @pytest.fixture
 def refused_url() -> str:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/"
+    return f"http://127.0.0.1:{free_port()}/"
 
 
 @pytest.fixture
