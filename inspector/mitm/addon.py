@@ -87,6 +87,11 @@ class TokenTax:
         self._infer: LiveContainment | None = None  # inbound by containment when no listener is named
 
     @property
+    def pending(self) -> int:
+        """Finished flows whose events are not built yet (at most one batch; tests and status)."""
+        return len(self._flows)
+
+    @property
     def analyzer(self) -> Analyzer:
         """The analyzer with every finished flow ingested: each reader gets current figures."""
         if self._flows:

@@ -207,27 +207,27 @@ def test_flows_wait_in_a_small_batch_yet_every_reader_sees_them_all(tmp_path: Pa
         flows = [tflow.tflow(resp=True) for _ in range(3)]
         for f in flows:
             addon.response(f)
-        assert len(addon._flows) == 3  # held, not built yet
+        assert addon.pending == 3  # held, not built yet
         assert addon.analyzer.flows.total() == 3  # the reader sees them all
-        assert addon._flows == []
+        assert addon.pending == 0
 
         for _ in range(A.FLOW_BATCH - 1):
             addon.response(tflow.tflow(resp=True))
-        assert len(addon._flows) == A.FLOW_BATCH - 1
+        assert addon.pending == A.FLOW_BATCH - 1
         addon.response(tflow.tflow(resp=True))
-        assert addon._flows == []  # a full batch is built at once
+        assert addon.pending == 0  # a full batch is built at once
 
         small = tflow.tflow(resp=True)
         big = tflow.tflow(resp=True)
         big.response.content = b"x" * (A.BATCH_MAX_BYTES + 1)
         addon.response(small)
         addon.response(big)
-        assert addon._flows == []  # the big flow and what waited before it: built at once
+        assert addon.pending == 0  # the big flow and what waited before it: built at once
 
         last = tflow.tflow(resp=True)
         addon.response(last)
         addon._tick()
-        assert addon._flows == []
+        assert addon.pending == 0
         addon.capture.close()
     with cap.open("rb") as fh:
         ids = [ev["id"] for ev in read_events(fh, str(cap)) if ev.get("type") == "flow"]
@@ -266,9 +266,9 @@ def test_a_full_batch_is_built_after_the_hook_that_filled_it_returns() -> None:
         async def fill() -> tuple[int, int]:
             for _ in range(A.FLOW_BATCH):
                 addon.response(tflow.tflow(resp=True))
-            held = len(addon._flows)  # the hook that filled the batch has returned; nothing built yet
+            held = addon.pending  # the hook that filled the batch has returned; nothing built yet
             await asyncio.sleep(0)  # the loop runs the scheduled flush
-            return held, len(addon._flows)
+            return held, addon.pending
 
         held, after = asyncio.run(fill())
     assert (held, after) == (A.FLOW_BATCH, 0)
