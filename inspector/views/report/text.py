@@ -90,8 +90,12 @@ def kinds_table(s: dict[str, Any]) -> Table | None:
 
 def notes_renderable(s: dict[str, Any]) -> RenderableType:
     """Why a figure shows "—" or carries a caveat (the report's notes)."""
-    notes = s.get("notes") or []
-    return Group(*(Text(f"  {n['figure']}: {n['reason']}", style="dim") for n in notes))
+    by_reason: dict[str, list[str]] = {}  # one line per reason: four per-hour figures share one
+    for n in s.get("notes") or []:
+        figures = by_reason.setdefault(str(n.get("reason", "")), [])
+        if n.get("figure") not in figures:
+            figures.append(str(n.get("figure", "")))
+    return Group(*(Text(f"  {', '.join(figs)}: {why}", style="dim") for why, figs in by_reason.items()))
 
 
 def summary_renderable(s: dict[str, Any]) -> RenderableType:

@@ -176,6 +176,13 @@ async def test_findings_tab_shows_every_finding(make_app: MakeApp) -> None:
         for f in findings:
             assert f"[{f['id']}]" in text
         assert " ".join(findings[0]["title"].split()) in text
+        # why "cache removes" shows "—" (a short capture: no per-hour extrapolation), in words
+        notes = app.feed.report()["notes"]
+        assert app.feed.report()["tax"]["avoidable_callouts_per_hour"] is None and notes
+        assert "Notes: figures shown as —" in text
+        for n in notes:  # one line per reason, naming each figure it holds for
+            why = " ".join(n["reason"].split())
+            assert n["figure"] in text and text.count(f": {why}") == 1
 
 
 async def test_pause_freezes_the_display_while_ingest_goes_on(make_app: MakeApp) -> None:

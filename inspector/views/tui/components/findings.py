@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from inspector.views.report.text import SEVERITY_MARK, SEVERITY_STYLE
+from inspector.views.report.text import SEVERITY_MARK, SEVERITY_STYLE, notes_renderable
 
 
 def checklist(findings: list[dict[str, Any]]) -> RenderableType:
@@ -40,17 +40,29 @@ def checklist(findings: list[dict[str, Any]]) -> RenderableType:
     return Group(t)
 
 
+def with_notes(findings: list[dict[str, Any]], report: dict[str, Any]) -> RenderableType:
+    """The checklist, then the report's notes: why a card shows "—" (its tooltip says so too,
+    but only to a mouse) or what a figure's caveat is, in words on screen."""
+    body = checklist(findings)
+    if not report.get("notes"):
+        return body
+    return Group(
+        body, Text(""), Text("Notes: figures shown as — or with a caveat", style="bold"), notes_renderable(report)
+    )
+
+
 class FindingsView(VerticalScroll):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._shown: list[dict[str, Any]] | None = None
+        self._shown: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="findings-body")
 
     def show(self, report: dict[str, Any]) -> None:
         findings = report.get("findings") or []
-        if findings == self._shown:
+        shown = (findings, report.get("notes") or [])
+        if shown == self._shown:
             return
-        self._shown = findings
-        self.query_one("#findings-body", Static).update(checklist(findings))
+        self._shown = shown
+        self.query_one("#findings-body", Static).update(with_notes(findings, report))
