@@ -124,6 +124,7 @@ class _Sum:
         self.routes: list[dict[str, Any]] = []
         self.findings: list[dict[str, Any]] = []
         self.gateways: list[str] = []
+        self.named: set[str | None] = set()  # each source's named gateway (None: not named)
         self.capture_errors: list[str] = []
 
     def add(self, r: dict[str, Any], name: str, is_live: bool) -> None:
@@ -194,6 +195,7 @@ class _Sum:
         for g in r.get("gateway") or []:
             if g not in self.gateways:
                 self.gateways.append(g)
+        self.named.add(r.get("gateway_named"))
         self.errors += _int(r.get("errors"))
         addon = r.get("addon") or {}
         self.addon_errors += _int(addon.get("errors"))
@@ -322,6 +324,8 @@ def combine(
         },
         "routes": acc.routes[:TOP_ROUTES],
         "gateway": acc.gateways,
+        # the named product, when every source named the same one
+        "gateway_named": next(iter(acc.named)) if len(acc.named) == 1 else None,
         "errors": acc.errors,
         "probes": {
             "total": sum(_int((r.get("probes") or {}).get("total")) for r in reports),

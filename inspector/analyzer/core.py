@@ -43,6 +43,9 @@ class AnalyzerConfig:
     max_keys: int = 1_000
     top_tokens: int = 50
     forward_auth_window_s: float = 60.0  # a forward-auth decision repeated within this is redundant
+    # the gateway product the user named (record.gateway.named_gateway): first in the report's
+    # `gateway` list, so findings give its fix, where its headers name no product
+    gateway: str | None = None
 
 
 def key_text(key: dict[str, Any] | None) -> str:
@@ -637,7 +640,8 @@ class Analyzer:
             },
             "stampedes": {"count": self.stampedes, "max_burst": self.max_burst, "threshold": self.cfg.stampede_min},
             "routes": self._routes_section(),
-            "gateway": [g for g, _ in (self.gateways or self.gateways_other).most_common(3)],
+            "gateway": self._gateway_list(),
+            "gateway_named": self.cfg.gateway,
             "errors": self.errors,
             "probes": {"total": sum(self.probes.values()), "by_reason": dict(self.probes)},
             "addon": {"errors": self.addon_errors, "dropped": self.dropped, "capture_error": self.capture_error},
@@ -646,6 +650,12 @@ class Analyzer:
         known_unknowns(snap)  # null what the session cannot support, with the reason in snap["notes"]
         snap["findings"] = build_findings(snap)
         return snap
+
+    def _gateway_list(self) -> list[str]:
+        """Products, most likely first: the one the user named, then the headers' hints."""
+        hinted = [g for g, _ in (self.gateways or self.gateways_other).most_common(3)]
+        named = self.cfg.gateway
+        return hinted if named is None else [named, *(g for g in hinted if g != named)]
 
     def _rates_section(self, now: float) -> dict[str, Any]:
         cfg = self.cfg

@@ -218,6 +218,13 @@ def _stampede(s: dict[str, Any]) -> Finding | None:
 
 def _gateway_identified(s: dict[str, Any]) -> Finding | None:
     gws = s.get("gateway") or []
+    named = s.get("gateway_named")
+    if named:
+        hinted = [g for g in gws if g != named]
+        ev = ["named with --gateway / tokentax_gateway: the fixes in these findings are its own"]
+        if hinted:  # the headers say otherwise: worth a second look at the name given
+            ev.append(f"response headers suggest {', '.join(hinted)}")
+        return _f("gateway-identified", "info", f"Gateway is {named} (named)", ev)
     if not gws:
         return None
     return _f(

@@ -6,6 +6,7 @@
   extension of `-o` (.html, .md, .json), else text.
 - `check_rules`: a `--rules` file that does not exist or does not parse is one line, exit 2,
   whatever the capture's type (a JSONL capture does not use it, but a typo must not pass).
+- `gateway`: an argparse type naming the gateway product (record.gateway.named_gateway).
 - `examples`: the epilog every subcommand's --help ends with.
 """
 
@@ -22,6 +23,20 @@ INBOUND_HELP = (
     "listeners that faced clients: a port or mode spec (comma separated); for HAR files, reverse:http://UPSTREAM@PORT"
 )
 RULES_HELP = "role rules TOML: [callout]/[backend]/[inbound] listeners, hosts, paths (see docs)"
+GATEWAY_HELP = (
+    "the gateway product, when its response headers do not name it (traefik, nginx, envoy, caddy, apache, "
+    "kong, ...): the findings give its own fix"
+)
+
+
+def gateway(text: str) -> str | None:
+    """An argparse `type` for --gateway: the product's name as the fixes table spells it."""
+    from inspector.record.gateway import named_gateway
+
+    try:
+        return named_gateway(text, "--gateway")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def duration(option: str, *, positive: bool = False) -> Callable[[str], float]:

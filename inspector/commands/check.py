@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inspector.commands.args import INBOUND_HELP, RULES_HELP, examples, format_choices
+from inspector.commands.args import GATEWAY_HELP, INBOUND_HELP, RULES_HELP, examples, format_choices, gateway
 from inspector.schema.errors import UserError
 
 SEVERITY_CHOICES = ("info", "warning", "critical")
@@ -51,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="text: also list the budgets that hold")
     p.add_argument("--inbound", default="", metavar="SPEC", help=INBOUND_HELP)
     p.add_argument("--rules", default="", metavar="FILE", help=RULES_HELP)
+    p.add_argument("--gateway", type=gateway, default=None, metavar="NAME", help=GATEWAY_HELP)
     p.set_defaults(func=run)
 
 
@@ -85,12 +86,13 @@ def segment_files(captures: list[str]) -> list[Path]:
     return files
 
 
-def analyze(captures: list[str], inbound: str = "", rules: str = ""):  # -> Analyzer
+def analyze(captures: list[str], inbound: str = "", rules: str = "", gateway: str | None = None):  # -> Analyzer
     from inspector.analyzer import Analyzer
+    from inspector.analyzer.core import AnalyzerConfig
     from inspector.capture.detect import LoadOptions
     from inspector.capture.load import analyze_file
 
-    analyzer = Analyzer()
+    analyzer = Analyzer(AnalyzerConfig(gateway=gateway))
     for f in segment_files(captures):
         analyze_file(f, LoadOptions(inbound=inbound, rules=rules), analyzer=analyzer)
     return analyzer
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from inspector.views.report.render import write_output
 
     budget = load_budget(args.budget)  # bad budget: exit 2 before reading any capture
-    snap = analyze(args.captures, args.inbound, args.rules).snapshot()
+    snap = analyze(args.captures, args.inbound, args.rules, args.gateway).snapshot()
     results = evaluate(budget, snap) + finding_results(snap, args.fail_on)
     sm = summary(results, args.fail_on)
     source = " ".join(args.captures)

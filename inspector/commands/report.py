@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inspector.commands.args import INBOUND_HELP, RULES_HELP, check_rules, examples, format_choices, output_format
+from inspector.commands.args import (
+    GATEWAY_HELP,
+    INBOUND_HELP,
+    RULES_HELP,
+    check_rules,
+    examples,
+    format_choices,
+    gateway,
+    output_format,
+)
 from inspector.views.report.render import FORMATS
 
 
@@ -16,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Analyze a saved capture and render its figures and findings.",
         epilog=examples(
             "tokentax report gw.jsonl",
-            "tokentax report gw.mitm --inbound 8081 -o report.html",
+            "tokentax report gw.mitm --inbound 8081 --gateway traefik -o report.html",
         ),
     )
     p.add_argument(
@@ -31,17 +40,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--inbound", default="", metavar="SPEC", help=INBOUND_HELP)
     p.add_argument("--rules", default="", metavar="FILE", help=RULES_HELP)
+    p.add_argument("--gateway", type=gateway, default=None, metavar="NAME", help=GATEWAY_HELP)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from inspector.analyzer import Analyzer
+    from inspector.analyzer.core import AnalyzerConfig
     from inspector.capture.detect import LoadOptions
     from inspector.capture.load import analyze_file
     from inspector.views.report.render import render, write_output
 
     fmt = output_format(args.format, args.output, FORMATS)
     check_rules(args.rules)
-    analyzer = analyze_file(args.file, LoadOptions(inbound=args.inbound, rules=args.rules))
+    analyzer = analyze_file(
+        args.file,
+        LoadOptions(inbound=args.inbound, rules=args.rules),
+        analyzer=Analyzer(AnalyzerConfig(gateway=args.gateway)),
+    )
     snap = analyzer.snapshot()
     color = args.output is None and fmt == "text" and sys.stdout.isatty()
     waterfall = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inspector.commands.args import INBOUND_HELP, RULES_HELP, check_rules, duration, examples
+from inspector.commands.args import GATEWAY_HELP, INBOUND_HELP, RULES_HELP, check_rules, duration, examples, gateway
 from inspector.mitm.options import DEFAULT_STREAM
 from inspector.schema.errors import UserError
 
@@ -70,6 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     open_.add_argument("file", metavar="FILE", help="capture file: tokentax JSONL, mitmproxy .mitm/.flows, or HAR")
     open_.add_argument("--inbound", default="", metavar="SPEC", help=INBOUND_HELP)
     open_.add_argument("--rules", default="", metavar="FILE", help=RULES_HELP)
+    open_.add_argument("--gateway", type=gateway, default=None, metavar="NAME", help=GATEWAY_HELP)
     open_.set_defaults(func=run_open)
 
 
@@ -103,7 +104,7 @@ def run_open(args: argparse.Namespace) -> int:
     analyzer = analyze_file(
         args.file,
         LoadOptions(inbound=args.inbound, rules=args.rules),
-        analyzer=Analyzer(AnalyzerConfig(recent_flows=RING)),
+        analyzer=Analyzer(AnalyzerConfig(recent_flows=RING, gateway=args.gateway)),
     )
     if analyzer.events == 0 and not analyzer.session:
         raise UserError(f"{args.file}: no tokentax events in this capture")

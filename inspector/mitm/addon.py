@@ -43,6 +43,7 @@ from inspector.record.flow_record import (
     is_inbound_client,
     probe_event_for,
 )
+from inspector.record.gateway import named_gateway
 from inspector.schema import events as E
 
 log = logging.getLogger("tokentax")
@@ -117,6 +118,12 @@ class TokenTax:
             "60",
             "Seconds a forward-auth decision counts as reusable when judging repeats as redundant.",
         )
+        loader.add_option(
+            "tokentax_gateway",
+            str,
+            "",
+            "The gateway product (traefik, nginx, envoy, ...) when its headers do not say: findings give its fix.",
+        )
         loader.add_option("tokentax_save", str, "", "Append tokentax events to this JSONL capture file.")
         loader.add_option(
             "tokentax_save_rotate",
@@ -161,6 +168,9 @@ class TokenTax:
             if "tokentax_forward_auth_window" in updated:
                 window = parse_seconds(o.tokentax_forward_auth_window, "tokentax_forward_auth_window")
                 self.analyzer.cfg = replace(self.analyzer.cfg, forward_auth_window_s=window)
+            if "tokentax_gateway" in updated:
+                named = named_gateway(o.tokentax_gateway, "tokentax_gateway")
+                self.analyzer.cfg = replace(self.analyzer.cfg, gateway=named)
             if "tokentax_status" in updated:
                 self.status_interval = parse_seconds(o.tokentax_status, "tokentax_status")
             if "tokentax_fingerprint_key" in updated:

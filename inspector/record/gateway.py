@@ -52,3 +52,36 @@ def gateway_hints(headers: Mapping[str, str]) -> list[str]:
 
 _NAMES = frozenset(_BY_NAME)
 _ORDER = {product: i for i, (product, _, _) in enumerate(_SIGNS)}
+
+
+# A product the user names (tokentax_gateway, --gateway) when its headers do not say:
+# Traefik sends no Server header, and many deployments strip theirs.
+PRODUCTS: tuple[str, ...] = tuple(dict.fromkeys(p for p, _, _ in _SIGNS if p != "tokentax lab gateway"))
+_ALIASES = {
+    "apache": "Apache httpd",
+    "httpd": "Apache httpd",
+    "mod_auth_openidc": "Apache httpd",
+    "apisix": "Apache APISIX",
+    "aws": "AWS API Gateway",
+    "azure": "Azure API Management",
+    "apim": "Azure API Management",
+    "spring": "Spring Cloud Gateway",
+}
+
+
+def _squash(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+_BY_SQUASHED = {_squash(p): p for p in PRODUCTS} | {_squash(a): p for a, p in _ALIASES.items()}
+
+
+def named_gateway(text: str, what: str) -> str | None:
+    """The product a user named ("traefik", "Apache httpd", "nginx"), case and spacing aside;
+    "" is None. Unknown names raise ValueError naming `what` and the known products."""
+    if not text.strip():
+        return None
+    product = _BY_SQUASHED.get(_squash(text))
+    if product is None:
+        raise ValueError(f"{what}: unknown gateway {text.strip()!r}; known: {', '.join(PRODUCTS)}")
+    return product

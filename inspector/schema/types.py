@@ -137,6 +137,7 @@ class Report(TypedDict):
     stampedes: dict[str, Any]
     routes: list[dict[str, Any]]
     gateway: list[str]
+    gateway_named: NotRequired[str | None]  # named with --gateway / tokentax_gateway; absent in older reports
     errors: int
     probes: dict[str, Any]  # connections without requests: {total, by_reason}
     addon: dict[str, Any]

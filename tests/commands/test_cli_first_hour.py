@@ -60,6 +60,16 @@ def test_bad_durations_one_line_exit_2(argv: list[str], needle: str, capsys) -> 
     assert needle in err and err.count("\n") == 1, err
 
 
+@pytest.mark.parametrize("command", ["report", "check", "open"])
+def test_unknown_gateway_name_is_one_line_exit_2(command: str, tmp_path, capsys) -> None:
+    capture = tmp_path / "c.jsonl"
+    capture.write_text("")
+    assert main([command, str(capture), "--gateway", "hal9000"]) == 2
+    err = capsys.readouterr().err
+    assert "--gateway: unknown gateway 'hal9000'; known: Kong" in err and "Traefik" in err, err
+    assert err.count("\n") == 1, err
+
+
 def test_durations_spelled_alike_everywhere() -> None:
     subs = subparsers()
     assert subs["demo"].parse_args(["--auth-latency", "800ms", "--duration", "10m"]).duration == 600.0

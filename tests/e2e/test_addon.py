@@ -59,6 +59,7 @@ def run_mitmdump(*args: str) -> subprocess.CompletedProcess:
         ("tokentax_stream=nowhere", "tokentax_stream must be HOST:PORT"),
         ("tokentax_rules=/nonexistent/rules.toml", "cannot read rules file /nonexistent/rules.toml"),
         ("tokentax_save=/nonexistent/dir/cap.jsonl", "cannot write capture /nonexistent/dir/cap.jsonl"),
+        ("tokentax_gateway=gatewayx", "tokentax_gateway: unknown gateway 'gatewayx'; known: Kong, Gravitee"),
     ],
 )
 def test_bad_option_stops_mitmdump_with_one_clear_line(option: str, needle: str) -> None:

@@ -3,6 +3,7 @@ decision cache; docs/fixes.md names the fix)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from inspector.lab.common import free_port
 from tests.gateways.harness import Gateway, Wire, make_prefix, missing, render, template, wait_for
+from tests.support.procs import run_cli
 
 SKIP = missing("traefik")
 pytestmark = pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
@@ -52,3 +54,17 @@ def test_forward_auth_every_request(wire: Wire, prefix_root: Path) -> None:
     assert r.by_kind("forward_auth") == r.lab["forward_auth"]
     assert r.snap["callouts"]["by_kind"]["forward_auth"]["redundant"] == 19
     assert "forward-auth-repeat" in r.finding_ids()
+
+    # Traefik sends no Server header: the report names no gateway and gives the generic fix,
+    # until the user names it; then the finding carries Traefik's own fix.
+    assert r.snap["gateway"] == [] and r.snap["gateway_named"] is None
+    generic = run_cli("report", str(r.capture), "--format", "json")
+    named = run_cli("report", str(r.capture), "--format", "json", "--gateway", "traefik")
+    assert generic.returncode == 0 and named.returncode == 0, generic.stderr + named.stderr
+    fixes = {}
+    for label, out in (("generic", generic), ("named", named)):
+        report = json.loads(out.stdout)
+        repeat = next(f for f in report["findings"] if f["id"] == "forward-auth-repeat")
+        fixes[label] = next(e for e in repeat["evidence"] if e.startswith("fix"))
+    assert "Traefik" not in fixes["generic"] and "forwardAuth has no decision cache" in fixes["named"]
+    assert json.loads(named.stdout)["gateway"] == ["Traefik"]
