@@ -204,6 +204,16 @@ class Result:
         return {f["id"] for f in self.snap["findings"]}
 
 
+def assert_decision_per_request(r: Result, gateway: Gateway, n: int = 20) -> None:
+    """A forward-auth gateway with no decision cache: every request answered, one decision call
+    each, counted alike by the authorizer and the report, all but the first redundant."""
+    assert r.statuses == [200] * n, gateway.output()
+    assert r.lab["forward_auth"] == n
+    assert r.by_kind("forward_auth") == r.lab["forward_auth"]
+    assert r.snap["callouts"]["by_kind"]["forward_auth"]["redundant"] == n - 1
+    assert "forward-auth-repeat" in r.finding_ids()
+
+
 class Wire:
     """Lab servers + one mitmdump for the whole session; `run(...)` per scenario."""
 

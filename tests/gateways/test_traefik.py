@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from inspector.lab.common import free_port
-from tests.gateways.harness import Gateway, Wire, make_prefix, missing, render, template, wait_for
+from tests.gateways import harness as H
 from tests.support.procs import run_cli
 
-SKIP = missing("traefik")
+SKIP = H.missing("traefik")
 pytestmark = pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
 
 
@@ -28,10 +28,10 @@ def _router_loaded(api_port: int) -> bool:
     return r.status_code == 200 and r.json().get("status") == "enabled"
 
 
-def test_forward_auth_every_request(wire: Wire, prefix_root: Path) -> None:
-    prefix = make_prefix(prefix_root, "traefik")
+def test_forward_auth_every_request(wire: H.Wire, prefix_root: Path) -> None:
+    prefix = H.make_prefix(prefix_root, "traefik")
     api_port = free_port()
-    (prefix / "dynamic.yaml").write_text(render(template("traefik-forward-auth.yaml"), **wire.values(prefix)))
+    (prefix / "dynamic.yaml").write_text(H.render(H.template("traefik-forward-auth.yaml"), **wire.values(prefix)))
     cmd = [
         "traefik",
         f"--entryPoints.web.address=127.0.0.1:{wire.gateway_port}",
@@ -43,17 +43,13 @@ def test_forward_auth_every_request(wire: Wire, prefix_root: Path) -> None:
         "--global.sendAnonymousUsage=false",
         "--log.level=ERROR",
     ]
-    gw = Gateway("traefik", cmd, prefix, {"HOME": str(prefix)})
+    gw = H.Gateway("traefik", cmd, prefix, {"HOME": str(prefix)})
 
-    def ready(g: Gateway) -> None:
-        wait_for("traefik router loaded", lambda: _router_loaded(api_port), g.proc)
+    def ready(g: H.Gateway) -> None:
+        H.wait_for("traefik router loaded", lambda: _router_loaded(api_port), g.proc)
 
     r = wire.run(gw, ready)
-    assert r.statuses == [200] * 20, gw.output()
-    assert r.lab["forward_auth"] == 20
-    assert r.by_kind("forward_auth") == r.lab["forward_auth"]
-    assert r.snap["callouts"]["by_kind"]["forward_auth"]["redundant"] == 19
-    assert "forward-auth-repeat" in r.finding_ids()
+    H.assert_decision_per_request(r, gw)
 
     # Traefik sends no Server header: the report names no gateway and gives the generic fix,
     # until the user names it; then the finding carries Traefik's own fix.
