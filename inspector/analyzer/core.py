@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from inspector.analyzer.correlate import Correlator, Hop
@@ -24,6 +24,7 @@ from inspector.analyzer.rates import RateWindow
 from inspector.analyzer.routes import template
 from inspector.analyzer.sanitize import clean_flow, count
 from inspector.analyzer.tokens import KeyState, KeyTable, TokenTable
+from inspector.record.gateway import PRODUCTS
 from inspector.schema.events import ADDON, FLOW, PROBE, SESSION, Event
 
 REPORT_SCHEMA = "tokentax.report/1"
@@ -148,6 +149,11 @@ class Analyzer:
         elif t == SESSION:
             if not self.session:
                 self.session = {k: v for k, v in ev.items() if k not in ("v", "type")}
+                # the gateway named when the capture was made (tokentax_gateway) goes with it;
+                # a name given now (--gateway) wins, and only a known product is taken
+                named = ev.get("gateway")
+                if self.cfg.gateway is None and isinstance(named, str) and named in PRODUCTS:
+                    self.cfg = replace(self.cfg, gateway=named)
         elif t == PROBE:
             self.probes[str(ev.get("reason") or "no request")] += 1  # never an inbound request
             self._clock(ev.get("ts"))

@@ -44,6 +44,7 @@ class SessionEvent(TypedDict):
     inbound: str
     roles_inferred: bool
     listen: NotRequired[list[str]]
+    gateway: NotRequired[str]  # named with tokentax_gateway
 
 
 class FlowEvent(TypedDict):

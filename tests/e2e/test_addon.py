@@ -237,6 +237,30 @@ def test_flows_wait_in_a_small_batch_yet_every_reader_sees_them_all(tmp_path: Pa
     assert len(ids) == len(set(ids)) == 3 + A.FLOW_BATCH + 3
 
 
+def test_a_named_gateway_goes_with_the_capture(tmp_path: Path) -> None:
+    """tokentax_gateway lands in the capture's session line, so a later report gives that
+    product's fixes without --gateway; a name given to the report wins."""
+    from mitmproxy.test import taddons, tflow
+
+    from inspector.analyzer import Analyzer
+    from inspector.analyzer.core import AnalyzerConfig
+    from inspector.capture.load import analyze_file
+    from inspector.mitm import addon as A
+
+    cap = tmp_path / "cap.jsonl"
+    addon = A.TokenTax()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, tokentax_stream="off", tokentax_gateway="traefik", tokentax_save=str(cap))
+        addon.response(tflow.tflow(resp=True))
+        assert addon.analyzer.snapshot()["gateway_named"] == "Traefik"
+        addon.capture.close()
+    first = json.loads(cap.read_bytes().splitlines()[0])
+    assert first["type"] == "session" and first["gateway"] == "Traefik"
+    assert analyze_file(cap, show_progress=False).snapshot()["gateway"][0] == "Traefik"
+    told = analyze_file(cap, analyzer=Analyzer(AnalyzerConfig(gateway="Caddy")), show_progress=False)
+    assert told.snapshot()["gateway_named"] == "Caddy"
+
+
 def test_every_addon_option_is_in_the_readme() -> None:
     """Docs match the code: each `tokentax_*` option the addon registers is named in the README."""
     from mitmproxy.test import taddons

@@ -57,3 +57,15 @@ def test_a_named_gateway_leads_the_list_and_says_it_was_named() -> None:
     f = next(f for f in named["findings"] if f["id"] == "gateway-identified")
     assert f["title"] == "Gateway is Traefik (named)"
     assert any("response headers suggest NGINX" in e for e in f["evidence"])
+
+
+def test_a_capture_names_its_gateway_only_with_a_known_product() -> None:
+    from inspector.schema.events import session_event
+
+    def named_by(session_gateway: object) -> str | None:
+        a = Analyzer()
+        a.ingest({**session_event(1000.0, source="live", key_id="k"), "gateway": session_gateway})
+        return a.snapshot()["gateway_named"]
+
+    assert named_by("Traefik") == "Traefik"
+    assert named_by("<script>") is None and named_by(["Traefik"]) is None  # an edited capture: ignored
