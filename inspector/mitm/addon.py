@@ -219,7 +219,7 @@ class TokenTax:
                 roles_inferred=self._infer_roles,
             )
             self._session["listen"] = listen_from_options(o)  # "host:port mode"; bound ones in running()
-            named = named_gateway(o.tokentax_gateway, "tokentax_gateway")
+            named = self._analyzer.cfg.gateway  # parsed in configure, before any capture opens
             if named is not None:  # the name goes with the capture: a later `report` gives its fixes
                 self._session["gateway"] = named
             self.analyzer.ingest(self._session)
