@@ -379,7 +379,13 @@ class Wire:
         lab = {k: after.get(k, 0) - before.get(k, 0) for k in after}
         self._await_callouts(sum(v for k, v in lab.items() if k != "backend"))
         slice_path = self._slice(gateway.prefix / "capture.jsonl")
+        self.assert_no_secret(slice_path.read_text(encoding="utf-8"), f"{gateway.name} capture")
         return Result(statuses, lab, analyze_file(slice_path, show_progress=False), slice_path)
+
+    def assert_no_secret(self, text: str, where: str) -> None:
+        """The caller's bearer and the gateway's client secret never reach an output."""
+        for name, secret in (("user bearer", self.user_token), ("client secret", self.lab.config.auth.client_secret)):
+            assert not secret or secret not in text, f"{where} holds the {name}"
 
     def _await_callouts(self, answered: int) -> None:
         """Let a call the gateway had in flight when it stopped (a background refresh) reach the

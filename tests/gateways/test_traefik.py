@@ -57,6 +57,8 @@ def test_forward_auth_every_request(wire: H.Wire, prefix_root: Path) -> None:
     generic = run_cli("report", str(r.capture), "--format", "json")
     named = run_cli("report", str(r.capture), "--format", "json", "--gateway", "traefik")
     assert generic.returncode == 0 and named.returncode == 0, generic.stderr + named.stderr
+    for out in (generic, named):
+        wire.assert_no_secret(out.stdout + out.stderr, "report")
     fixes = {}
     for label, out in (("generic", generic), ("named", named)):
         report = json.loads(out.stdout)
