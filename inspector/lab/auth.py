@@ -190,6 +190,9 @@ class AuthServer:
         self.users_by_sub = {u.sub: u for u in config.users}
         self._key = signing_key
         self._issued: dict[tuple[str, ...], tuple[str, int]] = {}  # token mode "same"
+        # every token minted lately, raw: the issuer's own record, so a test can grep each of
+        # tokentax's outputs for any token this server gave out (bounded)
+        self.minted: deque[str] = deque(maxlen=4096)
         oidc = OidcEndpoints(self)
         self.app = Starlette(
             routes=[
@@ -385,6 +388,7 @@ class AuthServer:
         full = {"iss": self.issuer, **claims, "iat": now, "exp": exp, "jti": uuid.uuid4().hex}
         token = self.keys.sign(full) if rs256 else jwt_encode(full, self._key)
         self._issued[key] = (token, exp)
+        self.minted.append(token)
         return token, lifetime
 
     def validate(self, token: str) -> dict[str, Any] | None:

@@ -380,12 +380,24 @@ class Wire:
         self._await_callouts(sum(v for k, v in lab.items() if k != "backend"))
         slice_path = self._slice(gateway.prefix / "capture.jsonl")
         self.assert_no_secret(slice_path.read_text(encoding="utf-8"), f"{gateway.name} capture")
+        assert self.mitm is not None
+        self.assert_no_secret("\n".join(self.mitm.lines), "mitmdump's output")
         return Result(statuses, lab, analyze_file(slice_path, show_progress=False), slice_path)
 
     def assert_no_secret(self, text: str, where: str) -> None:
-        """The caller's bearer and the gateway's client secret never reach an output."""
-        for name, secret in (("user bearer", self.user_token), ("client secret", self.lab.config.auth.client_secret)):
+        """No secret the servers issued or hold reaches an output: the caller's bearer, the
+        gateway's client secret, the users' passwords, and every token the auth server minted
+        (whole, or its signature alone)."""
+        auth = self.lab.config.auth
+        named = [("user bearer", self.user_token), ("client secret", auth.client_secret)]
+        named += [(f"password of {u.username}", u.password) for u in auth.users]
+        for name, secret in named:
             assert not secret or secret not in text, f"{where} holds the {name}"
+        minted = list(self.lab.auth.minted)
+        assert minted, "the auth server minted no token: the check would prove nothing"
+        for token in minted:
+            signature = token.rsplit(".", 1)[-1]
+            assert signature not in text, f"{where} holds a token the auth server minted"
 
     def _await_callouts(self, answered: int) -> None:
         """Let a call the gateway had in flight when it stopped (a background refresh) reach the
