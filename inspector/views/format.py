@@ -55,8 +55,9 @@ def dash(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def pct(share: float | None) -> str:
-    return UNKNOWN if share is None else f"{share * 100:.0f} %"
+def pct(share: float | None, sep: str = " ") -> str:
+    """A share as a whole percentage; `sep=""` for the compact "82%" of a status line."""
+    return UNKNOWN if share is None else f"{share * 100:.0f}{sep}%"
 
 
 def spread(d: dict[str, Any], prefix: str = "") -> str:

@@ -116,6 +116,6 @@ def status_line(s: dict[str, Any]) -> str:
     return (
         f"tokentax  in {r['inbound_per_s']:.1f}/s  callouts {r['callout_per_s']:.1f}/s  "
         f"per-req {UNKNOWN if per is None else f'{per:.2f}'}  redundant {c['redundant']} "
-        f"({pct(c['redundant_share']).replace(' ', '')})  identical {c['identical']}  tax {ms(tax['ms_per_inbound'])}/req  "
+        f"({pct(c['redundant_share'], sep='')})  identical {c['identical']}  tax {ms(tax['ms_per_inbound'])}/req  "
         f"tokens {s['tokens_distinct']}  errors {s['errors']}  flows {sum(s['flows'].values())}"
     )
