@@ -3,6 +3,7 @@ RSS after 1,000,000 events against after the warm-up point: the first checkpoint
 tables are (nearly) full, printed with their sizes (flat after it means bounded state).
 
     uv run python bench/analyzer.py [--events 1000000] [--file-events 300000]
+    uv run python bench/analyzer.py --floor [--file-events 100000] [--repeat 5]
 
 Throughput is measured over the real capture path (read line, decode, ingest) in CPU time
 of this process, repeated and reported as the median. The last line is the summary.
@@ -95,6 +96,72 @@ def profile(n: int) -> None:
             pstats.Stats(prof).sort_stats("tottime").print_stats(20)
 
 
+def floor(n: int, repeat: int) -> None:
+    """What the 100,000 events/s goal leaves for analysis: the per-event cost of each stage of
+    reading a v2 capture, measured side by side (medians of `repeat` interleaved runs), against
+    the goal's budget of 10 us and the cost of one Python attribute increment on this host."""
+    import orjson
+
+    from inspector.analyzer.sanitize import clean_flow, shape_vet
+    from inspector.schema.lean import LeanDecoder
+
+    class Counter:
+        n = 0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cap = Path(tmp) / "v2.jsonl"
+        write_capture(cap, n, lean=True)
+        lines = cap.read_bytes().splitlines(keepends=True)
+        runs: dict[str, list[float]] = {
+            k: [] for k in ("read lines", "+ JSON parse", "+ expand and vet", "+ ingest", "one attribute increment")
+        }
+        for _ in range(repeat):
+            c0 = time.process_time()
+            with open(cap, "rb") as fh:
+                for _line in fh:
+                    pass
+            runs["read lines"].append(time.process_time() - c0)
+            loads = orjson.loads
+            c0 = time.process_time()
+            with open(cap, "rb") as fh:
+                for line in fh:
+                    loads(line)
+            runs["+ JSON parse"].append(time.process_time() - c0)
+            decode = LeanDecoder(vet=shape_vet, fallback=clean_flow).decode
+            c0 = time.process_time()
+            with open(cap, "rb") as fh:
+                for line in fh:
+                    decode(line)
+            runs["+ expand and vet"].append(time.process_time() - c0)
+            c0 = time.process_time()
+            read_ingest(cap)
+            runs["+ ingest"].append(time.process_time() - c0)
+            c = Counter()
+            c0 = time.process_time()
+            for _line in lines:  # ten increments a line, so the loop's own cost is a tenth of it
+                c.n += 1
+                c.n += 1
+                c.n += 1
+                c.n += 1
+                c.n += 1
+                c.n += 1
+                c.n += 1
+                c.n += 1
+                c.n += 1
+                c.n += 1
+            runs["one attribute increment"].append((time.process_time() - c0) / 10)
+    us = {k: statistics.median(v) / n * 1e6 for k, v in runs.items()}
+    for k, v in us.items():
+        print(f"  {k:<24} {v:6.2f} us/event")
+    left = 10.0 - us["+ JSON parse"]
+    print(
+        f"summary: the 100,000 events/s goal is 10 us/event; reading and parsing take {us['+ JSON parse']:.2f} us, "
+        f"leaving {left:.2f} us = {left / us['one attribute increment']:.0f} attribute increments for everything the "
+        f"analyzer does; today's read+decode+ingest takes {us['+ ingest']:.2f} us "
+        f"({10.0 / us['+ ingest']:.2f}x the goal's rate)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
@@ -102,9 +169,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="cProfile one read+decode+ingest pass and print the top")
     ap.add_argument("--memory-only", action="store_true", help="only the RSS part")
+    ap.add_argument(
+        "--floor", action="store_true", help="per-event cost of each reading stage, against the 10 us budget"
+    )
     args = ap.parse_args()
     if args.profile:
         profile(args.file_events)
+        return
+    if args.floor:
+        floor(args.file_events, args.repeat)
         return
 
     # memory first, in a clean process state: RSS is a high-water mark
