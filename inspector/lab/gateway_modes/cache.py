@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
-from inspector.lab.gateway_modes.base import GatewayStats
+from inspector.lab.gateway_modes.base import Answer, Callouts, GatewayConfig, GatewayStats
 
 T = TypeVar("T")
 
@@ -49,3 +49,28 @@ class TtlCache[T]:
             return result
         finally:
             self._inflight.pop(key, None)
+
+
+class CachingMode:
+    """What the one-callout-per-request modes share (exchange, introspection, userinfo,
+    forward-auth): one URL, the lab's callout helper and counters, and a TtlCache that the
+    mode's policy either uses or bypasses. Each mode keeps its own key and its own ttl."""
+
+    def __init__(
+        self, config: GatewayConfig, callouts: Callouts, stats: GatewayStats, url: str, *, caches: bool
+    ) -> None:
+        self.config = config
+        self.url = url
+        self.cache: TtlCache[Answer] = TtlCache(stats)
+        self._callouts = callouts
+        self._stats = stats
+        self._caches = caches
+
+    async def _answer(
+        self, key: Callable[[], Hashable], ask: Callable[[], Awaitable[Answer]], ttl: Callable[[Answer], float | None]
+    ) -> Answer:
+        """`ask()` itself when the mode does not cache, else through the cache under `key()`
+        (a callable, so an uncached mode never computes a key it does not use)."""
+        if not self._caches:
+            return await ask()
+        return await self.cache.get(key(), ask, ttl)

@@ -23,20 +23,15 @@ from inspector.lab.gateway_modes.base import (
     unauthorized,
     unavailable,
 )
-from inspector.lab.gateway_modes.cache import TtlCache
+from inspector.lab.gateway_modes.cache import CachingMode
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
 
 
-class Exchange:
+class Exchange(CachingMode):
     def __init__(self, config: GatewayConfig, callouts: Callouts, stats: GatewayStats, *, cached: bool) -> None:
-        self.config = config
-        self.url = config.token_url
-        self.cache: TtlCache[Answer] = TtlCache(stats)
-        self._callouts = callouts
-        self._stats = stats
-        self._cached = cached
+        super().__init__(config, callouts, stats, config.token_url, caches=cached)
         self._basic = client_basic(config)
 
     async def authorize(self, request: Request, trace: dict[str, str]) -> Verdict:
@@ -64,11 +59,11 @@ class Exchange:
                 headers={"accept": "application/json"},
             )
 
-        if self._cached:
-            key = (fingerprint(bearer), self.url, form["audience"], form.get("scope", ""), ACCESS_TOKEN)
-            answer = await self.cache.get(key, ask, self._ttl)
-        else:
-            answer = await ask()
+        answer = await self._answer(
+            lambda: (fingerprint(bearer), self.url, form["audience"], form.get("scope", ""), ACCESS_TOKEN),
+            ask,
+            self._ttl,
+        )
         body = answer.body if isinstance(answer.body, dict) else {}
         if answer.ok and isinstance(body.get("access_token"), str):
             return Forward(body["access_token"])

@@ -27,19 +27,16 @@ from inspector.lab.gateway_modes.base import (
     json_reply,
     unavailable,
 )
-from inspector.lab.gateway_modes.cache import TtlCache
+from inspector.lab.gateway_modes.cache import CachingMode
 
 Policy = Literal["none", "cached", "poison"]
 _PASS_UP = ("x-auth-user", "x-auth-scope", "x-auth-client")
 
 
-class ForwardAuth:
+class ForwardAuth(CachingMode):
     def __init__(self, config: GatewayConfig, callouts: Callouts, stats: GatewayStats, policy: Policy) -> None:
-        self.config = config
-        self.url = config.authz_url.rstrip("/") + config.authz_path
-        self.cache: TtlCache[Answer] = TtlCache(stats)
-        self._callouts = callouts
-        self._stats = stats
+        url = config.authz_url.rstrip("/") + config.authz_path
+        super().__init__(config, callouts, stats, url, caches=policy != "none")
         self._policy = policy
 
     async def authorize(self, request: Request, trace: dict[str, str]) -> Verdict:
@@ -56,11 +53,11 @@ class ForwardAuth:
         async def ask() -> Answer:
             return await self._callouts.call("forward_auth", "GET", self.url, trace=trace, headers=headers)
 
-        if self._policy == "none":
-            answer = await ask()
-        else:
-            key = fingerprint(self.url, credential.get("authorization", ""), credential.get("cookie", ""))
-            answer = await self.cache.get(key, ask, self._ttl)
+        answer = await self._answer(
+            lambda: fingerprint(self.url, credential.get("authorization", ""), credential.get("cookie", "")),
+            ask,
+            self._ttl,
+        )
         if answer.ok:
             return Forward(caller_bearer(request), {k: answer.headers[k] for k in _PASS_UP if k in answer.headers})
         if answer.status in (401, 403):

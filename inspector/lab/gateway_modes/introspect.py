@@ -27,18 +27,15 @@ from inspector.lab.gateway_modes.base import (
     unauthorized,
     unavailable,
 )
-from inspector.lab.gateway_modes.cache import TtlCache
+from inspector.lab.gateway_modes.cache import CachingMode
 
 Policy = Literal["none", "cached", "poison"]
 
 
-class Introspect:
+class Introspect(CachingMode):
     def __init__(self, config: GatewayConfig, callouts: Callouts, stats: GatewayStats, policy: Policy) -> None:
-        self.config = config
-        self.url = config.auth_url.rstrip("/") + config.introspect_path
-        self.cache: TtlCache[Answer] = TtlCache(stats)
-        self._callouts = callouts
-        self._stats = stats
+        url = config.auth_url.rstrip("/") + config.introspect_path
+        super().__init__(config, callouts, stats, url, caches=policy != "none")
         self._policy = policy
         self._basic = client_basic(config)
 
@@ -46,12 +43,9 @@ class Introspect:
         bearer = caller_bearer(request)
         if bearer is None:
             return unauthorized(self._stats, "missing")
-        if self._policy == "none":
-            answer = await self._introspect(bearer, trace)
-        else:
-            answer = await self.cache.get(
-                fingerprint(self.url, bearer), lambda: self._introspect(bearer, trace), self._ttl
-            )
+        answer = await self._answer(
+            lambda: fingerprint(self.url, bearer), lambda: self._introspect(bearer, trace), self._ttl
+        )
         if not answer.ok or not isinstance(answer.body, dict):
             return unavailable(self._stats, "introspection_failed", answer.error)
         if answer.body.get("active") is not True:

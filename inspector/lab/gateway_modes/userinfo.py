@@ -22,17 +22,13 @@ from inspector.lab.gateway_modes.base import (
     unauthorized,
     unavailable,
 )
-from inspector.lab.gateway_modes.cache import TtlCache
+from inspector.lab.gateway_modes.cache import CachingMode
 
 
-class Userinfo:
+class Userinfo(CachingMode):
     def __init__(self, config: GatewayConfig, callouts: Callouts, stats: GatewayStats, *, cached: bool) -> None:
-        self.config = config
-        self.url = config.auth_url.rstrip("/") + config.userinfo_path
-        self.cache: TtlCache[Answer] = TtlCache(stats)
-        self._callouts = callouts
-        self._stats = stats
-        self._cached = cached
+        url = config.auth_url.rstrip("/") + config.userinfo_path
+        super().__init__(config, callouts, stats, url, caches=cached)
 
     async def authorize(self, request: Request, trace: dict[str, str]) -> Verdict:
         bearer = caller_bearer(request)
@@ -48,10 +44,7 @@ class Userinfo:
                 headers={"authorization": f"Bearer {bearer}", "accept": "application/json"},
             )
 
-        if self._cached:
-            answer = await self.cache.get(fingerprint(self.url, bearer), ask, lambda a: self._ttl(a, bearer))
-        else:
-            answer = await ask()
+        answer = await self._answer(lambda: fingerprint(self.url, bearer), ask, lambda a: self._ttl(a, bearer))
         if answer.status in (401, 403):
             return unauthorized(self._stats, "userinfo refused the bearer", status=answer.status)
         if not answer.ok or not isinstance(answer.body, dict):
