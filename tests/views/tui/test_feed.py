@@ -64,3 +64,16 @@ def test_save_writes_a_capture_that_reads_back(tmp_path: Path, capture: Path) ->
     assert again.snapshot()["callouts"] == original.snapshot()["callouts"]
     text = out.read_text()
     assert "access_token" not in text and "Bearer " not in text and "eyJ" not in text
+
+
+def test_the_header_shows_missing_flows_within_80_columns() -> None:
+    """At 80 columns the header's end is cut: the warning about missing flows and addon errors
+    comes before the explanation of what the list covers, so it is the part that shows."""
+    from inspector.views.tui.components.status import status_text
+
+    feed = Feed("127.0.0.1:45519", "live")
+    feed.ingest([E.session_event(0.0, source="live", key_id="a"), summary(10)])
+    feed.ingest([flow("inbound", 1.0 + i, 1) for i in range(3)] + [summary(15, dropped=4)])
+    assert feed.lost == 2 and feed.addon_dropped == 4
+    shown = status_text(feed, paused=False).plain[:80]
+    assert "⚠ 6 flows missing" in shown, shown

@@ -75,13 +75,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def _tail(t: Text, feed: Feed | MultiFeed) -> None:
-    t.append("  │ ", "dim")
-    if feed.kind == FILE:
-        t.append(_plural(feed.flows_held, "flow"))
-    else:
-        # Attached to a running proxy: its summaries count everything since it started, the
-        # list holds what arrived since this view attached.
-        t.append(f"list: {_plural(feed.flows_held, 'flow')} since attach · KPIs: whole proxy run", "")
+    """Losses and addon errors first, then what the list and the KPIs cover: a narrow terminal
+    cuts the header's end, and it must cut the explanation, never the warning."""
     lost = feed.addon_dropped + feed.lost
     if lost:
         t.append("  │ ", "dim")
@@ -93,6 +88,13 @@ def _tail(t: Text, feed: Feed | MultiFeed) -> None:
         t.append(f"⚠ {_plural(lost, 'flow')} missing: " + ", ".join(why), "bold red")
     if feed.addon_errors:
         t.append(f"  ⚠ {counted(feed.addon_errors, 'addon error')}", "bold red")
+    t.append("  │ ", "dim")
+    if feed.kind == FILE:
+        t.append(_plural(feed.flows_held, "flow"))
+    else:
+        # Attached to a running proxy: its summaries count everything since it started, the
+        # list holds what arrived since this view attached.
+        t.append(f"list: {_plural(feed.flows_held, 'flow')} since attach · KPIs: whole proxy run", "")
 
 
 class StatusBar(Static):
