@@ -7,6 +7,7 @@ from pathlib import Path
 
 from inspector.capture.load import analyze_file
 from inspector.schema import events as E
+from inspector.views.tui.components.status import status_text
 from inspector.views.tui.feed import Feed
 from tests.support.factory import flow
 
@@ -69,8 +70,6 @@ def test_save_writes_a_capture_that_reads_back(tmp_path: Path, capture: Path) ->
 def test_the_header_shows_missing_flows_within_80_columns() -> None:
     """At 80 columns the header's end is cut: the warning about missing flows and addon errors
     comes before the explanation of what the list covers, so it is the part that shows."""
-    from inspector.views.tui.components.status import status_text
-
     feed = Feed("127.0.0.1:45519", "live")
     feed.ingest([E.session_event(0.0, source="live", key_id="a"), summary(10)])
     feed.ingest([flow("inbound", 1.0 + i, 1) for i in range(3)] + [summary(15, dropped=4)])
