@@ -210,7 +210,7 @@ class Analyzer:
         if end > self.now:
             self.now = end
         self.flows[role] += 1
-        self.role_by[ev.get("role_by") or "?"] += 1
+        self.role_by[g("role_by") or "?"] += 1
         self.rates.add(role, ts)
         self.recent.append(ev)
         status = g("status")
@@ -346,7 +346,7 @@ class Analyzer:
             self.callouts_unreadable,
             self.callouts_ok,
         )
-        stampedes0, failures0 = self.stampedes, sum(self.callout_failures.values())
+        stampedes0 = self.stampedes
         burst0 = self.max_burst
         key = self._key_text(ev.get("key"))
         self._callout(ev, ts, end, total, status, error, hop, key=f"exchange {key}" if kind == "exchange" else key)
@@ -362,7 +362,7 @@ class Analyzer:
             st.stampedes += self.stampedes - stampedes0
         if self.max_burst > burst0:
             st.max_burst = max(st.max_burst, self.max_burst)
-        failed_now = sum(self.callout_failures.values()) > failures0
+        failed_now = self.callouts_failed > f0  # on this path a failure counts in both, once
         if failed_now:
             label = self._failure_label(status, error, ev.get("token") or {})
             st.failures[label] += 1

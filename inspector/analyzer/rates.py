@@ -11,9 +11,16 @@ class RateWindow:
         self._slots = {name: [0] * seconds for name in SERIES}
         self._sec = [-1] * seconds  # which absolute second each slot currently holds
         self._first: int | None = None  # the first second anything was counted in
+        # the second last counted and its slot: most adds fall in it (one check, no modulo);
+        # only the slow path below rewrites a slot, and it moves this along
+        self._last: int | None = None
+        self._last_i = 0
 
     def add(self, name: str, ts: float, n: int = 1) -> None:
         sec = int(ts)
+        if sec == self._last:
+            self._slots[name][self._last_i] += n
+            return
         if self._first is None or sec < self._first:
             self._first = sec
         i = sec % self.seconds
@@ -23,6 +30,7 @@ class RateWindow:
             self._sec[i] = sec
             for slots in self._slots.values():
                 slots[i] = 0
+        self._last, self._last_i = sec, i
         self._slots[name][i] += n
 
     def series(self, name: str, now: float, n: int) -> list[int]:
