@@ -14,6 +14,7 @@ import pytest
 
 from inspector.analyzer import Analyzer
 from inspector.analyzer.combine import combine, source_figures, ttfb_total_ms
+from inspector.analyzer.core import AnalyzerConfig
 from inspector.views.report.render import FORMATS, render
 from inspector.views.tui.components.kpi import kpi_values
 from tests.support.factory import flow, naive_request
@@ -152,3 +153,21 @@ def test_source_figures_read_the_report_as_is(two) -> None:
     assert fig["tax_ms_per_inbound"] == ra["tax"]["ms_per_inbound"]
     assert fig["callout_p95_ms"] == ra["callouts"]["p95_ms"]
     assert source_figures(None)["flows"] == 0
+
+
+def test_a_gateway_is_named_for_the_sum_only_when_every_source_names_the_same(two) -> None:
+    """Sidecars beside one product, each told its name, name it in the sum; sources that
+    disagree, or one that named nothing, leave the sum unnamed (the hints still merge)."""
+    ea, eb = two
+
+    def report(evs: list[dict[str, Any]], named: str | None) -> dict[str, Any]:
+        an = Analyzer(AnalyzerConfig(gateway=named))
+        for ev in evs:
+            an.ingest(copy.deepcopy(ev))
+        return an.snapshot()
+
+    both = combine([report(ea, "Traefik"), report(eb, "Traefik")], [A, B])
+    assert both["gateway_named"] == "Traefik" and both["gateway"] == ["Traefik"]
+    assert combine([report(ea, "Traefik"), report(eb, "Caddy")], [A, B])["gateway_named"] is None
+    one = combine([report(ea, "Traefik"), report(eb, None)], [A, B])
+    assert one["gateway_named"] is None and one["gateway"] == ["Traefik"]

@@ -7,6 +7,7 @@ import pytest
 from inspector.analyzer import Analyzer
 from inspector.analyzer.core import AnalyzerConfig
 from inspector.record.gateway import PRODUCTS, named_gateway
+from inspector.schema.events import session_event
 from tests.support import factory as F
 
 
@@ -60,8 +61,6 @@ def test_a_named_gateway_leads_the_list_and_says_it_was_named() -> None:
 
 
 def test_a_capture_names_its_gateway_only_with_a_known_product() -> None:
-    from inspector.schema.events import session_event
-
     def named_by(session_gateway: object) -> str | None:
         a = Analyzer()
         a.ingest({**session_event(1000.0, source="live", key_id="k"), "gateway": session_gateway})
